@@ -1,0 +1,15 @@
+//! The pure heart of flowtally: source rows in, snapshot rows out. Nothing here does I/O.
+
+pub mod clock;
+pub mod completions;
+pub mod decimal;
+pub mod dims;
+pub mod row;
+pub mod tenant;
+pub mod token_days;
+pub mod views;
+pub mod wip;
+
+pub use row::{Change, Key, Row, Table, Value};
+pub use tenant::{Snapshot, TenantState};
+pub use views::View;

@@ -1,0 +1,273 @@
+//! `TenantState`: one tenant's source rows by primary key and the aggregates kept from them.
+//!
+//! `apply` sets a row to its after-image (or removes it): it retracts what the old row
+//! contributed, stores the new one, and adds its contribution, so applying the same change twice
+//! is the same as applying it once, and a replay from an older position converges to the truth.
+//! A token's contribution depends on its open assignment, so an assignment change re-files the
+//! token(s) it touches. Each change costs O(1); a snapshot costs O(groups).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::completions::{CompletionEntry, CompletionIndex};
+use super::dims::Dims;
+use super::row::{Assignment, Change, Key, LeftOut, Row, Token};
+use super::token_days::{TokenDayEntry, TokenDays};
+use super::views::{
+    bottlenecks::{self, BottleneckRow},
+    cycle_time::{self, CycleTimeRow},
+    summary::{self, SummaryRow},
+    trends::{self, TrendRow},
+    workload::{self, WorkloadRow},
+    Ctx, View,
+};
+use super::wip::{WipEntry, WipIndex};
+
+#[derive(Debug, Default, Clone)]
+pub struct TenantState {
+    tokens: HashMap<i64, Token>,
+    assignments: HashMap<i64, Assignment>,
+    /// Token → ids of its open assignments; the highest one holds the token.
+    open_by_token: HashMap<i64, BTreeSet<i64>>,
+    dims: Dims,
+    wip: WipIndex,
+    completions: CompletionIndex,
+    token_days: TokenDays,
+    /// Rows held now that count nowhere or only partly, by reason (SPEC §2 "Bad rows").
+    bad_rows: BTreeMap<LeftOut, i64>,
+}
+
+/// The rows of the views asked for, at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub at: Option<NaiveDateTime>,
+    pub summary: Option<Vec<SummaryRow>>,
+    pub bottlenecks: Option<Vec<BottleneckRow>>,
+    pub workload: Option<Vec<WorkloadRow>>,
+    pub cycle_time: Option<Vec<CycleTimeRow>>,
+    pub trends: Option<Vec<TrendRow>>,
+}
+
+impl Snapshot {
+    pub fn row_count(&self) -> usize {
+        self.summary.as_ref().map_or(0, Vec::len)
+            + self.bottlenecks.as_ref().map_or(0, Vec::len)
+            + self.workload.as_ref().map_or(0, Vec::len)
+            + self.cycle_time.as_ref().map_or(0, Vec::len)
+            + self.trends.as_ref().map_or(0, Vec::len)
+    }
+}
+
+impl TenantState {
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::Upsert(Row::Token(t)) => self.set_token(t.id, Some(t)),
+            Change::Delete(Key::Token(id)) => self.set_token(id, None),
+            Change::Upsert(Row::Assignment(a)) => self.set_assignment(a.id, Some(a)),
+            Change::Delete(Key::Assignment(id)) => self.set_assignment(id, None),
+            Change::Upsert(Row::Instance(r)) => {
+                self.dims.instances.insert(r.id, r);
+            }
+            Change::Delete(Key::Instance(id)) => {
+                self.dims.instances.remove(&id);
+            }
+            Change::Upsert(Row::Node(r)) => {
+                self.dims.nodes.insert(r.id, r);
+            }
+            Change::Delete(Key::Node(id)) => {
+                self.dims.nodes.remove(&id);
+            }
+            Change::Upsert(Row::Graph(r)) => {
+                self.dims.graphs.insert(r.id, r);
+            }
+            Change::Delete(Key::Graph(id)) => {
+                self.dims.graphs.remove(&id);
+            }
+            Change::Upsert(Row::Team(r)) => {
+                self.dims.teams.insert(r.id, r);
+            }
+            Change::Delete(Key::Team(id)) => {
+                self.dims.teams.remove(&id);
+            }
+            Change::Upsert(Row::Member(r)) => {
+                self.dims.members.insert((r.team, r.operator), r);
+            }
+            Change::Delete(Key::Member { team, operator }) => {
+                self.dims.members.remove(&(team, operator));
+            }
+        }
+    }
+
+    fn open_assignment(&self, token: i64) -> Option<&Assignment> {
+        let id = self.open_by_token.get(&token)?.last()?;
+        self.assignments.get(id)
+    }
+
+    fn wip_entry(&self, token: i64) -> Option<WipEntry> {
+        let t = self.tokens.get(&token)?;
+        WipEntry::of(t, self.open_assignment(token))
+    }
+
+    fn count_bad(&mut self, reason: Option<LeftOut>, sign: i64) {
+        if let Some(r) = reason {
+            *self.bad_rows.entry(r).or_default() += sign;
+        }
+    }
+
+    fn set_token(&mut self, id: i64, new: Option<Token>) {
+        if let Some(old) = self.tokens.get(&id) {
+            let (days, bad) = (TokenDayEntry::of(old), old.bad());
+            if let Some(e) = days {
+                self.token_days.remove(&e);
+            }
+            self.count_bad(bad, -1);
+        }
+        if let Some(e) = self.wip_entry(id) {
+            self.wip.remove(&e);
+        }
+        match new {
+            Some(t) => {
+                if let Some(e) = TokenDayEntry::of(&t) {
+                    self.token_days.add(&e);
+                }
+                self.count_bad(t.bad(), 1);
+                self.tokens.insert(id, t);
+            }
+            None => {
+                self.tokens.remove(&id);
+            }
+        }
+        if let Some(e) = self.wip_entry(id) {
+            self.wip.add(&e);
+        }
+    }
+
+    fn set_assignment(&mut self, id: i64, new: Option<Assignment>) {
+        let old = self.assignments.get(&id);
+        // Tokens this assignment may hold, before or after the change: re-file them.
+        let held: BTreeSet<i64> = old
+            .into_iter()
+            .chain(new.as_ref())
+            .filter(|a| a.is_open())
+            .filter_map(|a| a.token)
+            .collect();
+        for t in &held {
+            if let Some(e) = self.wip_entry(*t) {
+                self.wip.remove(&e);
+            }
+        }
+        if let Some(old) = self.assignments.remove(&id) {
+            if let Some(e) = CompletionEntry::of(&old) {
+                self.completions.remove(&e);
+            }
+            self.count_bad(Self::assignment_left_out(&old), -1);
+            if let (true, Some(t)) = (old.is_open(), old.token) {
+                if let Some(open) = self.open_by_token.get_mut(&t) {
+                    open.remove(&id);
+                    if open.is_empty() {
+                        self.open_by_token.remove(&t);
+                    }
+                }
+            }
+        }
+        if let Some(a) = new {
+            if let Some(e) = CompletionEntry::of(&a) {
+                self.completions.add(&e);
+            }
+            self.count_bad(Self::assignment_left_out(&a), 1);
+            if let (true, Some(t)) = (a.is_open(), a.token) {
+                self.open_by_token.entry(t).or_default().insert(id);
+            }
+            self.assignments.insert(id, a);
+        }
+        for t in &held {
+            if let Some(e) = self.wip_entry(*t) {
+                self.wip.add(&e);
+            }
+        }
+    }
+
+    fn assignment_left_out(a: &Assignment) -> Option<LeftOut> {
+        a.bad().or_else(|| {
+            (a.completed_on().is_some() && a.cycle_secs().is_none() && a.started_at.is_some())
+                .then_some(LeftOut::CompletedBeforeStarted)
+        })
+    }
+
+    /// The rows of `views` at instant `at` (naive local time). Forgets days no view can read
+    /// again, since instants only move forward.
+    pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {
+        let today = at.date();
+        self.completions.drop_before(today - chrono::Days::new(6));
+        self.token_days
+            .drop_before(today - chrono::Days::new(trends::LOOKBACK_DAYS - 1));
+        self.view(at, views)
+    }
+
+    /// Like `snapshot`, without forgetting anything: for live reads.
+    pub fn view(&self, at: NaiveDateTime, views: &[View]) -> Snapshot {
+        let ctx = Ctx::new(at, &self.dims);
+        let mut s = Snapshot {
+            at: Some(at),
+            ..Snapshot::default()
+        };
+        for v in views {
+            match v {
+                View::Summary => s.summary = Some(summary::rows(&ctx, &self.wip, &self.completions)),
+                View::Bottlenecks => s.bottlenecks = Some(bottlenecks::rows(&ctx, &self.wip)),
+                View::Workload => s.workload = Some(workload::rows(&ctx, &self.wip)),
+                View::CycleTime => s.cycle_time = Some(cycle_time::rows(&ctx, &self.completions)),
+                View::Trends => s.trends = Some(trends::rows(&ctx, &self.token_days)),
+            }
+        }
+        s
+    }
+
+    /// Rows left out of some metric now, by reason: the bad rows held, plus live tokens and
+    /// completed assignments whose node is missing from routing_node.
+    pub fn left_out(&self) -> BTreeMap<LeftOut, i64> {
+        let mut out = self.bad_rows.clone();
+        out.retain(|_, n| *n != 0);
+        let missing = |node: &Option<i64>| node.is_some_and(|n| !self.dims.nodes.contains_key(&n));
+        let tokens = self
+            .tokens
+            .values()
+            .filter(|t| t.bad().is_none() && t.status.is_live() && missing(&t.node))
+            .count();
+        let assignments = self
+            .assignments
+            .values()
+            .filter(|a| a.completed_on().is_some() && missing(&a.node))
+            .count();
+        if tokens + assignments > 0 {
+            out.insert(LeftOut::NodeMissing, (tokens + assignments) as i64);
+        }
+        let no_assigned_at: i64 = self.wip.cells().map(|(_, c)| c.waits_unknown).sum();
+        if no_assigned_at > 0 {
+            out.insert(LeftOut::NoAssignedAt, no_assigned_at);
+        }
+        out
+    }
+
+    /// Source rows held in memory.
+    pub fn rows(&self) -> usize {
+        self.tokens.len() + self.assignments.len() + self.dims.rows()
+    }
+
+    /// Every row held, for checkpoints: applying them to an empty state rebuilds this one.
+    pub fn all_rows(&self) -> impl Iterator<Item = Row> + '_ {
+        let d = &self.dims;
+        d.instances
+            .values()
+            .cloned()
+            .map(Row::Instance)
+            .chain(d.nodes.values().cloned().map(Row::Node))
+            .chain(d.graphs.values().cloned().map(Row::Graph))
+            .chain(d.teams.values().cloned().map(Row::Team))
+            .chain(d.members.values().cloned().map(Row::Member))
+            .chain(self.tokens.values().cloned().map(Row::Token))
+            .chain(self.assignments.values().cloned().map(Row::Assignment))
+    }
+}

@@ -1,0 +1,87 @@
+//! mv_cycle_time_analytics — over assignments with status completed, started_at and completed_at
+//! not NULL, completed_at ≥ started_at, and DATE(completed_at) ∈ [today − 6, today]:
+//! - period_start = today − 6, period_end = today;
+//! - one row per (node_id, team_id) group for assignments whose team is not NULL (team = team of
+//!   the assignment), plus one row per node with team_id NULL that covers all of that node's
+//!   assignments (those without a team appear only there);
+//! - token_count = assignments in the group; avg_minutes = exact mean of
+//!   (completed_at − started_at)/60;
+//! - p50_minutes, p95_minutes = nearest-rank percentiles, from a histogram whose relative error
+//!   is at most 1%.
+//!
+//! Assignments whose node is missing from routing_node are left out.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::model::completions::{new_cycles, percentile, CompletionCell, CompletionIndex, Cycles};
+use crate::model::decimal::Dec2;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CycleTimeRow {
+    pub node_id: i64,
+    pub team_id: Option<i64>,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub token_count: i64,
+    pub p50_minutes: Option<Dec2>,
+    pub p95_minutes: Option<Dec2>,
+    pub avg_minutes: Option<Dec2>,
+}
+
+struct Group {
+    count: i64,
+    secs: i64,
+    histogram: Cycles,
+}
+
+impl Group {
+    fn absorb(&mut self, cell: &CompletionCell) {
+        self.count += cell.cycles;
+        self.secs += cell.cycle_secs_sum;
+        // Both histograms auto-resize, so adding cannot run out of range.
+        let _ = self.histogram.add(&cell.histogram);
+    }
+}
+
+pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
+    let (period_start, period_end) = (ctx.days_ago(6), ctx.today());
+    let mut groups: BTreeMap<(i64, Option<i64>), Group> = BTreeMap::new();
+    for (_, cells) in completions.days(period_start, period_end) {
+        for (key, cell) in cells.iter().filter(|(_, c)| c.cycles > 0) {
+            if !ctx.dims.nodes.contains_key(&key.node) {
+                continue;
+            }
+            let team = ctx.teams.team_of(key.operator, key.node);
+            let teams = if team.is_some() { vec![None, team] } else { vec![None] };
+            for team in teams {
+                groups
+                    .entry((key.node, team))
+                    .or_insert_with(|| Group {
+                        count: 0,
+                        secs: 0,
+                        histogram: new_cycles(),
+                    })
+                    .absorb(cell);
+            }
+        }
+    }
+    let minutes = |secs: u64| Dec2::ratio(secs as i128, 60);
+    groups
+        .into_iter()
+        .filter(|(_, g)| g.count > 0)
+        .map(|((node_id, team_id), g)| CycleTimeRow {
+            node_id,
+            team_id,
+            period_start,
+            period_end,
+            token_count: g.count,
+            p50_minutes: percentile(&g.histogram, 50).map(minutes),
+            p95_minutes: percentile(&g.histogram, 95).map(minutes),
+            avg_minutes: Some(Dec2::ratio(g.secs as i128, 60 * g.count as i128)),
+        })
+        .collect()
+}
