@@ -15,3 +15,6 @@
 //!   aggregates ([`model::tenant`]), the five views ([`model::views`]), the cadence clock
 //!   ([`model::clock`]).
 pub mod model;
+pub mod simulate;
+pub mod source;
+pub mod verify;

@@ -1,0 +1,1 @@
+//! (binlog source: in progress)

@@ -1,0 +1,46 @@
+//! Where changes come from: the binlog stream (live) and consistent-snapshot scans (start-up,
+//! new tenants). Both speak [`Change`](crate::model::Change) per tenant database.
+
+pub mod binlog;
+pub mod snapshot;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Change;
+
+/// A row of the core `organization` table: the tenant registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: i64,
+    pub code: String,
+    pub active: bool,
+}
+
+/// One change the binlog carries, for a tracked table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceChange {
+    /// A change to a source table of a tenant database (named as on the server).
+    Tenant { db: String, change: Change },
+    /// An organization row set to its after-image (`Some`) or deleted (`None`), by id.
+    Organization { id: i64, after: Option<Organization> },
+}
+
+/// A point in the binlog: file and the offset of the next event, plus the GTID state there
+/// (MariaDB `domain-server-seq` list, or a MySQL GTID set) when GTIDs are in use.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    pub file: String,
+    pub pos: u64,
+    #[serde(default)]
+    pub gtid: Option<String>,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.pos)?;
+        if let Some(g) = &self.gtid {
+            write!(f, " (gtid {g})")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! (snapshot loader: in progress)
