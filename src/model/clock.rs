@@ -108,7 +108,10 @@ mod tests {
 
     #[test]
     fn cadences() {
-        assert_eq!(Instant(60).views(), vec![View::Summary, View::Bottlenecks, View::Workload]);
+        assert_eq!(
+            Instant(60).views(),
+            vec![View::Summary, View::Bottlenecks, View::Workload]
+        );
         assert_eq!(Instant(300).views().len(), 4);
         assert_eq!(Instant(900).views(), View::ALL.to_vec());
     }

@@ -225,7 +225,10 @@ mod tests {
         idx.remove(&e(60));
         let (_, cells) = idx.days(day, day).next().unwrap();
         let cell = &cells[&key];
-        assert_eq!((cell.completed, cell.cycles, cell.cycle_secs_sum), (1, 1, 600));
+        assert_eq!(
+            (cell.completed, cell.cycles, cell.cycle_secs_sum),
+            (1, 1, 600)
+        );
         let p50 = percentile(&cell.histogram, 50).unwrap();
         assert!((594..=606).contains(&p50), "{p50} is not within 1% of 600");
         idx.remove(&e(600));

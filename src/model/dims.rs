@@ -78,7 +78,11 @@ impl<'a> TeamResolver<'a> {
         category
             .and_then(|cat| {
                 teams.iter().copied().find(|t| {
-                    self.dims.teams.get(t).and_then(|t| t.team_category.as_deref()) == Some(cat)
+                    self.dims
+                        .teams
+                        .get(t)
+                        .and_then(|t| t.team_category.as_deref())
+                        == Some(cat)
                 })
             })
             .or_else(|| teams.first().copied())
@@ -151,7 +155,11 @@ pub(crate) mod tests {
     fn category_match_wins_with_lowest_id() {
         let d = dims();
         let r = TeamResolver::new(&d);
-        assert_eq!(r.team_of(100, 1), Some(7), "sewing node: lowest sewing team");
+        assert_eq!(
+            r.team_of(100, 1),
+            Some(7),
+            "sewing node: lowest sewing team"
+        );
         assert_eq!(r.team_of(100, 2), Some(5), "NULL category: lowest of all");
         assert_eq!(
             r.team_of(100, 3),
@@ -197,7 +205,10 @@ pub(crate) mod tests {
             },
         );
         assert_eq!(d.product_of(Some(1)), (Some("classic".into()), Some(10)));
-        assert_eq!(d.product_of(Some(2)), (Some("hatthasilpa".into()), Some(10)));
+        assert_eq!(
+            d.product_of(Some(2)),
+            (Some("hatthasilpa".into()), Some(10))
+        );
         assert_eq!(d.product_of(Some(3)), (None, None));
     }
 }

@@ -113,7 +113,13 @@ impl Table {
                 "completed_at",
             ],
             Table::Instance => &["id_instance", "id_graph", "production_type"],
-            Table::Node => &["id_node", "id_graph", "node_code", "node_name", "team_category"],
+            Table::Node => &[
+                "id_node",
+                "id_graph",
+                "node_code",
+                "node_name",
+                "team_category",
+            ],
             Table::Graph => &["id_graph", "production_type"],
             Table::Team => &["id_team", "name", "team_category", "active"],
             Table::Member => &["id_team", "id_member", "capacity_per_day", "active"],
@@ -147,7 +153,10 @@ impl TokenStatus {
     }
 
     pub fn is_live(self) -> bool {
-        matches!(self, Self::Ready | Self::Active | Self::Waiting | Self::Paused)
+        matches!(
+            self,
+            Self::Ready | Self::Active | Self::Waiting | Self::Paused
+        )
     }
 
     pub fn is_queued(self) -> bool {
@@ -507,7 +516,10 @@ mod tests {
         assert!(!a.is_open());
         a.started_at = a.completed_at.map(|c| c + chrono::Duration::seconds(1));
         assert_eq!(a.cycle_secs(), None, "completed before started");
-        assert!(a.completed_on().is_some(), "still completed for the summary");
+        assert!(
+            a.completed_on().is_some(),
+            "still completed for the summary"
+        );
         a.operator = None;
         assert_eq!(a.bad(), Some(LeftOut::NullId));
         assert_eq!(a.completed_on(), None);

@@ -215,7 +215,9 @@ impl TenantState {
         };
         for v in views {
             match v {
-                View::Summary => s.summary = Some(summary::rows(&ctx, &self.wip, &self.completions)),
+                View::Summary => {
+                    s.summary = Some(summary::rows(&ctx, &self.wip, &self.completions))
+                }
                 View::Bottlenecks => s.bottlenecks = Some(bottlenecks::rows(&ctx, &self.wip)),
                 View::Workload => s.workload = Some(workload::rows(&ctx, &self.wip)),
                 View::CycleTime => s.cycle_time = Some(cycle_time::rows(&ctx, &self.completions)),

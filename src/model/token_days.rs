@@ -82,7 +82,13 @@ impl TokenDays {
     }
 
     /// Applies `f` to the cell of (day, instance): created when adding, removed when emptied.
-    fn cell(&mut self, day: NaiveDate, instance: Option<i64>, sign: i64, f: impl FnOnce(&mut DayCell)) {
+    fn cell(
+        &mut self,
+        day: NaiveDate,
+        instance: Option<i64>,
+        sign: i64,
+        f: impl FnOnce(&mut DayCell),
+    ) {
         if self.horizon.is_some_and(|h| day < h) {
             return;
         }

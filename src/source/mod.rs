@@ -22,7 +22,10 @@ pub enum SourceChange {
     /// A change to a source table of a tenant database (named as on the server).
     Tenant { db: String, change: Change },
     /// An organization row set to its after-image (`Some`) or deleted (`None`), by id.
-    Organization { id: i64, after: Option<Organization> },
+    Organization {
+        id: i64,
+        after: Option<Organization>,
+    },
 }
 
 /// A point in the binlog: file and the offset of the next event, plus the GTID state there

@@ -1,1 +1,214 @@
-//! (snapshot loader: in progress)
+//! The consistent-snapshot loader: one tenant's source rows read inside
+//! `START TRANSACTION WITH CONSISTENT SNAPSHOT` (REPEATABLE READ, no locks), streamed row by row
+//! into a fresh [`TenantState`] as the same [`Change`]s the binlog produces.
+//!
+//! Only rows that can still matter are read: live tokens, tokens spawned or completed within the
+//! trends look-back, open assignments, assignments completed within the cycle-time week, and all
+//! dimension rows. Columns are read by name with casts, so production tables with other column
+//! types or many more columns load the same way.
+
+use chrono::NaiveDate;
+use futures_util::TryStreamExt;
+use sqlx::{MySqlConnection, Row as _};
+
+use super::Position;
+use crate::db::ident;
+use crate::model::views::trends::LOOKBACK_DAYS;
+use crate::model::{Change, Row, Table, TenantState, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A source table or column is missing: the tenant cannot be served until it is fixed.
+    #[error("{db}.{table}: {detail}")]
+    Schema {
+        db: String,
+        table: &'static str,
+        detail: String,
+    },
+    #[error("{0}")]
+    Db(#[from] sqlx::Error),
+}
+
+pub struct Loaded {
+    pub state: TenantState,
+    /// The binlog position the snapshot saw (MariaDB reports it exactly; MySQL does not).
+    pub position: Option<Position>,
+    pub rows: u64,
+    /// Rows that could not be keyed (NULL primary key).
+    pub unkeyed: u64,
+}
+
+enum Kind {
+    Int,
+    Text,
+    DateTime,
+}
+
+fn kind(column: &str) -> Kind {
+    if column.ends_with("_at") {
+        Kind::DateTime
+    } else if column.starts_with("id_")
+        || column.ends_with("_id")
+        || column == "capacity_per_day"
+        || column == "active"
+    {
+        Kind::Int
+    } else {
+        Kind::Text
+    }
+}
+
+/// The SELECT list for `table`'s needed columns, normalised by casts.
+fn select_list(table: Table) -> String {
+    table
+        .columns()
+        .iter()
+        .map(|c| {
+            let col = ident(c);
+            match kind(c) {
+                Kind::Int => format!("CAST({col} AS SIGNED)"),
+                // Bytes, so a name that is not valid UTF-8 still loads (replaced, not rejected).
+                Kind::Text => format!("CAST({col} AS BINARY)"),
+                Kind::DateTime => format!("CAST(NULLIF({col}, '0000-00-00 00:00:00') AS DATETIME)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn filter(table: Table, today: NaiveDate) -> String {
+    let trends_from = today - chrono::Days::new(LOOKBACK_DAYS - 1);
+    let week_from = today - chrono::Days::new(6);
+    match table {
+        Table::Token => format!(
+            " WHERE status IS NULL OR status NOT IN ('completed','scrapped') \
+             OR spawned_at >= '{trends_from}' OR completed_at >= '{trends_from}'"
+        ),
+        Table::Assignment => format!(
+            " WHERE status IS NULL OR status NOT IN ('completed','cancelled','rejected') \
+             OR (status = 'completed' AND completed_at >= '{week_from}')"
+        ),
+        _ => String::new(),
+    }
+}
+
+fn value(row: &sqlx::mysql::MySqlRow, i: usize, column: &str) -> Result<Value, sqlx::Error> {
+    Ok(match kind(column) {
+        Kind::Int => row
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, Value::Int),
+        Kind::Text => row
+            .try_get::<Option<Vec<u8>>, _>(i)?
+            .map_or(Value::Null, |b| {
+                Value::Text(String::from_utf8_lossy(&b).into_owned())
+            }),
+        Kind::DateTime => row
+            .try_get::<Option<chrono::NaiveDateTime>, _>(i)?
+            .map_or(Value::Null, Value::DateTime),
+    })
+}
+
+/// Loads tenant database `db` as of one consistent snapshot. `today` (the factory's local date
+/// now) bounds the history read.
+pub async fn load_tenant(
+    conn: &mut MySqlConnection,
+    db: &str,
+    today: NaiveDate,
+) -> Result<Loaded, LoadError> {
+    sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .execute(&mut *conn)
+        .await?;
+    let result = load_in_transaction(conn, db, today).await;
+    // Read-only: ending it either way changes nothing.
+    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    result
+}
+
+async fn load_in_transaction(
+    conn: &mut MySqlConnection,
+    db: &str,
+    today: NaiveDate,
+) -> Result<Loaded, LoadError> {
+    let position = snapshot_position(conn).await?;
+    let mut loaded = Loaded {
+        state: TenantState::default(),
+        position,
+        rows: 0,
+        unkeyed: 0,
+    };
+    for table in Table::ALL {
+        let sql = format!(
+            "SELECT {} FROM {}.{}{}",
+            select_list(table),
+            ident(db),
+            ident(table.name()),
+            filter(table, today)
+        );
+        let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+        let mut values = Vec::with_capacity(table.columns().len());
+        loop {
+            let row = match rows.try_next().await {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => return Err(schema_error(db, table, e)),
+            };
+            values.clear();
+            for (i, c) in table.columns().iter().enumerate() {
+                values.push(value(&row, i, c)?);
+            }
+            match Row::decode(table, &values) {
+                Some(r) => loaded.state.apply(Change::Upsert(r)),
+                None => loaded.unkeyed += 1,
+            }
+            loaded.rows += 1;
+        }
+    }
+    Ok(loaded)
+}
+
+/// Missing tables and columns get a message that says what to fix; other errors pass through.
+fn schema_error(db: &str, table: Table, e: sqlx::Error) -> LoadError {
+    let code = match &e {
+        sqlx::Error::Database(d) => d.code().map(|c| c.to_string()),
+        _ => None,
+    };
+    match code.as_deref() {
+        // ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR, ER_BAD_DB_ERROR
+        Some("42S02") | Some("42S22") | Some("42000") => LoadError::Schema {
+            db: db.to_string(),
+            table: table.name(),
+            detail: format!(
+                "{}; flowtally needs columns {}",
+                crate::db::describe(&e),
+                table.columns().join(", ")
+            ),
+        },
+        _ => LoadError::Db(e),
+    }
+}
+
+/// MariaDB reports the exact binlog position of a consistent snapshot.
+async fn snapshot_position(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx::Error> {
+    let rows = sqlx::query("SHOW STATUS LIKE 'binlog_snapshot_%'")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut file = None;
+    let mut pos = None;
+    for r in &rows {
+        let name: String = r.try_get(0)?;
+        let value: String = r.try_get(1)?;
+        match name.to_ascii_lowercase().as_str() {
+            "binlog_snapshot_file" if !value.is_empty() => file = Some(value),
+            "binlog_snapshot_position" => pos = value.parse().ok(),
+            _ => {}
+        }
+    }
+    Ok(file.zip(pos).map(|(file, pos)| Position {
+        file,
+        pos,
+        gtid: None,
+    }))
+}

@@ -56,7 +56,11 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
                 continue;
             }
             let team = ctx.teams.team_of(key.operator, key.node);
-            let teams = if team.is_some() { vec![None, team] } else { vec![None] };
+            let teams = if team.is_some() {
+                vec![None, team]
+            } else {
+                vec![None]
+            };
             for team in teams {
                 groups
                     .entry((key.node, team))

@@ -52,9 +52,7 @@ pub fn rows(ctx: &Ctx, days: &TokenDays) -> Vec<TrendRow> {
         }
     }
     let completed_on = |day: NaiveDate, group: &Group| {
-        by_day
-            .get(&(day, group.clone()))
-            .map_or(0, |c| c.completed)
+        by_day.get(&(day, group.clone())).map_or(0, |c| c.completed)
     };
     by_day
         .iter()
@@ -69,9 +67,8 @@ pub fn rows(ctx: &Ctx, days: &TokenDays) -> Vec<TrendRow> {
                 graph_id: group.1,
                 tokens_completed: c.completed,
                 tokens_spawned: c.spawned,
-                avg_lead_time_hours: (c.leads > 0).then(|| {
-                    Dec2::ratio(c.lead_secs_sum as i128, 3_600 * c.leads as i128)
-                }),
+                avg_lead_time_hours: (c.leads > 0)
+                    .then(|| Dec2::ratio(c.lead_secs_sum as i128, 3_600 * c.leads as i128)),
                 throughput_per_day: Dec2::ratio(week as i128, 7),
             }
         })

@@ -1,0 +1,208 @@
+//! The `flowtally` command line (SPEC §5): parses arguments and wires the parts together for
+//! each command. Exit codes: 0 success, 1 failure, 2 usage or configuration error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sqlx::MySqlPool;
+
+use crate::config::Config;
+use crate::db::{self, describe};
+use crate::model::views::{parse_list, View};
+use crate::tenants::{self, Tenant};
+
+#[derive(Parser, Debug)]
+#[command(name = "flowtally", version, about = "Keeps the Production Dashboard tables current from the binlog")]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "config/flowtally.toml")]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The service: start or resume, tail the binlog, write snapshots on cadence, serve HTTP.
+    Run,
+    /// One-shot full recompute from the source tables (drop-in for the cron script).
+    Refresh {
+        /// Only this tenant (organization code, any case).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated: summary,bottlenecks,workload,cycle_time,trends.
+        #[arg(long)]
+        tables: Option<String>,
+    },
+    /// Recompute the latest written snapshot with SQL and print every difference.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Show or reset the checkpoint.
+    Checkpoint {
+        #[command(subcommand)]
+        action: CheckpointAction,
+    },
+    /// Create or upgrade the mv_ tables in the tenant databases.
+    Migrate {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckpointAction {
+    /// Print the checkpoint.
+    Show,
+    /// Discard it (all, or one tenant's state) so the next start recomputes.
+    Reset {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+/// A command's failure with the exit code it calls for.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Outcome = Result<ExitCode, Failure>;
+
+pub fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    Config::load(&cli.config).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Connects a pool to `ep`; a refused login is a failure naming the endpoint (never the
+/// password).
+pub async fn connect(ep: &crate::config::Endpoint, role: &str) -> Result<MySqlPool, Failure> {
+    db::pool(ep, 4).await.map_err(|e| {
+        Failure::failed(format!(
+            "cannot connect to the {role} server {ep}: {}",
+            describe(&e)
+        ))
+    })
+}
+
+/// The tenants a command works on: all configured ones, or the one `--tenant` names.
+pub async fn select_tenants(
+    cfg: &Config,
+    pool: &MySqlPool,
+    only: Option<&str>,
+) -> Result<Vec<Tenant>, Failure> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| Failure::failed(describe(&e)))?;
+    let all = tenants::discover(&mut conn, cfg).await.map_err(|e| {
+        Failure::failed(format!(
+            "cannot read the tenants from {}.organization: {}",
+            cfg.core_db,
+            describe(&e)
+        ))
+    })?;
+    match only {
+        None => Ok(all),
+        Some(code) => {
+            let picked: Vec<Tenant> = all
+                .iter()
+                .filter(|t| t.code.eq_ignore_ascii_case(code))
+                .cloned()
+                .collect();
+            if picked.is_empty() {
+                let known: Vec<&str> = all.iter().map(|t| t.code.as_str()).collect();
+                return Err(Failure::usage(format!(
+                    "unknown tenant '{code}': the active tenants are {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            Ok(picked)
+        }
+    }
+}
+
+pub async fn refresh(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> Outcome {
+    let views = match tables {
+        Some(list) => parse_list(list).map_err(Failure::usage)?,
+        None => View::ALL.to_vec(),
+    };
+    let cfg = load_config(cli)?;
+    let at = crate::refresh::instant_now(&cfg);
+    let source = connect(&cfg.source, "source").await?;
+    let sink = connect(&cfg.sink, "sink").await?;
+    let tenants = select_tenants(&cfg, &source, tenant).await?;
+    let ok = crate::refresh::run(
+        &source,
+        &sink,
+        &tenants,
+        &views,
+        at,
+        &mut std::io::stdout(),
+    )
+    .await;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
+    let cfg = load_config(cli)?;
+    let source = connect(&cfg.source, "source").await?;
+    let sink = connect(&cfg.sink, "sink").await?;
+    let tenants = select_tenants(&cfg, &source, tenant).await?;
+    let mut ok = true;
+    for t in &tenants {
+        let Some(db) = &t.db else {
+            println!("{}: no database on the server, skipped", t.code);
+            ok = false;
+            continue;
+        };
+        let mut conn = sink
+            .acquire()
+            .await
+            .map_err(|e| Failure::failed(describe(&e)))?;
+        match crate::sink::migrate::migrate(&mut conn, db).await {
+            Ok(m) => println!(
+                "{} ({db}): created [{}], added columns [{}]",
+                t.code,
+                m.created.join(", "),
+                m.columns_added.join(", ")
+            ),
+            Err(e) => {
+                ok = false;
+                println!("{} ({db}): failed: {}", t.code, describe(&e));
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,102 @@
+//! `flowtally refresh`: the drop-in for the cron script. Each selected tenant is loaded from
+//! one consistent snapshot, its views computed at T (the command's start, truncated to the
+//! second) and written like any snapshot, with the cron script's progress lines.
+
+use std::io::Write;
+
+use chrono::{NaiveDateTime, Timelike};
+use sqlx::MySqlPool;
+
+use crate::config::Config;
+use crate::db::describe;
+use crate::model::View;
+use crate::sink::{migrate::missing_tables, writer};
+use crate::source::snapshot::load_tenant;
+use crate::tenants::Tenant;
+
+/// T for a refresh started now.
+pub fn instant_now(cfg: &Config) -> NaiveDateTime {
+    let now = chrono::Utc::now().with_timezone(&cfg.timezone).naive_local();
+    now.with_nanosecond(0).unwrap_or(now)
+}
+
+/// Refreshes one tenant; the error is the reason printed after `✗ Failed:`.
+pub async fn refresh_tenant(
+    source: &MySqlPool,
+    sink: &MySqlPool,
+    tenant: &Tenant,
+    views: &[View],
+    at: NaiveDateTime,
+) -> Result<u64, String> {
+    let Some(db) = &tenant.db else {
+        return Err(format!(
+            "no database for tenant {} on the server (expected one named like its code)",
+            tenant.code
+        ));
+    };
+    let mut w = sink.acquire().await.map_err(|e| describe(&e))?;
+    let missing = missing_tables(&mut w, db).await.map_err(|e| describe(&e))?;
+    if !missing.is_empty() {
+        return Err(format!(
+            "{db} lacks {}: run `flowtally migrate --tenant {}` first",
+            missing.join(", "),
+            tenant.code
+        ));
+    }
+    let mut r = source.acquire().await.map_err(|e| describe(&e))?;
+    let mut loaded = load_tenant(&mut r, db, at.date())
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(r);
+    let snapshot = loaded.state.snapshot(at, views);
+    writer::write(&mut w, db, &snapshot)
+        .await
+        .map_err(|e| describe(&e))
+}
+
+/// Runs the refresh of `tenants`, printing the cron script's lines to `out`. Returns whether
+/// every tenant succeeded.
+pub async fn run(
+    source: &MySqlPool,
+    sink: &MySqlPool,
+    tenants: &[Tenant],
+    views: &[View],
+    at: NaiveDateTime,
+    out: &mut impl Write,
+) -> bool {
+    let mut all_ok = true;
+    for tenant in tenants {
+        let _ = writeln!(
+            out,
+            "=== Refreshing Dashboard Materialized Tables for Tenant: {} ===\n",
+            tenant.code
+        );
+        let _ = out.flush();
+        let started = std::time::Instant::now();
+        let result = refresh_tenant(source, sink, tenant, views, at).await;
+        for v in views {
+            let _ = writeln!(out, "Refreshing {}...", v.table());
+            match &result {
+                Ok(_) => {
+                    let _ = writeln!(out, "✓ Done");
+                }
+                Err(reason) => {
+                    let _ = writeln!(out, "✗ Failed: {reason}");
+                }
+            }
+        }
+        let _ = writeln!(out);
+        match result {
+            Ok(rows) => tracing::info!(
+                tenant = %tenant.code, %at, rows, ms = started.elapsed().as_millis() as u64,
+                "refreshed"
+            ),
+            Err(reason) => {
+                all_ok = false;
+                tracing::error!(tenant = %tenant.code, %reason, "refresh failed");
+            }
+        }
+    }
+    let _ = writeln!(out, "=== Refresh Complete ===");
+    all_ok
+}

@@ -1,0 +1,235 @@
+//! Tests of the test harness itself (tests/common): the servers it starts have the settings
+//! flowtally needs, fixtures are created as documented, private servers survive restarts, and no
+//! server outlives its test process.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sqlx::Row;
+
+#[tokio::test]
+async fn shared_server_has_binlog_settings_and_passwordless_root() {
+    let db = common::shared();
+    assert_eq!(db.url(), format!("mysql://root@127.0.0.1:{}", db.port));
+    // Connecting as root without a password is itself part of the contract.
+    let pool = db.pool().await;
+    let row = sqlx::query(
+        "SELECT @@log_bin, CAST(@@binlog_format AS CHAR), CAST(@@binlog_row_image AS CHAR), \
+         CAST(@@binlog_row_metadata AS CHAR), CAST(@@character_set_server AS CHAR), \
+         CAST(@@server_id AS SIGNED), CAST(CURRENT_USER() AS CHAR)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("query server variables");
+    assert_eq!(row.get::<i64, _>(0), 1, "log_bin");
+    assert_eq!(row.get::<String, _>(1), "ROW");
+    assert_eq!(row.get::<String, _>(2), "FULL");
+    assert_eq!(row.get::<String, _>(3), "FULL");
+    assert_eq!(row.get::<String, _>(4), "utf8mb4");
+    assert_eq!(row.get::<i64, _>(5), 1, "server_id");
+    assert!(row.get::<String, _>(6).starts_with("root@"));
+
+    // exec runs multi-statement scripts and reports a failing later statement.
+    db.exec("CREATE DATABASE IF NOT EXISTS harness_exec; DROP DATABASE harness_exec;")
+        .await;
+    let err = db
+        .try_exec("SELECT 1; SELECT * FROM no_such_db.no_such_table;")
+        .await
+        .expect_err("second statement fails");
+    assert!(err.to_string().contains("no_such"), "{err}");
+}
+
+#[tokio::test]
+async fn create_tenant_builds_clean_tenant_databases() {
+    let db = common::shared();
+    let pool = db.pool().await;
+
+    let tables = |schema: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = ? ORDER BY table_name",
+            )
+            .bind(schema)
+            .fetch_all(&pool)
+            .await
+            .expect("list tables")
+        }
+    };
+
+    db.create_tenant("HarnessA", true).await;
+    let a = tables("bgerp_t_harnessa").await;
+    for t in [
+        "flow_token",
+        "token_assignment",
+        "team_member",
+        "mv_token_flow_summary",
+    ] {
+        assert!(a.iter().any(|x| x == t), "{t} missing from {a:?}");
+    }
+    assert_eq!(a.len(), 7 + 5, "{a:?}");
+
+    // Without mv_ tables: only the seven source tables.
+    let code = common::unique_code("Hb");
+    db.create_tenant(&code, false).await;
+    let b_db = common::tenant_db(&code);
+    assert_eq!(b_db, format!("bgerp_t_hb{}", &code[2..]));
+    let b = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?",
+    )
+    .bind(&b_db)
+    .fetch_one(&pool)
+    .await
+    .expect("count tables");
+    assert_eq!(b, 7);
+
+    // Recreating drops old rows and keeps one active organization row per code.
+    sqlx::query(
+        "INSERT INTO bgerp_t_harnessa.flow_token (id_instance, status) VALUES (1, 'ready')",
+    )
+    .execute(&pool)
+    .await
+    .expect("insert a token");
+    sqlx::query("UPDATE bgerp.organization SET status = 'inactive' WHERE code = 'HarnessA'")
+        .execute(&pool)
+        .await
+        .expect("deactivate");
+    db.create_tenant("HarnessA", true).await;
+    let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bgerp_t_harnessa.flow_token")
+        .fetch_one(&pool)
+        .await
+        .expect("count tokens");
+    assert_eq!(tokens, 0);
+    let orgs: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT code, name, CAST(status AS CHAR) FROM bgerp.organization WHERE code = 'HarnessA'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("read organization");
+    assert_eq!(
+        orgs,
+        vec![("HarnessA".into(), "HarnessA".into(), "active".into())]
+    );
+}
+
+#[tokio::test]
+async fn private_server_keeps_data_across_stop_kill_and_restart() {
+    let mut db = common::start_server(&["--binlog-format=MIXED"]);
+    let port = db.port;
+    db.exec(
+        "CREATE DATABASE h; CREATE TABLE h.t (id INT PRIMARY KEY, v VARCHAR(20)); \
+         INSERT INTO h.t VALUES (1, 'before stop');",
+    )
+    .await;
+    assert_eq!(
+        binlog_format(&db).await,
+        "MIXED",
+        "extra args override defaults"
+    );
+
+    db.stop();
+    assert!(!db.is_running());
+    assert!(
+        !common::accepts_connections(port),
+        "stopped server still listens"
+    );
+    db.restart();
+    db.exec("INSERT INTO h.t VALUES (2, 'before kill');").await;
+
+    db.kill9();
+    db.restart();
+    assert_eq!(db.port, port);
+    assert_eq!(
+        binlog_format(&db).await,
+        "MIXED",
+        "flags kept across restarts"
+    );
+    let rows: Vec<(i32, String)> = sqlx::query_as("SELECT id, v FROM h.t ORDER BY id")
+        .fetch_all(&db.pool().await)
+        .await
+        .expect("read h.t");
+    assert_eq!(
+        rows,
+        vec![(1, "before stop".into()), (2, "before kill".into())]
+    );
+
+    let dir = db.dir().to_path_buf();
+    drop(db);
+    assert!(!dir.exists(), "drop removes {}", dir.display());
+    assert!(
+        !common::accepts_connections(port),
+        "dropped server still listens"
+    );
+}
+
+#[test]
+#[should_panic(expected = "unknown option '--no-such-option'")]
+fn startup_failure_panics_with_the_server_log() {
+    common::start_server(&["--no-such-option"]);
+}
+
+async fn binlog_format(db: &common::MariaDb) -> String {
+    sqlx::query_scalar("SELECT CAST(@@binlog_format AS CHAR)")
+        .fetch_one(&db.pool().await)
+        .await
+        .expect("read binlog_format")
+}
+
+/// Run by `server_dies_with_its_test_process` in a child process: starts a server, reports it,
+/// and SIGKILLs its own process so that no destructor runs.
+#[test]
+#[ignore = "helper run by server_dies_with_its_test_process"]
+fn helper_start_server_then_die() {
+    let db = common::start_server(&[]);
+    println!(
+        "SERVER {} {}",
+        db.port,
+        db.dir().to_str().expect("utf-8 temp dir")
+    );
+    let _ = Command::new("kill")
+        .args(["-9", &std::process::id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_secs(10));
+    unreachable!("SIGKILL did not kill the test process");
+}
+
+#[test]
+fn server_dies_with_its_test_process() {
+    let out = Command::new(std::env::current_exe().expect("current test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "helper_start_server_then_die",
+            "--nocapture",
+        ])
+        .output()
+        .expect("run the helper test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SERVER "))
+        .unwrap_or_else(|| {
+            panic!(
+                "helper printed no SERVER line ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let (port, dir) = line.split_once(' ').expect("SERVER <port> <dir>");
+    let port: u16 = port.parse().expect("port");
+    let dir = std::path::Path::new(dir);
+
+    // The watchdog polls every 0.5 s; allow a few seconds on a busy machine.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (common::accepts_connections(port) || dir.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !common::accepts_connections(port),
+        "server on port {port} outlived its test process"
+    );
+    assert!(!dir.exists(), "{} outlived its test process", dir.display());
+}
