@@ -13,7 +13,11 @@ use crate::model::views::{parse_list, View};
 use crate::tenants::{self, Tenant};
 
 #[derive(Parser, Debug)]
-#[command(name = "flowtally", version, about = "Keeps the Production Dashboard tables current from the binlog")]
+#[command(
+    name = "flowtally",
+    version,
+    about = "Keeps the Production Dashboard tables current from the binlog"
+)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, global = true, default_value = "config/flowtally.toml")]
@@ -163,16 +167,13 @@ pub async fn refresh(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> O
     let source = connect(&cfg.source, "source").await?;
     let sink = connect(&cfg.sink, "sink").await?;
     let tenants = select_tenants(&cfg, &source, tenant).await?;
-    let ok = crate::refresh::run(
-        &source,
-        &sink,
-        &tenants,
-        &views,
-        at,
-        &mut std::io::stdout(),
-    )
-    .await;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let ok =
+        crate::refresh::run(&source, &sink, &tenants, &views, at, &mut std::io::stdout()).await;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
@@ -204,5 +205,9 @@ pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -365,9 +365,11 @@ fn endpoint(
     if let Some(var) = password_env {
         match env.get(var) {
             Some(p) => password = Some(Secret(p.clone())),
-            None => return err(format!(
+            None => {
+                return err(format!(
                 "[{section}] password_env names {var}, which is not set: export {var}=<password>"
-            )),
+            ))
+            }
         }
     }
     if let Some(file) = password_file {

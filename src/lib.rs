@@ -14,13 +14,13 @@
 //! - [`model`]: pure logic. Typed source rows ([`model::row`]), per-tenant state and its
 //!   aggregates ([`model::tenant`]), the five views ([`model::views`]), the cadence clock
 //!   ([`model::clock`]).
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod model;
-pub mod simulate;
-pub mod source;
-pub mod verify;
-pub mod sink;
-pub mod tenants;
-pub mod cli;
 pub mod refresh;
+pub mod simulate;
+pub mod sink;
+pub mod source;
+pub mod tenants;
+pub mod verify;

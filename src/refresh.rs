@@ -16,7 +16,9 @@ use crate::tenants::Tenant;
 
 /// T for a refresh started now.
 pub fn instant_now(cfg: &Config) -> NaiveDateTime {
-    let now = chrono::Utc::now().with_timezone(&cfg.timezone).naive_local();
+    let now = chrono::Utc::now()
+        .with_timezone(&cfg.timezone)
+        .naive_local();
     now.with_nanosecond(0).unwrap_or(now)
 }
 

@@ -22,15 +22,16 @@ impl Tenant {
 }
 
 /// The active organization codes in the core database.
-pub async fn active_codes(conn: &mut MySqlConnection, core_db: &str) -> Result<Vec<String>, sqlx::Error> {
+pub async fn active_codes(
+    conn: &mut MySqlConnection,
+    core_db: &str,
+) -> Result<Vec<String>, sqlx::Error> {
     let sql = format!(
         "SELECT code FROM {}.organization WHERE status = 'active' ORDER BY id_org",
         ident(core_db)
     );
     let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect()
+    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
 }
 
 /// Databases on the server.
@@ -42,7 +43,10 @@ pub async fn databases(conn: &mut MySqlConnection) -> Result<Vec<String>, sqlx::
 }
 
 /// The tenants to serve: discovered (filtered by `include` when given) or listed.
-pub async fn discover(conn: &mut MySqlConnection, cfg: &Config) -> Result<Vec<Tenant>, sqlx::Error> {
+pub async fn discover(
+    conn: &mut MySqlConnection,
+    cfg: &Config,
+) -> Result<Vec<Tenant>, sqlx::Error> {
     let codes = if cfg.discover {
         let mut codes = active_codes(conn, &cfg.core_db).await?;
         if !cfg.include.is_empty() {
@@ -88,8 +92,17 @@ mod tests {
 
     #[test]
     fn codes_match_databases_case_insensitively() {
-        let dbs = vec!["bgerp".to_string(), "bgerp_t_default".into(), "BGERP_T_Acme".into()];
-        let codes = vec!["DEFAULT".to_string(), "acme".into(), "ghost".into(), "default".into()];
+        let dbs = vec![
+            "bgerp".to_string(),
+            "bgerp_t_default".into(),
+            "BGERP_T_Acme".into(),
+        ];
+        let codes = vec![
+            "DEFAULT".to_string(),
+            "acme".into(),
+            "ghost".into(),
+            "default".into(),
+        ];
         let t = resolve(&codes, &dbs, "bgerp_t_");
         assert_eq!(
             t,
@@ -109,6 +122,9 @@ mod tests {
             ],
             "a code appearing twice in two cases is one tenant"
         );
-        assert_eq!(by_db(&t, "bgerp_t_acme").map(|t| t.code.as_str()), Some("acme"));
+        assert_eq!(
+            by_db(&t, "bgerp_t_acme").map(|t| t.code.as_str()),
+            Some("acme")
+        );
     }
 }

@@ -182,8 +182,10 @@ fn get_text(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The SQL. `{db}` is replaced by the quoted database name. The common table expressions encode the
-// vocabulary and bad-row rules of SPEC §2; they take no bind parameters.
+// The SQL. `{db}` is replaced by the quoted database name and `{since}` by the first day of the
+// cycle-time window (the oldest completion any view looks at with its team), so the team of an
+// assignment is only resolved for the assignments that can matter. The common table expressions
+// encode the vocabulary and bad-row rules of SPEC §2; they take no bind parameters.
 
 const BASE_CTES: &str = "
 WITH
@@ -214,6 +216,8 @@ vat AS (
            (SELECT MIN(c.id_team) FROM cand c WHERE c.id_member = va.user_id)
          ) AS team_id
   FROM va
+  WHERE va.status IN ('assigned','accepted','started','paused')
+     OR (va.status = 'completed' AND va.completed_at >= '{since}')
 ),
 vt AS (
   SELECT t.id_token AS id_token, t.id_instance AS id_instance,
@@ -242,8 +246,12 @@ lt AS (
 )
 ";
 
-fn sql(db: &str, body: &str) -> String {
-    format!("{BASE_CTES}{body}").replace("{db}", &quote_ident(db))
+fn sql(db: &str, at: NaiveDateTime, body: &str) -> String {
+    let since = date(days_before(at.date(), 6));
+    // `{since}` first: the database name may contain anything, even a `{since}`.
+    format!("{BASE_CTES}{body}")
+        .replace("{since}", &since)
+        .replace("{db}", &quote_ident(db))
 }
 
 /// The rows table `view` should hold for a snapshot at instant `at` (naive local wall-clock time;
@@ -258,7 +266,7 @@ pub async fn expected(
     let mut rows = match view {
         View::Summary => expected_summary(conn, db, at).await?,
         View::Bottlenecks => expected_bottlenecks(conn, db, at).await?,
-        View::Workload => expected_workload(conn, db).await?,
+        View::Workload => expected_workload(conn, db, at).await?,
         View::CycleTime => expected_cycle_time(conn, db, at).await?,
         View::Trends => expected_trends(conn, db, at).await?,
     };
@@ -277,6 +285,7 @@ async fn expected_summary(
 
     let live = sql(
         db,
+        at,
         "SELECT CAST(node_graph AS SIGNED), CAST(current_node_id AS SIGNED), CAST(team_id AS SIGNED),
                 CAST(COUNT(*) AS SIGNED),
                 CAST(SUM(CASE WHEN status IN ('ready','waiting') THEN 1 ELSE 0 END) AS SIGNED)
@@ -293,6 +302,7 @@ async fn expected_summary(
 
     let done = sql(
         db,
+        at,
         "SELECT CAST(node_graph AS SIGNED), CAST(id_node AS SIGNED), CAST(team_id AS SIGNED),
                 CAST(COUNT(*) AS SIGNED)
          FROM vat
@@ -329,6 +339,7 @@ async fn expected_bottlenecks(
 ) -> Result<Vec<Record>, sqlx::Error> {
     let q = sql(
         db,
+        at,
         "SELECT CAST(lt.current_node_id AS SIGNED), CAST(n.node_code AS CHAR),
                 CAST(n.node_name AS CHAR),
                 CAST(SUM(CASE WHEN lt.status IN ('ready','waiting') THEN 1 ELSE 0 END) AS SIGNED),
@@ -380,9 +391,11 @@ async fn expected_bottlenecks(
 async fn expected_workload(
     conn: &mut MySqlConnection,
     db: &str,
+    at: NaiveDateTime,
 ) -> Result<Vec<Record>, sqlx::Error> {
     let q = sql(
         db,
+        at,
         "SELECT CAST(t.id_team AS SIGNED), CAST(t.name AS CHAR), CAST(t.team_category AS CHAR),
                 CAST(COALESCE(m.members, 0) AS SIGNED), CAST(COALESCE(m.capacity, 0) AS SIGNED),
                 CAST(COALESCE(k.in_work, 0) AS SIGNED), CAST(COALESCE(k.queued, 0) AS SIGNED)
@@ -460,6 +473,7 @@ async fn expected_cycle_time(
     // Exact counts and sums per (node, team), team NULL included; the per-node rows add them up.
     let agg = sql(
         db,
+        at,
         &format!(
             "SELECT CAST(id_node AS SIGNED), CAST(team_id AS SIGNED), CAST(COUNT(*) AS SIGNED),
                     CAST(SUM(TIMESTAMPDIFF(SECOND, started_at, completed_at)) AS SIGNED)
@@ -492,6 +506,7 @@ async fn expected_cycle_time(
     // The durations, for the percentiles.
     let durations = sql(
         db,
+        at,
         &format!(
             "SELECT CAST(id_node AS SIGNED), CAST(team_id AS SIGNED),
                     CAST(TIMESTAMPDIFF(SECOND, started_at, completed_at) AS SIGNED) AS secs
@@ -577,6 +592,7 @@ async fn expected_trends(
 
     let spawned = sql(
         db,
+        at,
         &format!(
             "SELECT production_type, CAST(graph_id AS SIGNED), DATE(spawned_at) AS d,
                     CAST(COUNT(*) AS SIGNED)
@@ -600,6 +616,7 @@ async fn expected_trends(
 
     let completed = sql(
         db,
+        at,
         &format!(
             "SELECT production_type, CAST(graph_id AS SIGNED), DATE(completed_at) AS d,
                     CAST(COUNT(*) AS SIGNED),

@@ -304,6 +304,17 @@ async fn seeded_tenant(prefix: &str) -> String {
 async fn expected_matches_hand_computed_rows() {
     let name = seeded_tenant("VerifyHand").await;
     let mut conn = common::shared().connect().await;
+    // The seed really holds the bad rows it claims: invalid enums stored as '' and NULL ids.
+    let bad: (i64, i64, i64) = sqlx::query_as(&format!(
+        "SELECT (SELECT COUNT(*) FROM `{name}`.flow_token WHERE status = ''),
+                (SELECT COUNT(*) FROM `{name}`.token_assignment WHERE status = ''),
+                (SELECT COUNT(*) FROM `{name}`.token_assignment
+                  WHERE id_token IS NULL OR assigned_to_user_id IS NULL)"
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(bad, (1, 2, 2));
     for view in View::ALL {
         let got = verify::expected(&mut conn, &name, view, t()).await.unwrap();
         assert_eq!(

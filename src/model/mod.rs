@@ -13,3 +13,5 @@ pub mod wip;
 pub use row::{Change, Key, Row, Table, Value};
 pub use tenant::{Snapshot, TenantState};
 pub use views::View;
+#[cfg(test)]
+mod tests;

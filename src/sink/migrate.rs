@@ -82,12 +82,16 @@ pub async fn migrate(conn: &mut MySqlConnection, db: &str) -> Result<Migrated, s
 }
 
 async fn existing_tables(conn: &mut MySqlConnection, db: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?")
-        .bind(db)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?")
+            .bind(db)
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter()
-        .map(|r| r.try_get::<Vec<u8>, _>(0).map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .map(|r| {
+            r.try_get::<Vec<u8>, _>(0)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
         .collect()
 }
 
@@ -111,7 +115,9 @@ mod tests {
     #[test]
     fn migration_files_parse() {
         assert_eq!(statements(CREATE).count(), 5);
-        let adds: Vec<_> = statements(UPGRADE).filter_map(|s| added_column(&s)).collect();
+        let adds: Vec<_> = statements(UPGRADE)
+            .filter_map(|s| added_column(&s))
+            .collect();
         assert_eq!(adds.len(), 4);
         assert_eq!(adds[0].0, "mv_node_bottlenecks");
         assert_eq!(adds[0].1, "node_code");

@@ -22,7 +22,11 @@ const BATCH: usize = 1_000;
 
 /// Writes every view present in `snap` to database `db`, in one transaction. Returns rows
 /// inserted.
-pub async fn write(conn: &mut MySqlConnection, db: &str, snap: &Snapshot) -> Result<u64, sqlx::Error> {
+pub async fn write(
+    conn: &mut MySqlConnection,
+    db: &str,
+    snap: &Snapshot,
+) -> Result<u64, sqlx::Error> {
     let Some(at) = snap.at else { return Ok(0) };
     sqlx::query("START TRANSACTION").execute(&mut *conn).await?;
     match write_in_tx(conn, db, at, snap).await {
@@ -60,11 +64,13 @@ async fn write_in_tx(
         let t = format!("{}.{}", ident(db), View::Trends.table());
         let today = at.date();
         let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);
-        sqlx::query(&format!("DELETE FROM {t} WHERE period_date BETWEEN ? AND ?"))
-            .bind(first)
-            .bind(today)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM {t} WHERE period_date BETWEEN ? AND ?"
+        ))
+        .bind(first)
+        .bind(today)
+        .execute(&mut *conn)
+        .await?;
         inserted += insert_rows(conn, &t, at, rows).await?;
         trim(conn, &t, "period_date", first).await?;
     }
@@ -98,8 +104,10 @@ async fn insert_rows<R: MvRow>(
 ) -> Result<u64, sqlx::Error> {
     let mut n = 0;
     for chunk in rows.chunks(BATCH) {
-        let mut q: QueryBuilder<MySql> =
-            QueryBuilder::new(format!("INSERT INTO {table} (snapshot_at, {}) ", R::COLUMNS));
+        let mut q: QueryBuilder<MySql> = QueryBuilder::new(format!(
+            "INSERT INTO {table} (snapshot_at, {}) ",
+            R::COLUMNS
+        ));
         q.push_values(chunk, |mut b, r| {
             b.push_bind(at);
             r.bind(&mut b);
@@ -122,7 +130,8 @@ fn dec(d: Option<Dec2>) -> Option<String> {
 }
 
 impl MvRow for SummaryRow {
-    const COLUMNS: &'static str = "graph_id, node_id, team_id, wip_count, completed_count, waiting_count";
+    const COLUMNS: &'static str =
+        "graph_id, node_id, team_id, wip_count, completed_count, waiting_count";
     fn bind(&self, b: &mut Values<'_, '_>) {
         b.push_bind(self.graph_id)
             .push_bind(self.node_id)
@@ -189,13 +198,22 @@ impl MvRow for TrendRow {
 }
 
 /// Deletes rows whose `column` is before `before`, at most BATCH rows per statement.
-async fn trim<T>(conn: &mut MySqlConnection, table: &str, column: &str, before: T) -> Result<(), sqlx::Error>
+async fn trim<T>(
+    conn: &mut MySqlConnection,
+    table: &str,
+    column: &str,
+    before: T,
+) -> Result<(), sqlx::Error>
 where
     T: for<'q> sqlx::Encode<'q, MySql> + sqlx::Type<MySql> + Copy + Send,
 {
     let sql = format!("DELETE FROM {table} WHERE {column} < ? LIMIT {BATCH}");
     loop {
-        let n = sqlx::query(&sql).bind(before).execute(&mut *conn).await?.rows_affected();
+        let n = sqlx::query(&sql)
+            .bind(before)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
         if n < BATCH as u64 {
             return Ok(());
         }

@@ -11,7 +11,10 @@ pub mod workload;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
+
+use super::dims::{Dims, TeamResolver};
 
 /// One of the five mv_ tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -110,25 +113,6 @@ pub fn parse_list(list: &str) -> Result<Vec<View>, String> {
     Ok(views)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_lists_parse_short_and_full_names() {
-        assert_eq!(
-            parse_list("trends,summary,mv_team_workload,summary"),
-            Ok(vec![View::Summary, View::Workload, View::Trends])
-        );
-        assert!(parse_list("summary,bogus").unwrap_err().contains("bogus"));
-        assert!(parse_list("").is_err());
-    }
-}
-
-use chrono::{NaiveDate, NaiveDateTime};
-
-use super::dims::{Dims, TeamResolver};
-
 /// What every view reads besides its aggregate: the instant and the tenant's dimensions.
 pub struct Ctx<'a> {
     pub at: NaiveDateTime,
@@ -157,5 +141,20 @@ impl<'a> Ctx<'a> {
 
     pub fn days_ago(&self, n: u64) -> NaiveDate {
         self.today() - chrono::Days::new(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_lists_parse_short_and_full_names() {
+        assert_eq!(
+            parse_list("trends,summary,mv_team_workload,summary"),
+            Ok(vec![View::Summary, View::Workload, View::Trends])
+        );
+        assert!(parse_list("summary,bogus").unwrap_err().contains("bogus"));
+        assert!(parse_list("").is_err());
     }
 }

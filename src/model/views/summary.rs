@@ -26,9 +26,13 @@ pub struct SummaryRow {
     pub waiting_count: i64,
 }
 
+/// (graph, node, team)
+type Group = (Option<i64>, i64, Option<i64>);
+/// (wip, completed, waiting)
+type Counts = (i64, i64, i64);
+
 pub fn rows(ctx: &Ctx, wip: &WipIndex, completions: &CompletionIndex) -> Vec<SummaryRow> {
-    // (graph, node, team) → (wip, completed, waiting)
-    let mut groups: BTreeMap<(Option<i64>, i64, Option<i64>), (i64, i64, i64)> = BTreeMap::new();
+    let mut groups: BTreeMap<Group, Counts> = BTreeMap::new();
     for (key, cell) in wip.cells() {
         let Some(node) = key.node.and_then(|n| ctx.dims.nodes.get(&n)) else {
             continue;
