@@ -4,16 +4,26 @@
 //! Data flows one way:
 //!
 //! ```text
-//!  source::binlog ─┐                        ┌─► http (live reads)
-//!  source::snapshot┴─► Change ─► model::TenantState ─► Snapshot ─► sink::writer ─► mv_ tables
-//!                      (by tenant)   (rows by PK + aggregates;      (one tx per tenant)
-//!                                     views resolve at instant T)
+//!  source::binlog ──┐                         ┌─► http (live reads)
+//!  source::snapshot ┴─► Change ─► model::TenantState ─► Snapshot ─► sink::writer ─► mv_ tables
+//!                     (per tenant)  (rows by PK + aggregates;       (one tx per tenant)
+//!                                    views resolved at instant T)
 //!                 checkpoint: position + rows, atomically, in state/
-
+//! ```
 //!
 //! - [`model`]: pure logic. Typed source rows ([`model::row`]), per-tenant state and its
 //!   aggregates ([`model::tenant`]), the five views ([`model::views`]), the cadence clock
 //!   ([`model::clock`]).
+//! - [`source`]: the binlog stream ([`source::binlog`]) and consistent-snapshot loads
+//!   ([`source::snapshot`]), both producing [`model::Change`]s.
+//! - [`sink`]: idempotent snapshot writes ([`sink::writer`]) and the mv_ DDL
+//!   ([`sink::migrate`]).
+//! - [`tenants`]: which tenants exist and where their databases are.
+//! - [`refresh`]: the one-shot recompute that replaces the cron script.
+//! - [`verify`]: an independent SQL implementation of the metrics, to check written snapshots.
+//! - [`simulate`]: seeded factory traffic for the demo, tests and benchmarks.
+//! - [`config`], [`db`], [`cli`]: configuration, connections, the command line.
+
 pub mod cli;
 pub mod config;
 pub mod db;
