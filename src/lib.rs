@@ -24,13 +24,16 @@
 //! - [`simulate`]: seeded factory traffic for the demo, tests and benchmarks.
 //! - [`config`], [`db`], [`cli`]: configuration, connections, the command line.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod model;
 pub mod refresh;
+pub mod service;
 pub mod simulate;
 pub mod sink;
 pub mod source;
+pub mod status;
 pub mod tenants;
 pub mod verify;

@@ -525,6 +525,14 @@ impl IdPool {
             Some(self.ids[rng.gen_range(0..self.ids.len())])
         }
     }
+
+    /// The older (lower id) of two random picks: work is dispatched roughly first come, first
+    /// served.
+    fn pick_old(&self, rng: &mut SmallRng) -> Option<i64> {
+        let a = self.pick(rng)?;
+        let b = self.pick(rng)?;
+        Some(a.min(b))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1002,30 +1010,35 @@ impl TenantSim {
         }
     }
 
+    /// How likely each action is: per-item rates times pool sizes (a queueing model, so pools
+    /// settle at a steady state), spawning slowed when much is in flight.
     fn weight(&self, a: Action) -> f64 {
+        let n = |p: &IdPool| p.len() as f64;
         let live = self.live.len();
+        let any = |p: &IdPool, w: f64| if p.is_empty() { 0.0 } else { w };
         match a {
             Action::Spawn => {
-                if live < 40 {
-                    30.0
-                } else if live < 250 {
-                    6.0
+                if live < 10 {
+                    3.0
+                } else if live < 80 {
+                    0.5
                 } else {
-                    1.0
+                    0.1
                 }
             }
-            Action::Assign if !self.queued_free.is_empty() => 18.0,
-            Action::Accept if !self.assigned.is_empty() => 7.0,
-            Action::Start if !(self.assigned.is_empty() && self.accepted.is_empty()) => 16.0,
-            Action::Pause if !self.started.is_empty() => 3.0,
-            Action::Resume if !self.paused.is_empty() => 4.0,
-            Action::Complete if !self.started.is_empty() => 22.0,
-            Action::Cancel if !self.asgs.is_empty() => 2.5,
-            Action::Scrap if !self.live.is_empty() => 1.0,
-            Action::DeleteAssignment if !self.dead_asgs.is_empty() => 0.6,
-            Action::DeleteToken if !self.scrapped.is_empty() => 0.4,
-            Action::Member if !self.members.is_empty() => 1.2,
-            Action::Team if !self.teams.is_empty() => 0.25,
+            // A dispatcher assigns at a bounded pace however long the queue.
+            Action::Assign => 0.3 * n(&self.queued_free).min(40.0),
+            Action::Accept => 0.4 * n(&self.assigned),
+            Action::Start => 0.15 * n(&self.assigned) + 0.5 * n(&self.accepted),
+            Action::Pause => 0.04 * n(&self.started),
+            Action::Resume => 0.3 * n(&self.paused),
+            Action::Complete => 0.25 * n(&self.started),
+            Action::Cancel => 0.01 * self.asgs.len() as f64,
+            Action::Scrap => 0.002 * n(&self.live),
+            Action::DeleteAssignment => any(&self.dead_asgs, 0.15),
+            Action::DeleteToken => any(&self.scrapped, 0.1),
+            Action::Member if !self.members.is_empty() => 0.4,
+            Action::Team if !self.teams.is_empty() => 0.08,
             _ => 0.0,
         }
     }
@@ -1148,7 +1161,7 @@ impl TenantSim {
         let by = self.operators[rng.gen_range(0..self.operators.len())];
         let mut picked: Vec<(i64, Tok)> = Vec::with_capacity(want);
         for _ in 0..want {
-            if let Some(t) = self.queued_free.pick(rng) {
+            if let Some(t) = self.queued_free.pick_old(rng) {
                 if let Some(tok) = self.tokens.get(&t) {
                     if !picked.iter().any(|(p, _)| *p == t) {
                         picked.push((t, *tok));
@@ -1202,12 +1215,15 @@ impl TenantSim {
     }
 
     fn start(&mut self, rng: &mut SmallRng, now: &str, tx: &mut Tx) -> bool {
-        let from_accepted =
-            !self.accepted.is_empty() && (self.assigned.is_empty() || rng.gen_bool(0.7));
+        let (acc, asg) = (self.accepted.len() as f64, self.assigned.len() as f64);
+        if acc + asg == 0.0 {
+            return false;
+        }
+        let from_accepted = rng.gen_bool(0.5 * acc / (0.5 * acc + 0.15 * asg));
         let pick = if from_accepted {
-            self.accepted.pick(rng)
+            self.accepted.pick_old(rng)
         } else {
-            self.assigned.pick(rng)
+            self.assigned.pick_old(rng)
         };
         let Some(id) = pick else {
             return false;

@@ -2,4 +2,5 @@
 //! idempotently; `migrate` creates and upgrades the tables (the only DDL flowtally runs).
 
 pub mod migrate;
+pub mod worker;
 pub mod writer;

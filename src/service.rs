@@ -1,0 +1,462 @@
+//! `flowtally run`: the applier at the centre of the service. It starts from a checkpoint or a
+//! full recompute, then applies the binlog's transactions in order to the per-tenant states,
+//! takes the snapshots the cadence clock releases and hands them to the writer, adds and drops
+//! tenants as the organization table says, and checkpoints at transaction boundaries.
+//!
+//! Order is the correctness argument: one task applies everything, so a snapshot at T holds
+//! exactly the transactions committed before T, whatever the timing of the reader and writer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{MySqlPool, Row as _};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::{Checkpoint, Refused, TenantRows};
+use crate::config::Config;
+use crate::db::{binlog_opts, describe, ident};
+use crate::model::clock::{Clock, Instant};
+use crate::model::TenantState;
+use crate::sink::migrate::missing_tables;
+use crate::sink::worker::{self, Job, Msg};
+use crate::source::binlog::{check_server, BinlogOptions, ServerInfo, StreamEvent, Transaction};
+use crate::source::reader::{self, SourceEvent};
+use crate::source::snapshot::{load_tenant, Loaded, LoadError};
+use crate::source::{Organization, Position, SourceChange};
+use crate::status::Status;
+use crate::tenants::{self, Tenant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("binlog stream stopped: {0}")]
+    Stream(String),
+}
+
+/// One tenant being served.
+struct Slot {
+    code: String,
+    db: String,
+    state: TenantState,
+    /// Transactions ending at or before this position are already in `state` (its snapshot).
+    loaded_at: Option<Position>,
+    /// While a load runs, the tenant's changes wait here with their transaction's end.
+    pending: Option<Vec<(Position, crate::model::Change)>>,
+}
+
+impl Slot {
+    fn apply(&mut self, end: &Position, change: crate::model::Change) {
+        if let Some(pending) = &mut self.pending {
+            pending.push((end.clone(), change));
+        } else if self.loaded_at.as_ref().is_none_or(|p| end > p) {
+            self.state.apply(change);
+        }
+    }
+
+    fn finish_load(&mut self, loaded: Loaded) {
+        self.state = loaded.state;
+        self.loaded_at = loaded.position;
+        for (end, change) in self.pending.take().unwrap_or_default() {
+            self.apply(&end, change);
+        }
+    }
+}
+
+struct LoadDone {
+    db: String,
+    result: Result<Loaded, LoadError>,
+}
+
+pub struct Service {
+    cfg: Config,
+    source: MySqlPool,
+    server: ServerInfo,
+    slots: HashMap<String, Slot>,
+    orgs: HashMap<i64, Organization>,
+    clock: Clock,
+    last_instant: Option<Instant>,
+    position: Position,
+    writer: mpsc::Sender<Msg>,
+    loads: (mpsc::Sender<LoadDone>, mpsc::Receiver<LoadDone>),
+    status: Arc<Status>,
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn key(db: &str) -> String {
+    db.to_lowercase()
+}
+
+/// Runs the service until `shutdown` fires; then flushes, checkpoints and returns.
+pub async fn run(
+    cfg: Config,
+    status: Arc<Status>,
+    shutdown: oneshot::Receiver<()>,
+) -> Result<(), RunError> {
+    let source = crate::db::pool(&cfg.source, 4).await.map_err(|e| {
+        RunError::Setup(format!(
+            "cannot connect to the source server {}: {}",
+            cfg.source,
+            describe(&e)
+        ))
+    })?;
+    let sink = crate::db::pool(&cfg.sink, 2).await.map_err(|e| {
+        RunError::Setup(format!(
+            "cannot connect to the sink server {}: {}",
+            cfg.sink,
+            describe(&e)
+        ))
+    })?;
+    let server = {
+        let mut conn = mysql_async::Conn::new(binlog_opts(&cfg.source))
+            .await
+            .map_err(|e| RunError::Setup(format!("cannot connect to {}: {e}", cfg.source)))?;
+        let info = check_server(&mut conn)
+            .await
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        let _ = conn.disconnect().await;
+        info
+    };
+    tracing::info!(server = %server.identity, version = %server.version, "connected");
+    let (writer, writer_rx) = mpsc::channel(64);
+    let writer_task = tokio::spawn(worker::run(sink, writer_rx));
+    let mut service = Service {
+        clock: Clock::after(now_secs()),
+        position: server.position.clone(),
+        cfg,
+        source,
+        server,
+        slots: HashMap::new(),
+        orgs: HashMap::new(),
+        last_instant: None,
+        writer,
+        loads: mpsc::channel(16),
+        status,
+    };
+    service.start().await?;
+    let result = service.stream(shutdown).await;
+    // Whatever stopped the stream, what was applied is kept for the next start.
+    service.checkpoint().await;
+    drop(service);
+    let _ = writer_task.await;
+    result
+}
+
+impl Service {
+    /// Resumes from a valid checkpoint, else recomputes every tenant from the source tables.
+    async fn start(&mut self) -> Result<(), RunError> {
+        self.load_orgs().await?;
+        match self.usable_checkpoint().await {
+            Ok(cp) => {
+                tracing::info!(position = %cp.position, tenants = cp.tenants.len(), "resuming from checkpoint");
+                self.position = cp.position.clone();
+                self.clock = match cp.last() {
+                    Some(last) => Clock::resume(last),
+                    None => Clock::after(cp.taken_at),
+                };
+                self.last_instant = cp.last();
+                for t in &cp.tenants {
+                    self.slots.insert(
+                        key(&t.db),
+                        Slot {
+                            code: t.code.clone(),
+                            db: t.db.clone(),
+                            state: t.restore(),
+                            loaded_at: t.loaded_at.clone(),
+                            pending: None,
+                        },
+                    );
+                }
+                self.status.resumed();
+            }
+            Err(why) => {
+                tracing::warn!(reason = %why, "full recompute from the source tables");
+                self.status.recompute(why.label());
+            }
+        }
+        // Tenants the checkpoint lacks (or all, after a refusal) are loaded now; the stream
+        // starts at the checkpoint or at the position read before any load began.
+        self.reconcile_tenants(true).await?;
+        self.checkpoint().await;
+        Ok(())
+    }
+
+    async fn usable_checkpoint(&self) -> Result<Checkpoint, Refused> {
+        let cp = Checkpoint::load(&self.cfg.state_dir, Some(&self.server.identity))?;
+        let logs = sqlx::query("SHOW BINARY LOGS")
+            .fetch_all(&self.source)
+            .await
+            .map_err(|e| Refused::Corrupt(Checkpoint::path(&self.cfg.state_dir), describe(&e)))?;
+        let present = logs
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .any(|f| f == cp.position.file);
+        if !present {
+            return Err(Refused::Purged(cp.position.file));
+        }
+        Ok(cp)
+    }
+
+    async fn load_orgs(&mut self) -> Result<(), RunError> {
+        let sql = format!(
+            "SELECT id_org, code, status = 'active' FROM {}.organization",
+            ident(&self.cfg.core_db)
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.source).await.map_err(|e| {
+            RunError::Setup(format!(
+                "cannot read {}.organization: {}",
+                self.cfg.core_db,
+                describe(&e)
+            ))
+        })?;
+        for r in rows {
+            let (Ok(id), Ok(code)) = (r.try_get::<i64, _>(0), r.try_get::<String, _>(1)) else {
+                continue;
+            };
+            let active = r.try_get::<Option<i64>, _>(2).ok().flatten() == Some(1);
+            self.orgs.insert(id, Organization { id, code, active });
+        }
+        Ok(())
+    }
+
+    /// Serves the tenants the registry lists now: loads new ones (inline at start-up, in the
+    /// background later), skips those without database or mv_ tables.
+    async fn reconcile_tenants(&mut self, inline: bool) -> Result<(), RunError> {
+        let wanted = {
+            let mut conn = self
+                .source
+                .acquire()
+                .await
+                .map_err(|e| RunError::Setup(describe(&e)))?;
+            tenants::discover(&mut conn, &self.cfg)
+                .await
+                .map_err(|e| RunError::Setup(describe(&e)))?
+        };
+        let today = Instant(now_secs()).local(self.cfg.timezone).date();
+        for Tenant { code, db } in wanted {
+            let Some(db) = db else {
+                self.status.tenant_problem(&code, "no database on the server");
+                continue;
+            };
+            if self.slots.contains_key(&key(&db)) {
+                continue;
+            }
+            let missing = match self.sink_missing_tables(&db).await {
+                Ok(m) => m,
+                Err(e) => {
+                    self.status.tenant_problem(&code, &e);
+                    continue;
+                }
+            };
+            if !missing.is_empty() {
+                self.status.tenant_problem(
+                    &code,
+                    &format!("lacks {}: run flowtally migrate", missing.join(", ")),
+                );
+                continue;
+            }
+            self.status.tenant_ok(&code);
+            let slot = Slot {
+                code: code.clone(),
+                db: db.clone(),
+                state: TenantState::default(),
+                loaded_at: None,
+                pending: Some(Vec::new()),
+            };
+            self.slots.insert(key(&db), slot);
+            if inline {
+                let result = self.load(&db, today).await;
+                self.on_loaded(LoadDone { db, result });
+            } else {
+                let source = self.source.clone();
+                let done = self.loads.0.clone();
+                tokio::spawn(async move {
+                    let result = match source.acquire().await {
+                        Ok(mut conn) => load_tenant(&mut conn, &db, today).await,
+                        Err(e) => Err(LoadError::Db(e)),
+                    };
+                    let _ = done.send(LoadDone { db, result }).await;
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn sink_missing_tables(&self, db: &str) -> Result<Vec<&'static str>, String> {
+        let mut conn = self.source.acquire().await.map_err(|e| describe(&e))?;
+        missing_tables(&mut conn, db).await.map_err(|e| describe(&e))
+    }
+
+    async fn load(&self, db: &str, today: chrono::NaiveDate) -> Result<Loaded, LoadError> {
+        let mut conn = self.source.acquire().await?;
+        load_tenant(&mut conn, db, today).await
+    }
+
+    fn on_loaded(&mut self, done: LoadDone) {
+        let Some(slot) = self.slots.get_mut(&key(&done.db)) else {
+            return; // deactivated while loading
+        };
+        match done.result {
+            Ok(loaded) => {
+                tracing::info!(tenant = %slot.code, rows = loaded.rows, at = ?loaded.position, "tenant loaded");
+                self.status.rows_loaded(loaded.rows);
+                slot.finish_load(loaded);
+            }
+            Err(e) => {
+                let code = slot.code.clone();
+                tracing::error!(tenant = %code, error = %e, "tenant load failed; it is skipped");
+                self.status.tenant_problem(&code, &e.to_string());
+                self.slots.remove(&key(&done.db));
+            }
+        }
+    }
+
+    async fn stream(&mut self, mut shutdown: oneshot::Receiver<()>) -> Result<(), RunError> {
+        let (tx, mut rx) = mpsc::channel(256);
+        let options = BinlogOptions {
+            opts: binlog_opts(&self.cfg.source),
+            server_id: self.cfg.server_id,
+            heartbeat: Duration::from_secs(self.cfg.heartbeat_secs),
+            core_db: self.cfg.core_db.clone(),
+            db_prefix: self.cfg.db_prefix.clone(),
+        };
+        let reader = tokio::spawn(reader::run(options, self.position.clone(), tx));
+        let mut checkpoints = tokio::time::interval(Duration::from_secs(self.cfg.checkpoint_secs));
+        let mut rediscover = tokio::time::interval(Duration::from_secs(10));
+        self.status.streaming();
+        let result = loop {
+            tokio::select! {
+                _ = &mut shutdown => break Ok(()),
+                event = rx.recv() => match event {
+                    Some(SourceEvent::Stream(StreamEvent::Transaction(tx))) => self.on_transaction(tx).await,
+                    Some(SourceEvent::Stream(StreamEvent::Heartbeat)) => self.on_idle().await,
+                    Some(SourceEvent::Reconnecting { reason, .. }) => self.status.reconnecting(&reason),
+                    Some(SourceEvent::Fatal(reason)) => break Err(RunError::Stream(reason)),
+                    None => break Err(RunError::Stream("the binlog reader stopped".into())),
+                },
+                Some(done) = self.loads.1.recv() => self.on_loaded(done),
+                _ = checkpoints.tick() => self.checkpoint().await,
+                _ = rediscover.tick() => {
+                    if let Err(e) = self.reconcile_tenants(false).await {
+                        tracing::warn!(error = %e, "tenant discovery failed");
+                    }
+                }
+            }
+        };
+        reader.abort();
+        result
+    }
+
+    async fn on_transaction(&mut self, tx: Transaction) {
+        while let Some(t) = self.clock.pass_event(tx.commit_ts) {
+            self.emit(t).await;
+        }
+        let mut org_changed = false;
+        for change in tx.changes {
+            match change {
+                SourceChange::Tenant { db, change } => {
+                    if let Some(slot) = self.slots.get_mut(&key(&db)) {
+                        slot.apply(&tx.end, change);
+                        self.status.change_applied(&slot.code);
+                    }
+                }
+                SourceChange::Organization { id, after } => {
+                    org_changed = true;
+                    let before = self.orgs.remove(&id);
+                    match &after {
+                        Some(org) => {
+                            self.orgs.insert(id, org.clone());
+                        }
+                        None => {}
+                    }
+                    let gone = before.filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
+                    if let Some(b) = gone {
+                        self.drop_tenant(&b.code);
+                    }
+                }
+            }
+        }
+        for d in &tx.drift {
+            let code = self
+                .slots
+                .get(&key(&d.db))
+                .map(|s| s.code.clone())
+                .unwrap_or_else(|| d.db.clone());
+            self.status.tenant_problem(
+                &code,
+                &format!("{} lacks column(s) {}: its changes are skipped", d.table, d.missing.join(", ")),
+            );
+        }
+        self.position = tx.end;
+        self.status.position(&self.position, tx.commit_ts);
+        if org_changed {
+            if let Err(e) = self.reconcile_tenants(false).await {
+                tracing::warn!(error = %e, "tenant discovery failed");
+            }
+        }
+    }
+
+    fn drop_tenant(&mut self, code: &str) {
+        let prefix_db = Tenant::expected_db(&self.cfg.db_prefix, code);
+        if self.slots.remove(&prefix_db).is_some() {
+            tracing::info!(tenant = %code, "organization inactive: tenant no longer served");
+            self.status.tenant_gone(code);
+        }
+    }
+
+    async fn on_idle(&mut self) {
+        while let Some(t) = self.clock.pass_idle(now_secs()) {
+            self.emit(t).await;
+        }
+        self.status.idle();
+    }
+
+    /// Takes the snapshot at `t` for every loaded tenant and queues it for the writer.
+    async fn emit(&mut self, t: Instant) {
+        let views = t.views();
+        let at = t.local(self.cfg.timezone);
+        for slot in self.slots.values_mut().filter(|s| s.pending.is_none()) {
+            let snapshot = slot.state.snapshot(at, &views);
+            let job = Job {
+                code: slot.code.clone(),
+                db: slot.db.clone(),
+                snapshot,
+            };
+            if self.writer.send(Msg::Write(job)).await.is_err() {
+                tracing::error!("snapshot writer stopped");
+            }
+        }
+        self.last_instant = Some(t);
+        self.status.instant(t.0);
+    }
+
+    /// Waits until the writer has written everything queued, then saves state and position.
+    async fn checkpoint(&mut self) {
+        let (ack, done) = oneshot::channel();
+        if self.writer.send(Msg::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+        let cp = Checkpoint {
+            server: self.server.identity.clone(),
+            position: self.position.clone(),
+            last_instant: self.last_instant.map(|t| t.0),
+            taken_at: now_secs(),
+            tenants: self
+                .slots
+                .values()
+                .filter(|s| s.pending.is_none())
+                .map(|s| TenantRows::capture(&s.code, &s.db, s.loaded_at.as_ref(), &s.state))
+                .collect(),
+        };
+        let dir = self.cfg.state_dir.clone();
+        match tokio::task::spawn_blocking(move || cp.save(&dir)).await {
+            Ok(Ok(bytes)) => self.status.checkpointed(bytes),
+            Ok(Err(e)) => tracing::error!(error = %e, "checkpoint not written"),
+            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+    }
+}
