@@ -73,7 +73,9 @@ pub enum Refused {
     Missing(PathBuf),
     #[error("checkpoint {0} is unreadable or corrupt ({1})")]
     Corrupt(PathBuf, String),
-    #[error("checkpoint {path} has format version {found}, this flowtally writes {FORMAT_VERSION}")]
+    #[error(
+        "checkpoint {path} has format version {found}, this flowtally writes {FORMAT_VERSION}"
+    )]
     OldFormat { path: PathBuf, found: u32 },
     #[error("checkpoint was taken from server {found}, but this server is {expected}")]
     OtherServer { found: String, expected: String },
@@ -153,8 +155,8 @@ impl Checkpoint {
         if found != FORMAT_VERSION {
             return Err(Refused::OldFormat { path, found });
         }
-        let cp: Checkpoint =
-            bincode::deserialize(&bytes[12..]).map_err(|e| Refused::Corrupt(path, e.to_string()))?;
+        let cp: Checkpoint = bincode::deserialize(&bytes[12..])
+            .map_err(|e| Refused::Corrupt(path, e.to_string()))?;
         if let Some(expected) = server {
             if cp.server != expected {
                 return Err(Refused::OtherServer {

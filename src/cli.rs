@@ -211,3 +211,142 @@ pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
         ExitCode::from(1)
     })
 }
+
+pub async fn verify(cli: &Cli, tenant: Option<&str>) -> Outcome {
+    let cfg = load_config(cli)?;
+    let source = connect(&cfg.source, "source").await?;
+    let sink = connect(&cfg.sink, "sink").await?;
+    let tenants = select_tenants(&cfg, &source, tenant).await?;
+    let mut differences = 0usize;
+    for t in &tenants {
+        let Some(db) = &t.db else {
+            println!("{}: no database on the server, skipped", t.code);
+            continue;
+        };
+        // The written rows live on the sink; the sources on the source. With one server (the
+        // usual set-up) both are read on one connection.
+        let mut conn = sink
+            .acquire()
+            .await
+            .map_err(|e| Failure::failed(describe(&e)))?;
+        match crate::verify::verify_tenant(&mut conn, db, &View::ALL).await {
+            Ok(diffs) => {
+                for d in &diffs {
+                    println!("{} {d}", t.code);
+                }
+                println!("{}: {} difference(s)", t.code, diffs.len());
+                differences += diffs.len();
+            }
+            Err(e) => {
+                println!("{}: verify failed: {}", t.code, describe(&e));
+                differences += 1;
+            }
+        }
+    }
+    Ok(if differences == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn checkpoint(cli: &Cli, action: &CheckpointAction) -> Outcome {
+    use crate::checkpoint::{Checkpoint, Refused};
+    let cfg = load_config(cli)?;
+    let dir = &cfg.state_dir;
+    match action {
+        CheckpointAction::Show => match Checkpoint::load(dir, None) {
+            Ok(cp) => {
+                let age = chrono::Utc::now().timestamp() - cp.taken_at;
+                println!("checkpoint: {}", Checkpoint::path(dir).display());
+                println!("server:     {}", cp.server);
+                println!("position:   {}", cp.position);
+                println!("taken:      {age} s ago");
+                for (cadence, t) in cp.last_per_cadence() {
+                    let local = crate::model::clock::Instant(t).local(cfg.timezone);
+                    println!("last {cadence:<12} {local}");
+                }
+                for t in &cp.tenants {
+                    println!("tenant {} ({}): {} rows", t.code, t.db, t.rows.len());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(Refused::Missing(_)) => {
+                println!(
+                    "no checkpoint in {}: the next start recomputes",
+                    dir.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(Failure::failed(e.to_string())),
+        },
+        CheckpointAction::Reset { tenant: None } => {
+            let existed = Checkpoint::reset(dir).map_err(|e| Failure::failed(e.to_string()))?;
+            println!(
+                "{}",
+                if existed {
+                    "checkpoint discarded: the next start recomputes every tenant"
+                } else {
+                    "no checkpoint to discard"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CheckpointAction::Reset { tenant: Some(code) } => {
+            let mut cp = match Checkpoint::load(dir, None) {
+                Ok(cp) => cp,
+                Err(Refused::Missing(_)) => {
+                    println!("no checkpoint: the next start recomputes every tenant anyway");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(Failure::failed(e.to_string())),
+            };
+            if !cp.reset_tenant(code) {
+                return Err(Failure::usage(format!(
+                    "the checkpoint holds no tenant '{code}'"
+                )));
+            }
+            cp.save(dir).map_err(|e| Failure::failed(e.to_string()))?;
+            println!("tenant {code} discarded: it is recomputed at the next start");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub async fn run(cli: &Cli) -> Outcome {
+    let cfg = load_config(cli)?;
+    let status = std::sync::Arc::new(crate::status::Status::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the snapshot in flight, writing the checkpoint");
+        let _ = stop.send(());
+    });
+    match crate::service::run(cfg, status, stopped).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Failure::failed(e.to_string())),
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -33,7 +33,9 @@ fn main() -> ExitCode {
                 cli::refresh(&cli, tenant.as_deref(), tables.as_deref()).await
             }
             Command::Migrate { tenant } => cli::migrate(&cli, tenant.as_deref()).await,
-            _ => Err(cli::Failure::failed("not implemented yet")),
+            Command::Verify { tenant } => cli::verify(&cli, tenant.as_deref()).await,
+            Command::Checkpoint { action } => cli::checkpoint(&cli, action),
+            Command::Run => cli::run(&cli).await,
         }
     });
     match outcome {

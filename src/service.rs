@@ -22,7 +22,7 @@ use crate::sink::migrate::missing_tables;
 use crate::sink::worker::{self, Job, Msg};
 use crate::source::binlog::{check_server, BinlogOptions, ServerInfo, StreamEvent, Transaction};
 use crate::source::reader::{self, SourceEvent};
-use crate::source::snapshot::{load_tenant, Loaded, LoadError};
+use crate::source::snapshot::{load_tenant, LoadError, Loaded};
 use crate::source::{Organization, Position, SourceChange};
 use crate::status::Status;
 use crate::tenants::{self, Tenant};
@@ -206,13 +206,16 @@ impl Service {
             "SELECT id_org, code, status = 'active' FROM {}.organization",
             ident(&self.cfg.core_db)
         );
-        let rows = sqlx::query(&sql).fetch_all(&self.source).await.map_err(|e| {
-            RunError::Setup(format!(
-                "cannot read {}.organization: {}",
-                self.cfg.core_db,
-                describe(&e)
-            ))
-        })?;
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.source)
+            .await
+            .map_err(|e| {
+                RunError::Setup(format!(
+                    "cannot read {}.organization: {}",
+                    self.cfg.core_db,
+                    describe(&e)
+                ))
+            })?;
         for r in rows {
             let (Ok(id), Ok(code)) = (r.try_get::<i64, _>(0), r.try_get::<String, _>(1)) else {
                 continue;
@@ -239,7 +242,8 @@ impl Service {
         let today = Instant(now_secs()).local(self.cfg.timezone).date();
         for Tenant { code, db } in wanted {
             let Some(db) = db else {
-                self.status.tenant_problem(&code, "no database on the server");
+                self.status
+                    .tenant_problem(&code, "no database on the server");
                 continue;
             };
             if self.slots.contains_key(&key(&db)) {
@@ -288,7 +292,9 @@ impl Service {
 
     async fn sink_missing_tables(&self, db: &str) -> Result<Vec<&'static str>, String> {
         let mut conn = self.source.acquire().await.map_err(|e| describe(&e))?;
-        missing_tables(&mut conn, db).await.map_err(|e| describe(&e))
+        missing_tables(&mut conn, db)
+            .await
+            .map_err(|e| describe(&e))
     }
 
     async fn load(&self, db: &str, today: chrono::NaiveDate) -> Result<Loaded, LoadError> {
@@ -373,7 +379,8 @@ impl Service {
                         }
                         None => {}
                     }
-                    let gone = before.filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
+                    let gone = before
+                        .filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
                     if let Some(b) = gone {
                         self.drop_tenant(&b.code);
                     }
@@ -388,7 +395,11 @@ impl Service {
                 .unwrap_or_else(|| d.db.clone());
             self.status.tenant_problem(
                 &code,
-                &format!("{} lacks column(s) {}: its changes are skipped", d.table, d.missing.join(", ")),
+                &format!(
+                    "{} lacks column(s) {}: its changes are skipped",
+                    d.table,
+                    d.missing.join(", ")
+                ),
             );
         }
         self.position = tx.end;

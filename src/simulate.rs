@@ -312,6 +312,17 @@ pub async fn setup_tenant_at(
     res
 }
 
+/// A seeded routing node: id, graph, code, name, node type, team category, sequence.
+type NodeSeed = (
+    i64,
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    i64,
+);
+
 /// [`seed_dimensions_at`] with the server's clock.
 pub async fn seed_dimensions(pool: &MySqlPool, db: &str, rng_seed: u64) -> Result<()> {
     seed_dimensions_at(pool, db, rng_seed, None).await
@@ -356,7 +367,7 @@ pub async fn seed_dimensions_at(
          (2, 'SMALL-GOODS', 'Small leather goods', 'assembly', NULL);"
     );
     // (id, graph, code, name, type, category, seq)
-    let nodes: [(i64, i64, &str, &str, &str, Option<&str>, i64); 8] = [
+    let nodes: [NodeSeed; 8] = [
         (1, 1, "CUT", "Leather cutting", "start", Some("cutting"), 1),
         (
             2,
@@ -2079,7 +2090,7 @@ impl BulkGen {
 /// has none), about 5% live (spawned in the last 12 hours, at a node of their route, most with an
 /// open assignment) and the rest completed at a time uniformly spread over the `days` days
 /// before `now_epoch`, each with 1–3 completed assignments. Multi-row INSERTs of
-/// 1,000 rows, 20 per transaction, generated on a blocking thread while the previous ones run;
+/// 1,000 rows, 20 per transaction, generated on a blocking thread while two connections (tokens, assignments) insert;
 /// the session is dated `now_epoch` (`SET timestamp`).
 pub async fn bulk_history(
     pool: &MySqlPool,
@@ -2128,37 +2139,67 @@ pub async fn bulk_history(
              VALUES "
         )),
     };
-    let (send, mut recv) = tokio::sync::mpsc::channel::<String>(4);
+    // Two writers in parallel: instances and tokens on one connection, assignments on another.
+    let (send_tok, recv_tok) = tokio::sync::mpsc::channel::<String>(4);
+    let (send_asg, recv_asg) = tokio::sync::mpsc::channel::<String>(4);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut gen = gen;
         let mut left = tokens;
-        while left > 0 {
-            left -= gen.instance(left)?.min(left);
-            let full = [
-                gen.instances.take_if(true),
-                gen.tokens.take_if(true),
-                gen.asgs.take_if(true),
-            ];
-            for sql in full.into_iter().flatten() {
-                if send.blocking_send(sql).is_err() {
+        let mut last = false;
+        while !last {
+            if left > 0 {
+                left -= gen.instance(left)?.min(left);
+            }
+            last = left == 0;
+            let full = !last;
+            for (sql, to_asg) in [
+                (gen.instances.take_if(full), false),
+                (gen.tokens.take_if(full), false),
+                (gen.asgs.take_if(full), true),
+            ] {
+                let Some(sql) = sql else { continue };
+                let sent = if to_asg {
+                    send_asg.blocking_send(sql)
+                } else {
+                    send_tok.blocking_send(sql)
+                };
+                if sent.is_err() {
+                    // A writer failed; its error is reported by the caller.
                     return Ok(());
                 }
             }
         }
-        let rest = [
-            gen.instances.take_if(false),
-            gen.tokens.take_if(false),
-            gen.asgs.take_if(false),
-        ];
-        for sql in rest.into_iter().flatten() {
-            if send.blocking_send(sql).is_err() {
-                return Ok(());
-            }
-        }
         Ok(())
     });
+    let conn2 = match dedicated(pool).await {
+        Ok(c) => c,
+        Err(e) => {
+            drop((recv_tok, recv_asg));
+            let _ = producer.await;
+            let _ = conn.close().await;
+            return Err(e);
+        }
+    };
+    let (r1, r2) = tokio::join!(
+        bulk_writer(conn, recv_tok, now_epoch, db),
+        bulk_writer(conn2, recv_asg, now_epoch, db)
+    );
+    let produced = producer.await.context("bulk_history: generator panicked")?;
+    r1?;
+    r2?;
+    produced
+}
+
+/// Executes the INSERTs it receives, `BULK_STATEMENTS_PER_TX` per transaction, dated `epoch`;
+/// closes the connection (dropping the receiver first on failure, so the generator stops).
+async fn bulk_writer(
+    mut conn: MySqlConnection,
+    mut recv: tokio::sync::mpsc::Receiver<String>,
+    epoch: i64,
+    db: &str,
+) -> Result<()> {
     let res = async {
-        sqlx::raw_sql(&format!("SET timestamp = {now_epoch}; START TRANSACTION"))
+        sqlx::raw_sql(&format!("SET timestamp = {epoch}; START TRANSACTION"))
             .execute(&mut conn)
             .await
             .context("bulk_history: starting")?;
@@ -2185,14 +2226,12 @@ pub async fn bulk_history(
     }
     .await;
     drop(recv);
-    let produced = producer.await.context("bulk_history: generator panicked")?;
     if res.is_ok() {
         let _ = conn.close().await;
     } else {
         let _ = conn.close_hard().await;
     }
-    res?;
-    produced
+    res
 }
 
 #[cfg(test)]

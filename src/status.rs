@@ -74,10 +74,7 @@ impl Status {
     }
 
     pub fn report(&self) -> Report {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn resumed(&self) {

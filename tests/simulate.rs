@@ -98,7 +98,10 @@ async fn assert_consistent(pool: &MySqlPool, db: &str) {
         ),
     )
     .await;
-    assert_eq!(bad_active, 0, "{db}: tokens in work without a matching open assignment");
+    assert_eq!(
+        bad_active, 0,
+        "{db}: tokens in work without a matching open assignment"
+    );
     let multi_open = int(
         pool,
         &format!(
@@ -118,7 +121,10 @@ async fn assert_consistent(pool: &MySqlPool, db: &str) {
         ),
     )
     .await;
-    assert_eq!(stray_open, 0, "{db}: open assignments of terminal or moved tokens");
+    assert_eq!(
+        stray_open, 0,
+        "{db}: open assignments of terminal or moved tokens"
+    );
     let bad_completed = int(
         pool,
         &format!(
@@ -127,7 +133,10 @@ async fn assert_consistent(pool: &MySqlPool, db: &str) {
         ),
     )
     .await;
-    assert_eq!(bad_completed, 0, "{db}: completed tokens need completed_at and no node");
+    assert_eq!(
+        bad_completed, 0,
+        "{db}: completed tokens need completed_at and no node"
+    );
     let lost_live = int(
         pool,
         &format!(
@@ -137,7 +146,10 @@ async fn assert_consistent(pool: &MySqlPool, db: &str) {
         ),
     )
     .await;
-    assert_eq!(lost_live, 0, "{db}: live tokens must be at an existing node");
+    assert_eq!(
+        lost_live, 0,
+        "{db}: live tokens must be at an existing node"
+    );
     let backwards = int(
         pool,
         &format!(
@@ -147,7 +159,10 @@ async fn assert_consistent(pool: &MySqlPool, db: &str) {
         ),
     )
     .await;
-    assert_eq!(backwards, 0, "{db}: completed assignments need ordered times");
+    assert_eq!(
+        backwards, 0,
+        "{db}: completed assignments need ordered times"
+    );
     let no_assigned_at = int(
         pool,
         &format!("SELECT COUNT(*) FROM `{db}`.token_assignment WHERE assigned_at IS NULL"),
@@ -189,7 +204,10 @@ async fn five_hundred_transactions_are_realistic_and_consistent() {
     let asg_statuses = statuses(&asgs);
     assert!(asg_statuses.len() >= 4, "assignment statuses: {asgs:?}");
     for s in ["assigned", "started", "completed"] {
-        assert!(asg_statuses.iter().any(|x| x == s), "no {s} assignment: {asgs:?}");
+        assert!(
+            asg_statuses.iter().any(|x| x == s),
+            "no {s} assignment: {asgs:?}"
+        );
     }
     // Tokens of all three types, instances with and without their own production type.
     let types = int(
@@ -203,8 +221,15 @@ async fn five_hundred_transactions_are_realistic_and_consistent() {
         &format!("SELECT COUNT(*) FROM `{db}`.job_graph_instance WHERE production_type IS NULL"),
     )
     .await;
-    let instances = int(&pool, &format!("SELECT COUNT(*) FROM `{db}`.job_graph_instance")).await;
-    assert!(null_pt > 0 && null_pt < instances, "{null_pt} of {instances}");
+    let instances = int(
+        &pool,
+        &format!("SELECT COUNT(*) FROM `{db}`.job_graph_instance"),
+    )
+    .await;
+    assert!(
+        null_pt > 0 && null_pt < instances,
+        "{null_pt} of {instances}"
+    );
     // Some work went to operators without a team.
     let teamless = int(
         &pool,
@@ -235,7 +260,10 @@ async fn five_hundred_transactions_are_realistic_and_consistent() {
                 (row.get(0), row.get(1));
             seen += row.get::<i64, _>(2);
             if let (Some(min), Some(max)) = (min, max) {
-                assert!(min >= lo && max <= hi, "{table}.{col} in [{min}, {max}], not in [{lo}, {hi}]");
+                assert!(
+                    min >= lo && max <= hi,
+                    "{table}.{col} in [{min}, {max}], not in [{lo}, {hi}]"
+                );
             }
         }
     }
@@ -284,12 +312,18 @@ async fn same_seed_same_rows() {
             });
             sum.push((table, n, checksum));
         }
-        sum.push(("token statuses", by_status(&pool, &db, "flow_token").await.len() as i64, None));
+        sum.push((
+            "token statuses",
+            by_status(&pool, &db, "flow_token").await.len() as i64,
+            None,
+        ));
         sums.push(sum);
     }
     assert_eq!(all_stats[0], all_stats[1]);
     assert_eq!(sums[0], sums[1]);
-    assert!(sums[0].iter().all(|(t, _, c)| *t == "token statuses" || c.is_some()));
+    assert!(sums[0]
+        .iter()
+        .all(|(t, _, c)| *t == "token statuses" || c.is_some()));
 }
 
 #[tokio::test]
@@ -309,7 +343,10 @@ async fn two_tenants_bad_rows_and_a_second_run() {
     );
     assert_eq!(stats.transactions, 2_000);
     assert_eq!(stats.failed_transactions, 0);
-    assert!(stats.cross_tenant_transactions > 0, "no cross-tenant transaction");
+    assert!(
+        stats.cross_tenant_transactions > 0,
+        "no cross-tenant transaction"
+    );
     assert!(stats.bad_rows >= 5, "{} bad rows", stats.bad_rows);
     assert!(stats.by_tenant[&a] > 500 && stats.by_tenant[&b] > 500);
     assert!(stats.table("team_member").updated > 0);
@@ -321,7 +358,11 @@ async fn two_tenants_bad_rows_and_a_second_run() {
     let mut backwards = 0;
     let mut null_assigned = 0;
     for db in [&a, &b] {
-        empty_status += int(&pool, &format!("SELECT COUNT(*) FROM `{db}`.flow_token WHERE status = ''")).await;
+        empty_status += int(
+            &pool,
+            &format!("SELECT COUNT(*) FROM `{db}`.flow_token WHERE status = ''"),
+        )
+        .await;
         missing_node += int(
             &pool,
             &format!(
@@ -358,11 +399,19 @@ async fn two_tenants_bad_rows_and_a_second_run() {
         start_epoch: stats.last_epoch + 7,
         step_secs: 7,
     });
-    let before = int(&pool, &format!("SELECT COUNT(*) FROM `{a}`.token_assignment")).await;
+    let before = int(
+        &pool,
+        &format!("SELECT COUNT(*) FROM `{a}`.token_assignment"),
+    )
+    .await;
     let stats2 = simulate::run(&pool, &o2).await.expect("second run");
     assert_eq!(stats2.transactions, 300);
     assert_eq!(stats2.failed_transactions, 0);
-    let after = int(&pool, &format!("SELECT COUNT(*) FROM `{a}`.token_assignment")).await;
+    let after = int(
+        &pool,
+        &format!("SELECT COUNT(*) FROM `{a}`.token_assignment"),
+    )
+    .await;
     assert!(after > before);
 }
 
@@ -370,9 +419,16 @@ async fn two_tenants_bad_rows_and_a_second_run() {
 async fn setup_and_seed_with_event_time() {
     let pool = common::shared().pool().await;
     let code = common::unique_code("SETUP");
-    simulate::setup_tenant_at(&pool, "flowtally_core_sim", PREFIX, &code, true, Some(START))
-        .await
-        .expect("setup_tenant_at");
+    simulate::setup_tenant_at(
+        &pool,
+        "flowtally_core_sim",
+        PREFIX,
+        &code,
+        true,
+        Some(START),
+    )
+    .await
+    .expect("setup_tenant_at");
     let db = simulate::tenant_db(PREFIX, &code);
     assert_eq!(db, format!("bgerp_t_{}", code.to_lowercase()));
     let status: String = sqlx::query(
@@ -397,24 +453,41 @@ async fn setup_and_seed_with_event_time() {
         .await
         .expect("seed");
     // Seeding again is a no-op.
-    simulate::seed_dimensions(&pool, &db, 2).await.expect("reseed");
+    simulate::seed_dimensions(&pool, &db, 2)
+        .await
+        .expect("reseed");
     let q = |t: &str| format!("SELECT COUNT(*) FROM `{db}`.{t}");
     assert_eq!(int(&pool, &q("routing_graph")).await, 2);
     assert_eq!(int(&pool, &q("routing_node")).await, 8);
     assert_eq!(int(&pool, &q("team")).await, 5);
     assert_eq!(
-        int(&pool, &format!("SELECT COUNT(DISTINCT id_member) FROM `{db}`.team_member")).await,
+        int(
+            &pool,
+            &format!("SELECT COUNT(DISTINCT id_member) FROM `{db}`.team_member")
+        )
+        .await,
         13
     );
     assert_eq!(
-        int(&pool, &format!("{} WHERE production_type IS NULL", q("routing_graph"))).await,
+        int(
+            &pool,
+            &format!("{} WHERE production_type IS NULL", q("routing_graph"))
+        )
+        .await,
         1
     );
     assert_eq!(
-        int(&pool, &format!("{} WHERE team_category IS NULL", q("routing_node"))).await,
+        int(
+            &pool,
+            &format!("{} WHERE team_category IS NULL", q("routing_node"))
+        )
+        .await,
         1
     );
-    assert_eq!(int(&pool, &format!("{} WHERE active = 0", q("team"))).await, 1);
+    assert_eq!(
+        int(&pool, &format!("{} WHERE active = 0", q("team"))).await,
+        1
+    );
     let two_teams = int(
         &pool,
         &format!(
@@ -452,8 +525,16 @@ async fn bulk_history_is_about_five_percent_live() {
         .expect("bulk_history");
     let secs = t0.elapsed().as_secs_f64();
     let tokens = int(&pool, &format!("SELECT COUNT(*) FROM `{db}`.flow_token")).await;
-    let asgs = int(&pool, &format!("SELECT COUNT(*) FROM `{db}`.token_assignment")).await;
-    let instances = int(&pool, &format!("SELECT COUNT(*) FROM `{db}`.job_graph_instance")).await;
+    let asgs = int(
+        &pool,
+        &format!("SELECT COUNT(*) FROM `{db}`.token_assignment"),
+    )
+    .await;
+    let instances = int(
+        &pool,
+        &format!("SELECT COUNT(*) FROM `{db}`.job_graph_instance"),
+    )
+    .await;
     eprintln!(
         "bulk_history 20k tokens: {} rows in {secs:.2}s = {:.0} rows/s",
         tokens + asgs + instances,
@@ -489,7 +570,10 @@ async fn bulk_history_is_about_five_percent_live() {
     .await
     .expect("range");
     let (min, max): (Option<NaiveDateTime>, Option<NaiveDateTime>) = (row.get(0), row.get(1));
-    assert!(min.is_some_and(|m| m >= lo) && max.is_some_and(|m| m <= hi), "{min:?}..{max:?}");
+    assert!(
+        min.is_some_and(|m| m >= lo) && max.is_some_and(|m| m <= hi),
+        "{min:?}..{max:?}"
+    );
     assert!(row.get::<i64, _>(2) >= 30);
     let max_spawn = sqlx::query(&format!("SELECT MAX(spawned_at) FROM `{db}`.flow_token"))
         .fetch_one(&pool)
@@ -529,9 +613,17 @@ async fn throughput() {
     );
     let db = new_tenant(&pool, "perfbulk", 1).await;
     let t0 = Instant::now();
-    simulate::bulk_history(&pool, &db, 1_000_000, 30, 1, chrono_tz::Asia::Bangkok, START)
-        .await
-        .expect("bulk");
+    simulate::bulk_history(
+        &pool,
+        &db,
+        1_000_000,
+        30,
+        1,
+        chrono_tz::Asia::Bangkok,
+        START,
+    )
+    .await
+    .expect("bulk");
     let secs = t0.elapsed().as_secs_f64();
     let rows = int(
         &pool,
@@ -541,5 +633,8 @@ async fn throughput() {
         ),
     )
     .await;
-    eprintln!("bulk_history 1M tokens: {rows} rows in {secs:.1}s = {:.0} rows/s", rows as f64 / secs);
+    eprintln!(
+        "bulk_history 1M tokens: {rows} rows in {secs:.1}s = {:.0} rows/s",
+        rows as f64 / secs
+    );
 }

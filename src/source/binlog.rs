@@ -209,7 +209,10 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
     .filter_map(|row| {
         let mut it = row.into_iter();
         let name = it.next().flatten()?;
-        Some((name.to_ascii_lowercase(), it.next().flatten().unwrap_or_default()))
+        Some((
+            name.to_ascii_lowercase(),
+            it.next().flatten().unwrap_or_default(),
+        ))
     })
     .collect();
     let var = |name: &str| vars.get(name).map(|v| v.trim().to_string());
@@ -348,7 +351,10 @@ async fn master_status(conn: &mut Conn, flavor: Flavor) -> Result<Option<Positio
             Flavor::MySql => Ok(None),
         }
         .map_err(classify)?;
-        let rows = match conn.query::<mysql_async::Row, _>("SHOW MASTER STATUS").await {
+        let rows = match conn
+            .query::<mysql_async::Row, _>("SHOW MASTER STATUS")
+            .await
+        {
             Err(mysql_async::Error::Server(se)) if se.code == ER_PARSE_ERROR => {
                 // MySQL 8.4 dropped SHOW MASTER STATUS.
                 conn.query::<mysql_async::Row, _>("SHOW BINARY LOG STATUS")
@@ -550,13 +556,13 @@ impl BinlogStream {
             let decoder = &mut self.decoder;
             let handled = std::panic::catch_unwind(AssertUnwindSafe(|| decoder.handle(&event)))
                 .map_err(|panic| {
-                    StreamError::Decode(format!(
-                        "panic while decoding a {} event at {}: {}",
-                        event.header().event_type_raw(),
-                        self.decoder.position(),
-                        panic_message(&panic)
-                    ))
-                })??;
+                StreamError::Decode(format!(
+                    "panic while decoding a {} event at {}: {}",
+                    event.header().event_type_raw(),
+                    self.decoder.position(),
+                    panic_message(&panic)
+                ))
+            })??;
             if let Some(out) = handled {
                 return Ok(out);
             }
@@ -710,8 +716,15 @@ struct Mapped {
 }
 
 enum PendingGtid {
-    MariaDb { domain: u32, server: u32, seq: u64 },
-    MySql { sid: String, gno: u64 },
+    MariaDb {
+        domain: u32,
+        server: u32,
+        seq: u64,
+    },
+    MySql {
+        sid: String,
+        gno: u64,
+    },
     /// An anonymous or tagged MySQL transaction: the set can no longer be tracked.
     Untrackable,
 }
@@ -769,7 +782,10 @@ impl Decoder {
             GtidState::None => None,
             GtidState::MariaDb(map) if map.is_empty() => None,
             GtidState::MariaDb(map) => Some(format_mariadb_gtids(map)),
-            GtidState::MySql(set) => set.as_ref().map(|s| s.to_string()).filter(|s| !s.is_empty()),
+            GtidState::MySql(set) => set
+                .as_ref()
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty()),
         }
     }
 
@@ -908,7 +924,14 @@ impl Decoder {
 
     fn commit(&mut self, timestamp: u32) -> StreamEvent {
         match (self.pending_gtid.take(), &mut self.gtid) {
-            (Some(PendingGtid::MariaDb { domain, server, seq }), GtidState::MariaDb(map)) => {
+            (
+                Some(PendingGtid::MariaDb {
+                    domain,
+                    server,
+                    seq,
+                }),
+                GtidState::MariaDb(map),
+            ) => {
                 map.insert(domain, (server, seq));
             }
             (Some(PendingGtid::MySql { sid, gno }), GtidState::MySql(Some(set))) => {
@@ -1214,7 +1237,11 @@ fn rows_table_id(event: &Event) -> Option<u64> {
         return le_u32(data.get(0..4)).map(u64::from);
     }
     let b = data.get(0..6)?;
-    Some(b.iter().rev().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
+    Some(
+        b.iter()
+            .rev()
+            .fold(0u64, |acc, x| (acc << 8) | u64::from(*x)),
+    )
 }
 
 enum QueryKind {
@@ -1227,9 +1254,10 @@ fn classify_query(text: &[u8]) -> QueryKind {
     let text = String::from_utf8_lossy(&text[..text.len().min(64)]).to_ascii_uppercase();
     let words: Vec<&str> = text.split_whitespace().take(3).collect();
     match words.as_slice() {
-        ["BEGIN", ..] | ["START", "TRANSACTION", ..] | ["XA", "START", ..] | ["XA", "BEGIN", ..] => {
-            QueryKind::Begin
-        }
+        ["BEGIN", ..]
+        | ["START", "TRANSACTION", ..]
+        | ["XA", "START", ..]
+        | ["XA", "BEGIN", ..] => QueryKind::Begin,
         ["ROLLBACK", "TO", ..] | ["ROLLBACK", "WORK", "TO", ..] => QueryKind::Other,
         ["COMMIT", ..] | ["ROLLBACK", ..] | ["XA", "COMMIT", ..] | ["XA", "ROLLBACK", ..] => {
             QueryKind::End
@@ -1299,17 +1327,24 @@ enum Width {
 
 #[derive(Debug, Clone)]
 enum Conv {
-    Int { unsigned: bool },
+    Int {
+        unsigned: bool,
+    },
     Enum(Arc<[String]>),
     Set,
     Bytes,
-    DateTime2 { fsp: u8 },
+    DateTime2 {
+        fsp: u8,
+    },
     DateTimeOld,
     Date,
     Year,
     Float,
     Double,
-    Decimal { precision: usize, scale: usize },
+    Decimal {
+        precision: usize,
+        scale: usize,
+    },
     Bit,
     TimestampOld,
     Timestamp2,
@@ -1414,7 +1449,10 @@ fn build_plan(tme: &TableMapEvent, target: Target) -> Result<Plan, StreamError> 
                 }
             }
             Conv::Enum(_) => {
-                let labels = enums.get(enum_seen).cloned().unwrap_or_else(|| Arc::from([]));
+                let labels = enums
+                    .get(enum_seen)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from([]));
                 enum_seen += 1;
                 Column {
                     conv: Conv::Enum(labels),
@@ -1469,10 +1507,12 @@ fn column(t: ColumnType, meta: &[u8]) -> Result<Column, String> {
             .copied()
             .ok_or_else(|| format!("type {t:?} without metadata"))
     };
-    let fixed = |n: usize, conv: Conv| Ok(Column {
-        width: Width::Fixed(n),
-        conv,
-    });
+    let fixed = |n: usize, conv: Conv| {
+        Ok(Column {
+            width: Width::Fixed(n),
+            conv,
+        })
+    };
     let prefixed = |n: usize, conv: Conv| {
         if (1..=4).contains(&n) {
             Ok(Column {
@@ -1550,9 +1590,7 @@ fn column(t: ColumnType, meta: &[u8]) -> Result<Column, String> {
             prefixed(usize::from(m(0)?), Conv::Bytes)
         }
         MYSQL_TYPE_JSON => prefixed(usize::from(m(0).unwrap_or(4)), Conv::Unsupported),
-        MYSQL_TYPE_GEOMETRY | MYSQL_TYPE_VECTOR => {
-            prefixed(usize::from(m(0)?), Conv::Unsupported)
-        }
+        MYSQL_TYPE_GEOMETRY | MYSQL_TYPE_VECTOR => prefixed(usize::from(m(0)?), Conv::Unsupported),
         other => Err(format!("unsupported type {other:?}")),
     }
 }
@@ -2021,7 +2059,10 @@ mod tests {
         assert_eq!(convert(&signed, &[0xff]), Value::Int(-1));
         assert_eq!(convert(&unsigned, &[0xff]), Value::Int(255));
         assert_eq!(convert(&signed, &[0xff, 0xff, 0x7f]), Value::Int(0x7f_ffff));
-        assert_eq!(convert(&signed, &[0x00, 0x00, 0x80]), Value::Int(-0x80_0000));
+        assert_eq!(
+            convert(&signed, &[0x00, 0x00, 0x80]),
+            Value::Int(-0x80_0000)
+        );
         assert_eq!(
             convert(&unsigned, &u64::MAX.to_le_bytes()),
             Value::Text(u64::MAX.to_string())
@@ -2073,8 +2114,8 @@ mod tests {
         );
         assert_eq!(
             format_uuid(&[
-                0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9,
-                0x42, 0x95, 0x62
+                0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+                0x95, 0x62
             ]),
             "3e11fa47-71ca-11e1-9e33-c80aa9429562"
         );

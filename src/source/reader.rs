@@ -14,7 +14,10 @@ use super::Position;
 pub enum SourceEvent {
     Stream(StreamEvent),
     /// The stream broke and the reader is reconnecting (for health and metrics).
-    Reconnecting { reason: String, attempt: u32 },
+    Reconnecting {
+        reason: String,
+        attempt: u32,
+    },
     /// The stream cannot go on (compressed events, purged binlog, revoked grant).
     Fatal(String),
 }
@@ -54,10 +57,7 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
         attempt += 1;
         tracing::warn!(%reason, attempt, resume = %position, "binlog stream lost; reconnecting");
         if out
-            .send(SourceEvent::Reconnecting {
-                reason,
-                attempt,
-            })
+            .send(SourceEvent::Reconnecting { reason, attempt })
             .await
             .is_err()
         {

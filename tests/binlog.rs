@@ -1,0 +1,892 @@
+//! The binlog source against a real MariaDB: decoded values, transaction grouping, positions,
+//! heartbeats, settings checks, schema drift, large events and login failures.
+//!
+//! Tests on the shared server see each other's transactions: each one stamps its own with
+//! `SET timestamp = <epoch unique to the test>` and picks them out by `commit_ts` or database.
+//! Tests that need an idle or exactly known binlog start a private server.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use flowtally::model::row::{Assignment, AssignmentStatus, Key, Node, Token, TokenStatus};
+use flowtally::model::{Change, Row};
+use flowtally::source::binlog::{
+    check_server, BinlogOptions, BinlogStream, Flavor, SchemaDrift, SetupError, StreamError,
+    StreamEvent, Transaction,
+};
+use flowtally::source::{Organization, Position, SourceChange};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder};
+
+use common::MariaDb;
+
+/// Every stream on a server needs its own replica id, or the server drops the older one.
+fn next_server_id() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn opts(db: &MariaDb, user: &str, password: Option<&str>) -> Opts {
+    OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(db.port)
+        .user(Some(user))
+        .pass(password)
+        .prefer_socket(false)
+        .into()
+}
+
+fn options(db: &MariaDb, heartbeat: Duration) -> BinlogOptions {
+    BinlogOptions {
+        opts: opts(db, "root", None),
+        server_id: next_server_id(),
+        heartbeat,
+        core_db: "bgerp".into(),
+        db_prefix: "bgerp_t_".into(),
+    }
+}
+
+/// The current end of the binlog.
+async fn end_of_binlog(db: &MariaDb) -> Position {
+    let mut conn = Conn::new(opts(db, "root", None)).await.expect("connect");
+    let info = check_server(&mut conn).await.expect("server passes checks");
+    let _ = conn.disconnect().await;
+    info.position
+}
+
+/// A stream from the current end of the binlog.
+async fn stream_from_now(db: &MariaDb, heartbeat: Duration) -> BinlogStream {
+    let from = end_of_binlog(db).await;
+    BinlogStream::connect(&options(db, heartbeat), &from)
+        .await
+        .expect("connect the binlog stream")
+}
+
+/// Runs a script on one session, its events stamped with `ts`.
+async fn exec_at(db: &MariaDb, ts: i64, sql: &str) {
+    db.exec(&format!("SET timestamp = {ts};\n{sql}")).await;
+}
+
+/// Reads transactions until one satisfies `done`; returns them all (heartbeats skipped).
+async fn read_until(
+    stream: &mut BinlogStream,
+    mut done: impl FnMut(&Transaction) -> bool,
+) -> Vec<Transaction> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the expected transaction did not arrive; got {} transactions: {seen:#?}",
+            seen.len()
+        );
+        match stream.next().await {
+            Ok(StreamEvent::Transaction(t)) => {
+                let stop = done(&t);
+                seen.push(t);
+                if stop {
+                    return seen;
+                }
+            }
+            Ok(StreamEvent::Heartbeat) => {}
+            Err(e) => panic!("stream failed: {e}"),
+        }
+    }
+}
+
+/// The transactions stamped `ts`, read until `count` of them arrived.
+async fn read_stamped(stream: &mut BinlogStream, ts: i64, count: usize) -> Vec<Transaction> {
+    let mut n = 0;
+    read_until(stream, |t| {
+        n += usize::from(t.commit_ts == ts);
+        n == count
+    })
+    .await
+    .into_iter()
+    .filter(|t| t.commit_ts == ts)
+    .collect()
+}
+
+fn tenant_changes(t: &Transaction, db: &str) -> Vec<Change> {
+    t.changes
+        .iter()
+        .filter_map(|c| match c {
+            SourceChange::Tenant { db: d, change } if d == db => Some(change.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dt(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").expect("test datetime")
+}
+
+fn upserted_token(change: &Change) -> &Token {
+    match change {
+        Change::Upsert(Row::Token(t)) => t,
+        other => panic!("expected a token upsert, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn token_and_assignment_changes_decode_with_their_values() {
+    let db = common::shared();
+    let code = common::unique_code("Vals");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_225_600; // 2026-01-01 00:00:00 UTC
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             INSERT INTO flow_token (id_token, id_instance, graph_version, token_type, serial_number,
+                 current_node_id, status, qty, metadata, spawned_at, completed_at)
+               VALUES (11, 7, 'v2', 'piece', 'SN-1', 5, 'active', 2.50, '{{\"k\": [1,2]}}',
+                 '2026-01-02 03:04:05', NULL);
+             UPDATE flow_token SET status = 'completed', current_node_id = NULL,
+                 completed_at = '2026-01-02 04:05:06' WHERE id_token = 11;
+             INSERT INTO token_assignment (id_assignment, id_token, id_node, assigned_to_user_id,
+                 assigned_by_user_id, status, pinned_by, assigned_at, started_at, completed_at)
+               VALUES (21, 11, 5, 900, 1, 'started', NULL, '2026-01-02 03:00:00',
+                 '2026-01-02 03:10:00', NULL);
+             DELETE FROM flow_token WHERE id_token = 11;"
+        ),
+    )
+    .await;
+
+    let txs = read_stamped(&mut stream, ts, 4).await;
+    assert_eq!(txs.len(), 4, "one transaction per autocommit statement");
+    for t in &txs {
+        assert_eq!(t.commit_ts, ts);
+        assert!(t.drift.is_empty());
+    }
+    let changes: Vec<Vec<Change>> = txs.iter().map(|t| tenant_changes(t, &tdb)).collect();
+
+    let inserted = Token {
+        id: 11,
+        instance: Some(7),
+        is_product: true,
+        node: Some(5),
+        status: TokenStatus::Active,
+        spawned_at: Some(dt("2026-01-02 03:04:05")),
+        completed_at: None,
+    };
+    assert_eq!(
+        changes[0],
+        vec![Change::Upsert(Row::Token(inserted.clone()))]
+    );
+    let completed = Token {
+        node: None,
+        status: TokenStatus::Completed,
+        completed_at: Some(dt("2026-01-02 04:05:06")),
+        ..inserted
+    };
+    assert_eq!(changes[1], vec![Change::Upsert(Row::Token(completed))]);
+    assert_eq!(
+        changes[2],
+        vec![Change::Upsert(Row::Assignment(Assignment {
+            id: 21,
+            token: Some(11),
+            node: Some(5),
+            operator: Some(900),
+            status: AssignmentStatus::Started,
+            assigned_at: Some(dt("2026-01-02 03:00:00")),
+            started_at: Some(dt("2026-01-02 03:10:00")),
+            completed_at: None,
+        }))]
+    );
+    assert_eq!(changes[3], vec![Change::Delete(Key::Token(11))]);
+
+    // Positions advance and carry the MariaDB GTID state of each commit.
+    for pair in txs.windows(2) {
+        assert_eq!(pair[0].end.file, pair[1].end.file);
+        assert!(pair[0].end.pos < pair[1].end.pos);
+    }
+    let seqs: Vec<u64> = txs
+        .iter()
+        .map(|t| {
+            let gtid = t.end.gtid.as_deref().expect("GTID state in positions");
+            let seq = gtid
+                .split(',')
+                .find(|g| g.starts_with("0-1-"))
+                .and_then(|g| g.rsplit('-').next())
+                .and_then(|s| s.parse().ok());
+            seq.unwrap_or_else(|| panic!("domain 0 in {gtid}"))
+        })
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(stream.skipped_rows(), 0);
+}
+
+#[tokio::test]
+async fn primary_key_update_gives_delete_then_upsert() {
+    let db = common::shared();
+    let code = common::unique_code("Pk");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_225_700;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             INSERT INTO token_assignment (id_assignment, id_token, id_node, assigned_to_user_id,
+                 status, assigned_at) VALUES (1, 2, 3, 4, 'assigned', '2026-01-03 08:00:00');
+             UPDATE token_assignment SET id_assignment = 99, status = 'accepted'
+                 WHERE id_assignment = 1;
+             UPDATE token_assignment SET status = 'paused' WHERE id_assignment = 99;"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 3).await;
+
+    let moved = tenant_changes(&txs[1], &tdb);
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert_eq!(moved[0], Change::Delete(Key::Assignment(1)));
+    match &moved[1] {
+        Change::Upsert(Row::Assignment(a)) => {
+            assert_eq!(a.id, 99);
+            assert_eq!(a.status, AssignmentStatus::Accepted);
+            assert_eq!(a.assigned_at, Some(dt("2026-01-03 08:00:00")));
+        }
+        other => panic!("expected the moved assignment, got {other:?}"),
+    }
+    // Same key: a plain upsert, no delete.
+    let same = tenant_changes(&txs[2], &tdb);
+    assert!(
+        matches!(same.as_slice(), [Change::Upsert(Row::Assignment(a))] if a.id == 99 && a.status == AssignmentStatus::Paused),
+        "{same:?}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_enum_and_non_utf8_text_decode_without_error() {
+    let db = common::shared();
+    let code = common::unique_code("Odd");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    // Production tables may hold bytes that are not UTF-8 (binary or latin1 columns).
+    db.exec(&format!(
+        "ALTER TABLE {tdb}.routing_node MODIFY node_name VARBINARY(200) NOT NULL"
+    ))
+    .await;
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_225_800;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             SET SESSION sql_mode = '';
+             INSERT INTO flow_token (id_token, id_instance, token_type, status, spawned_at)
+               VALUES (5, 6, 'component', 'no-such-status', '2026-01-04 00:00:00');
+             INSERT INTO routing_node (id_node, id_graph, node_code, node_name, node_type,
+                 team_category) VALUES (8, 9, 'CUT', X'4e6f6465ff20c328', 'operation', 'cutting');"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 2).await;
+
+    let token = tenant_changes(&txs[0], &tdb);
+    let t = upserted_token(&token[0]);
+    assert_eq!(
+        t.status,
+        TokenStatus::Invalid,
+        "'' decodes as an invalid status"
+    );
+    assert!(!t.is_product, "component");
+
+    let node = tenant_changes(&txs[1], &tdb);
+    assert_eq!(
+        node,
+        vec![Change::Upsert(Row::Node(Node {
+            id: 8,
+            graph: Some(9),
+            code: Some("CUT".into()),
+            name: Some(String::from_utf8_lossy(b"Node\xff \xc3(").into_owned()),
+            team_category: Some("cutting".into()),
+        }))]
+    );
+}
+
+#[tokio::test]
+async fn untracked_writes_and_ddl_are_transactions_without_changes() {
+    let db = common::shared();
+    let code = common::unique_code("Untr");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_225_900;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             CREATE TABLE scratch_notes (id INT PRIMARY KEY, note TEXT);
+             INSERT INTO scratch_notes VALUES (1, 'not tracked');"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 2).await;
+    assert_eq!(
+        txs.len(),
+        2,
+        "the DDL and the insert are one transaction each"
+    );
+    for t in &txs {
+        assert!(t.changes.is_empty(), "{t:?}");
+        assert!(t.drift.is_empty());
+    }
+    assert!(txs[0].end.pos < txs[1].end.pos);
+}
+
+#[tokio::test]
+async fn one_transaction_across_two_tenants_keeps_its_order() {
+    let db = common::shared();
+    let (a, b) = (common::unique_code("TwoA"), common::unique_code("TwoB"));
+    db.create_tenant(&a, false).await;
+    db.create_tenant(&b, false).await;
+    let (adb, bdb) = (common::tenant_db(&a), common::tenant_db(&b));
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_226_000;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "START TRANSACTION;
+             INSERT INTO {adb}.flow_token (id_token, id_instance, status, spawned_at)
+               VALUES (1, 1, 'ready', '2026-01-05 00:00:00');
+             INSERT INTO {bdb}.flow_token (id_token, id_instance, status, spawned_at)
+               VALUES (2, 1, 'waiting', '2026-01-05 00:00:00');
+             UPDATE {adb}.flow_token SET status = 'paused' WHERE id_token = 1;
+             COMMIT;"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 1).await;
+    let order: Vec<(String, i64, TokenStatus)> = txs[0]
+        .changes
+        .iter()
+        .map(|c| match c {
+            SourceChange::Tenant { db, change } => {
+                let t = upserted_token(change);
+                (db.clone(), t.id, t.status)
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            (adb.clone(), 1, TokenStatus::Ready),
+            (bdb, 2, TokenStatus::Waiting),
+            (adb, 1, TokenStatus::Paused),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn organization_rows_become_organization_changes() {
+    let db = common::shared();
+    db.create_core().await;
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+    let code = common::unique_code("Org");
+
+    let ts = 1_767_226_100;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "INSERT INTO bgerp.organization (id_org, code, name, status)
+               VALUES (700001, '{code}', 'x', 'active');
+             UPDATE bgerp.organization SET status = 'inactive' WHERE id_org = 700001;
+             DELETE FROM bgerp.organization WHERE id_org = 700001;"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 3).await;
+    let changes: Vec<&SourceChange> = txs.iter().flat_map(|t| &t.changes).collect();
+    assert_eq!(
+        changes,
+        vec![
+            &SourceChange::Organization {
+                id: 700001,
+                after: Some(Organization {
+                    id: 700001,
+                    code: code.clone(),
+                    active: true
+                })
+            },
+            &SourceChange::Organization {
+                id: 700001,
+                after: Some(Organization {
+                    id: 700001,
+                    code,
+                    active: false
+                })
+            },
+            &SourceChange::Organization {
+                id: 700001,
+                after: None
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn schema_drift_is_reported_and_other_tables_still_decode() {
+    let db = common::shared();
+    let code = common::unique_code("Drift");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_226_200;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             ALTER TABLE flow_token DROP COLUMN completed_at;
+             START TRANSACTION;
+             INSERT INTO flow_token (id_token, id_instance, status, spawned_at)
+               VALUES (1, 1, 'ready', '2026-01-06 00:00:00');
+             INSERT INTO token_assignment (id_assignment, id_token, id_node, assigned_to_user_id,
+                 status) VALUES (3, 1, 2, 5, 'assigned');
+             COMMIT;"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 2).await;
+    assert!(txs[0].changes.is_empty(), "the ALTER itself");
+    let t = &txs[1];
+    assert_eq!(
+        t.drift,
+        vec![SchemaDrift {
+            db: tdb.clone(),
+            table: "flow_token".into(),
+            missing: vec!["completed_at".into()],
+        }]
+    );
+    let changes = tenant_changes(t, &tdb);
+    assert!(
+        matches!(changes.as_slice(), [Change::Upsert(Row::Assignment(a))] if a.id == 3),
+        "only the assignment decodes: {changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn extra_columns_of_many_types_are_skipped_by_name() {
+    let db = common::shared();
+    let code = common::unique_code("Types");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    // Columns of every width class between the ones read, an UNSIGNED id above 2^31 after a YEAR
+    // (both own a signedness bit), and fractional seconds on a DATETIME that is read.
+    db.exec(&format!(
+        "USE {tdb};
+         ALTER TABLE flow_token
+           ADD COLUMN yr YEAR NULL AFTER id_token,
+           MODIFY id_instance INT UNSIGNED NOT NULL,
+           ADD COLUMN b10 BIT(10) NULL AFTER id_instance,
+           ADD COLUMN tags SET('a','b','c') NULL AFTER b10,
+           ADD COLUMN amount DECIMAL(20,6) NULL AFTER tags,
+           ADD COLUMN t3 TIME(3) NULL AFTER amount,
+           ADD COLUMN ts6 TIMESTAMP(6) NULL AFTER t3,
+           ADD COLUMN f FLOAT NULL AFTER ts6,
+           ADD COLUMN d DOUBLE NULL AFTER f,
+           ADD COLUMN m MEDIUMINT UNSIGNED NULL AFTER d,
+           ADD COLUMN big BIGINT NULL AFTER m,
+           ADD COLUMN c100 CHAR(100) NULL AFTER token_type,
+           ADD COLUMN tt TINYTEXT NULL AFTER c100,
+           ADD COLUMN bl BLOB NULL AFTER tt,
+           ADD COLUMN day DATE NULL AFTER bl,
+           MODIFY completed_at DATETIME(6) NULL;"
+    ))
+    .await;
+    let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
+
+    let ts = 1_767_226_300;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             INSERT INTO flow_token (id_token, yr, id_instance, b10, tags, amount, t3, ts6, f, d,
+                 m, big, token_type, c100, tt, bl, day, current_node_id, status, spawned_at,
+                 completed_at)
+               VALUES (31, 2024, 4000000000, b'1010101010', 'a,c', -12345678.123456,
+                 '12:34:56.789', '2026-01-01 00:00:00.123456', 1.5, -2.25, 16777215,
+                 -9000000000, 'batch', REPEAT('é', 100), 'tiny', X'00ff00', '2026-02-03', 44,
+                 'completed', '2026-01-07 01:02:03', '2026-01-07 02:03:04.567891');"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 1).await;
+    let changes = tenant_changes(&txs[0], &tdb);
+    assert_eq!(
+        changes,
+        vec![Change::Upsert(Row::Token(Token {
+            id: 31,
+            instance: Some(4_000_000_000),
+            is_product: true,
+            node: Some(44),
+            status: TokenStatus::Completed,
+            spawned_at: Some(dt("2026-01-07 01:02:03")),
+            completed_at: Some(dt("2026-01-07 02:03:04.567891")),
+        }))]
+    );
+}
+
+#[tokio::test]
+async fn a_row_event_over_16_mb_does_not_break_the_stream() {
+    let db = common::shared();
+    let code = common::unique_code("Big");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let mut stream = stream_from_now(db, Duration::from_secs(2)).await;
+
+    let ts = 1_767_226_400;
+    exec_at(
+        db,
+        ts,
+        &format!(
+            "USE {tdb};
+             INSERT INTO flow_token (id_token, id_instance, status, metadata, spawned_at)
+               VALUES (1, 2, 'ready', JSON_OBJECT('blob', REPEAT('x', 20000000)),
+                 '2026-01-08 00:00:00');
+             INSERT INTO flow_token (id_token, id_instance, status, spawned_at)
+               VALUES (2, 2, 'active', '2026-01-08 00:00:00');"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 2).await;
+    let ids: Vec<(i64, TokenStatus)> = txs
+        .iter()
+        .flat_map(|t| tenant_changes(t, &tdb))
+        .map(|c| {
+            let t = upserted_token(&c);
+            (t.id, t.status)
+        })
+        .collect();
+    assert_eq!(ids, vec![(1, TokenStatus::Ready), (2, TokenStatus::Active)]);
+}
+
+#[tokio::test]
+async fn check_server_accepts_the_standard_server() {
+    let db = common::shared();
+    let mut conn = Conn::new(opts(db, "root", None)).await.expect("connect");
+    let info = check_server(&mut conn).await.expect("standard flags pass");
+    assert_eq!(info.flavor, Flavor::MariaDb);
+    assert!(info.version.contains("MariaDB"), "{}", info.version);
+    assert!(
+        info.identity.starts_with("1"),
+        "server_id first: {}",
+        info.identity
+    );
+    assert!(
+        info.position.file.starts_with("bin."),
+        "{:?}",
+        info.position
+    );
+    assert!(info.position.pos >= 4);
+}
+
+#[tokio::test]
+async fn check_server_reports_every_wrong_setting_at_once() {
+    // Later flags override the harness defaults (ROW / FULL metadata).
+    let db = common::start_server(&[
+        "--binlog-row-metadata=MINIMAL",
+        "--binlog-format=MIXED",
+        "--log-bin-compress=ON",
+    ]);
+    let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
+    let err = check_server(&mut conn)
+        .await
+        .expect_err("wrong settings are refused");
+    let settings: Vec<(&str, &str)> = err
+        .problems()
+        .into_iter()
+        .filter_map(|p| match p {
+            SetupError::Setting { setting, found, .. } => Some((*setting, found.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        settings,
+        vec![
+            ("binlog_format", "MIXED"),
+            ("binlog_row_metadata", "MINIMAL"),
+            ("log_bin_compress", "ON")
+        ],
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "binlog_row_metadata is MINIMAL, flowtally needs FULL: run SET GLOBAL \
+             binlog_row_metadata=FULL and add binlog_row_metadata=FULL to the server config"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 3, "one line per problem: {text}");
+}
+
+#[tokio::test]
+async fn check_server_without_binlog_names_log_bin() {
+    let db = common::start_server(&["--skip-log-bin"]);
+    let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
+    let err = check_server(&mut conn).await.expect_err("no binlog");
+    assert!(
+        err.problems().iter().any(
+            |p| matches!(p, SetupError::Setting { setting: "log_bin", found, .. } if found == "OFF")
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn compressed_events_stop_the_stream() {
+    let db = common::start_server(&["--log-bin-compress=ON", "--log-bin-compress-min-len=10"]);
+    let code = common::unique_code("Zip");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    // check_server refuses the setting; the position is still readable for this test.
+    let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
+    let refused = check_server(&mut conn)
+        .await
+        .expect_err("compression refused");
+    assert!(
+        refused.to_string().contains("log_bin_compress"),
+        "{refused}"
+    );
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .expect("master status")
+        .expect("binlog on");
+    let from = Position {
+        file: row.get(0).expect("file"),
+        pos: row.get(1).expect("pos"),
+        gtid: None,
+    };
+    let mut stream = BinlogStream::connect(&options(&db, Duration::from_secs(1)), &from)
+        .await
+        .expect("connect");
+    db.exec(&format!(
+        "INSERT INTO {tdb}.flow_token (id_token, id_instance, status, serial_number, spawned_at)
+           VALUES (1, 1, 'ready', REPEAT('s', 90), '2026-01-09 00:00:00');"
+    ))
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        assert!(Instant::now() < deadline, "no error for compressed events");
+        match stream.next().await {
+            Ok(StreamEvent::Transaction(t)) => assert!(
+                tenant_changes(&t, &tdb).is_empty(),
+                "compressed rows must not be decoded silently"
+            ),
+            Ok(StreamEvent::Heartbeat) => {}
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, StreamError::Fatal(_)), "{err:?}");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("log_bin_compress=OFF"), "{err}");
+}
+
+#[tokio::test]
+async fn resuming_from_a_transaction_end_yields_exactly_what_followed() {
+    let db = common::start_server(&[]);
+    let code = common::unique_code("Resume");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let start = end_of_binlog(&db).await;
+    let mut first = BinlogStream::connect(&options(&db, Duration::from_secs(1)), &start)
+        .await
+        .expect("connect");
+
+    for i in 1..=5 {
+        exec_at(
+            &db,
+            1_767_226_500 + i,
+            &format!(
+                "INSERT INTO {tdb}.flow_token (id_token, id_instance, status, spawned_at)
+                   VALUES ({i}, 1, 'ready', '2026-01-10 00:00:00');"
+            ),
+        )
+        .await;
+    }
+    let all = read_until(&mut first, |t| t.commit_ts == 1_767_226_505).await;
+    assert_eq!(all.len(), 5, "{all:#?}");
+
+    let mut resumed = BinlogStream::connect(&options(&db, Duration::from_secs(1)), &all[1].end)
+        .await
+        .expect("resume");
+    let mut again = Vec::new();
+    loop {
+        match resumed.next().await.expect("resumed stream") {
+            StreamEvent::Transaction(t) => again.push(t),
+            // Idle: everything after the resume point has been delivered.
+            StreamEvent::Heartbeat => break,
+        }
+    }
+    assert_eq!(again, all[2..].to_vec());
+    assert_eq!(
+        again.last().map(|t| t.end.clone()),
+        Some(end_of_binlog(&db).await),
+        "the last end is the server's own end of binlog, GTID state included"
+    );
+}
+
+#[tokio::test]
+async fn idle_server_sends_heartbeats_and_silence_times_out() {
+    let mut db = common::start_server(&[]);
+    let mut stream = stream_from_now(&db, Duration::from_secs(1)).await;
+
+    let started = Instant::now();
+    let event = stream.next().await.expect("heartbeat");
+    assert_eq!(event, StreamEvent::Heartbeat);
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A frozen server sends nothing: the read gives up after 3 heartbeat periods.
+    let pid = db.pid().expect("server pid").to_string();
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+    };
+    // Drain heartbeats queued before the freeze.
+    kill("-STOP");
+    let started = Instant::now();
+    let err = loop {
+        match stream.next().await {
+            Ok(StreamEvent::Heartbeat) => continue,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+    };
+    kill("-CONT");
+    assert_eq!(err, StreamError::Timeout(Duration::from_secs(3)));
+    assert!(err.is_retryable());
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    // A failed stream stays failed: the caller reconnects.
+    assert!(stream.next().await.is_err());
+
+    // A clean shutdown ends a live stream with a retryable disconnect.
+    let mut stream = stream_from_now(&db, Duration::from_secs(1)).await;
+    db.stop();
+    let err = loop {
+        match stream.next().await {
+            Ok(StreamEvent::Heartbeat) => continue,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, StreamError::Disconnected(_)), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn refused_logins_are_fatal_and_never_show_the_password() {
+    let db = common::shared();
+    let user = format!("ft_{}", common::unique_code("u").to_lowercase());
+    db.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pass-1';
+         GRANT SELECT ON *.* TO '{user}'@'%';"
+    ))
+    .await;
+    let from = end_of_binlog(db).await;
+
+    let mut wrong = options(db, Duration::from_secs(1));
+    wrong.opts = opts(db, &user, Some("Wr0ng-Secret-77"));
+    let err = BinlogStream::connect(&wrong, &from)
+        .await
+        .err()
+        .expect("wrong password refused");
+    assert!(matches!(err, StreamError::Fatal(_)), "{err:?}");
+    assert!(!err.is_retryable());
+    let text = err.to_string();
+    assert!(text.contains("access denied"), "{text}");
+    assert!(!text.contains("Wr0ng-Secret-77"), "{text}");
+
+    // Right password, no REPLICATION SLAVE: refused too, naming the grant.
+    let mut ungranted = options(db, Duration::from_secs(1));
+    ungranted.opts = opts(db, &user, Some("right-pass-1"));
+    let err = BinlogStream::connect(&ungranted, &from)
+        .await
+        .err()
+        .expect("dump without grant refused");
+    assert!(matches!(err, StreamError::Fatal(_)), "{err:?}");
+    assert!(err.to_string().contains("REPLICATION SLAVE"), "{err}");
+    assert!(!err.to_string().contains("right-pass-1"), "{err}");
+
+    // The start-up check names both missing grants.
+    let mut conn = Conn::new(opts(db, &user, Some("right-pass-1")))
+        .await
+        .expect("login");
+    let err = check_server(&mut conn).await.expect_err("missing grants");
+    let text = err.to_string();
+    assert!(text.contains("BINLOG MONITOR"), "{text}");
+    assert!(text.contains("REPLICATION SLAVE"), "{text}");
+    assert!(err
+        .problems()
+        .iter()
+        .all(|p| matches!(p, SetupError::Privilege(_))));
+}
+
+/// Decoding throughput over a backlog: `cargo test --release --test binlog -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn measure_decoded_rows_per_second() {
+    let db = common::start_server(&[]);
+    let code = common::unique_code("Perf");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let start = end_of_binlog(&db).await;
+    let rows = 200_000;
+    db.exec(&format!(
+        "USE {tdb};
+         INSERT INTO flow_token (id_token, id_instance, token_type, serial_number, current_node_id,
+             status, qty, spawned_at)
+           SELECT seq, seq % 97, 'piece', CONCAT('SN', seq), seq % 50, 'ready', 1.00,
+             '2026-01-01 00:00:00' FROM seq_1_to_{rows};
+         UPDATE flow_token SET status = 'active', current_node_id = current_node_id + 1;
+         INSERT INTO token_assignment (id_assignment, id_token, id_node, assigned_to_user_id,
+             status, assigned_at)
+           SELECT seq, seq, seq % 50, seq % 300, 'started', '2026-01-01 01:00:00'
+           FROM seq_1_to_{rows};
+         DELETE FROM token_assignment;
+         SET timestamp = 1999999999; DO 1; CREATE TABLE perf_end (i INT);"
+    ))
+    .await;
+    let started = Instant::now();
+    let mut stream = BinlogStream::connect(&options(&db, Duration::from_secs(5)), &start)
+        .await
+        .expect("connect");
+    let mut changes = 0usize;
+    read_until(&mut stream, |t| {
+        changes += t.changes.len();
+        t.commit_ts == 1_999_999_999
+    })
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(changes, 4 * rows as usize);
+    eprintln!(
+        "decoded {} row changes in {secs:.2} s: {:.0} rows/s",
+        stream.decoded_rows(),
+        stream.decoded_rows() as f64 / secs
+    );
+}

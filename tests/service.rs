@@ -1,0 +1,261 @@
+//! `flowtally run` end to end against a private MariaDB: simulated factory traffic with
+//! controlled event time, then `verify` must find no difference, and every minute must have
+//! its snapshot.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use flowtally::model::View;
+use flowtally::simulate::{self, EventTime, SimOptions};
+use sqlx::Row;
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
+
+/// A running `flowtally run` child process with its own config and state directory.
+pub struct Flowtally {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Flowtally {
+    pub fn config(dir: &Path, port: u16, codes: &[&str], extra: &str) -> PathBuf {
+        let include: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
+        let text = format!(
+            "[source]\nurl = \"mysql://root@127.0.0.1:{port}\"\nserver_id = {}\nheartbeat_secs = 1\n\
+             [tenants]\ninclude = [{}]\n[state]\ndir = \"{}\"\ncheckpoint_secs = 2\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n{extra}",
+            1000 + std::process::id() % 1000,
+            include.join(", "),
+            dir.join("state").display()
+        );
+        let path = dir.join("flowtally.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    pub fn start(port: u16, codes: &[&str]) -> Flowtally {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::config(dir.path(), port, codes, "");
+        Self::start_in(dir)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir) -> Flowtally {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("flowtally.log"))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_flowtally"))
+            .arg("--config")
+            .arg(dir.path().join("flowtally.toml"))
+            .arg("run")
+            .env("FLOWTALLY_LOG", "info,flowtally=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn flowtally");
+        Flowtally { child, dir }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("flowtally.log")).unwrap_or_default()
+    }
+
+    /// Waits for the first checkpoint: start-up (recompute or resume) is done.
+    pub fn wait_started(&mut self) {
+        let cp = self.dir.path().join("state/checkpoint.bin");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cp.exists() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("flowtally exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint after 60 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = self.log();
+                return (status, log);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit 30 s after SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Flowtally {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The next minute boundary after `epoch`.
+fn next_minute(epoch: i64) -> i64 {
+    (epoch / 60 + 1) * 60
+}
+
+fn local(epoch: i64) -> NaiveDateTime {
+    flowtally::model::clock::local_time(epoch, TZ)
+}
+
+/// Commits a transaction stamped `epoch` on an untracked table: the stream has passed it.
+async fn mark(pool: &sqlx::MySqlPool, epoch: i64) {
+    let mut conn = pool.acquire().await.expect("conn");
+    for sql in [
+        "CREATE DATABASE IF NOT EXISTS flowtally_test".to_string(),
+        "CREATE TABLE IF NOT EXISTS flowtally_test.marker (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT)".into(),
+        format!("SET timestamp = {epoch}"),
+        format!("INSERT INTO flowtally_test.marker (at) VALUES ({epoch})"),
+        "SET timestamp = DEFAULT".into(),
+    ] {
+        sqlx::query(&sql).execute(&mut *conn).await.expect("marker");
+    }
+}
+
+async fn snapshot_instants(pool: &sqlx::MySqlPool, db: &str) -> Vec<NaiveDateTime> {
+    sqlx::query(&format!(
+        "SELECT DISTINCT snapshot_at FROM `{db}`.mv_node_bottlenecks ORDER BY snapshot_at"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("instants")
+    .iter()
+    .map(|r| r.get::<NaiveDateTime, _>(0))
+    .collect()
+}
+
+async fn wait_for_instant(pool: &sqlx::MySqlPool, db: &str, at: NaiveDateTime, ft: &Flowtally) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if snapshot_instants(pool, db).await.contains(&at) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot at {at} in {db} after 90 s:\n{}",
+            ft.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn differences(pool: &sqlx::MySqlPool, db: &str) -> Vec<String> {
+    let mut conn = pool.acquire().await.expect("conn");
+    flowtally::verify::verify_tenant(&mut conn, db, &View::ALL)
+        .await
+        .expect("verify")
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_follows_simulated_traffic_and_verify_agrees() {
+    let server = common::shared();
+    let pool = server.pool().await;
+    let codes = [common::unique_code("Sa"), common::unique_code("SB")];
+    let dbs: Vec<String> = codes.iter().map(|c| common::tenant_db(c)).collect();
+    let history = chrono::Utc::now().timestamp() - 3 * 86_400;
+    for (i, code) in codes.iter().enumerate() {
+        simulate::setup_tenant(&pool, "bgerp", "bgerp_t_", code, true)
+            .await
+            .expect("setup");
+        simulate::seed_dimensions(&pool, &dbs[i], i as u64 + 7)
+            .await
+            .expect("seed");
+    }
+    // History before the service starts: loaded by the full recompute.
+    simulate::run(
+        &pool,
+        &SimOptions {
+            seed: 11,
+            tenants: dbs.clone(),
+            transactions: Some(400),
+            event_time: Some(EventTime {
+                start_epoch: history,
+                step_secs: 300,
+            }),
+            bad_rows: true,
+            tz: TZ,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("history");
+
+    let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let mut ft = Flowtally::start(server.port, &code_refs);
+    ft.wait_started();
+
+    // Live traffic, dated from the next minute on, one transaction per simulated second.
+    let start = next_minute(chrono::Utc::now().timestamp()) + 60;
+    let stats = simulate::run(
+        &pool,
+        &SimOptions {
+            seed: 12,
+            tenants: dbs.clone(),
+            transactions: Some(1_500),
+            event_time: Some(EventTime {
+                start_epoch: start,
+                step_secs: 1,
+            }),
+            bad_rows: true,
+            tz: TZ,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("traffic");
+    // End on a 15-minute boundary, so every table has a snapshot at the final instant.
+    let last = (stats.last_epoch / 900 + 1) * 900;
+    mark(&pool, last + 1).await;
+    for db in &dbs {
+        wait_for_instant(&pool, db, local(last), &ft).await;
+    }
+    for db in &dbs {
+        let diffs = differences(&pool, db).await;
+        assert!(diffs.is_empty(), "{db}: {diffs:#?}");
+        // Every minute from the first live instant to the last has its snapshot, once.
+        let instants = snapshot_instants(&pool, db).await;
+        let expected: Vec<NaiveDateTime> =
+            (start / 60..=last / 60).map(|m| local(m * 60)).collect();
+        let live: Vec<NaiveDateTime> = instants
+            .into_iter()
+            .filter(|t| *t >= local(start))
+            .collect();
+        assert_eq!(live, expected, "{db}: one snapshot per minute");
+        let dup: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) FROM (SELECT snapshot_at, graph_id, node_id, team_id, COUNT(*) c \
+             FROM `{db}`.mv_token_flow_summary GROUP BY 1, 2, 3, 4 HAVING c > 1) d"
+        ))
+        .fetch_one(&pool)
+        .await
+        .expect("dups")
+        .get(0);
+        assert_eq!(dup, 0, "{db}: duplicate summary rows");
+    }
+    let (status, log) = ft.stop();
+    assert!(status.success(), "exit {status}:\n{log}");
+}
