@@ -315,14 +315,14 @@ pub fn checkpoint(cli: &Cli, action: &CheckpointAction) -> Outcome {
 
 pub async fn run(cli: &Cli) -> Outcome {
     let cfg = load_config(cli)?;
-    let status = std::sync::Arc::new(crate::status::Status::default());
+    let live = std::sync::Arc::new(crate::live::Live::new(cfg.timezone));
     let (stop, stopped) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing the snapshot in flight, writing the checkpoint");
         let _ = stop.send(());
     });
-    match crate::service::run(cfg, status, stopped).await {
+    match crate::service::run(cfg, live, stopped).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(Failure::failed(e.to_string())),
     }

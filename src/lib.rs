@@ -28,6 +28,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod live;
 pub mod model;
 pub mod refresh;
 pub mod service;

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::{Checkpoint, Refused, TenantRows};
 use crate::config::Config;
 use crate::db::{binlog_opts, describe, ident};
+use crate::live::{Live, Served};
 use crate::model::clock::{Clock, Instant};
 use crate::model::TenantState;
 use crate::sink::migrate::missing_tables;
@@ -24,7 +25,6 @@ use crate::source::binlog::{check_server, BinlogOptions, ServerInfo, StreamEvent
 use crate::source::reader::{self, SourceEvent};
 use crate::source::snapshot::{load_tenant, LoadError, Loaded};
 use crate::source::{Organization, Position, SourceChange};
-use crate::status::Status;
 use crate::tenants::{self, Tenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,35 +33,6 @@ pub enum RunError {
     Setup(String),
     #[error("binlog stream stopped: {0}")]
     Stream(String),
-}
-
-/// One tenant being served.
-struct Slot {
-    code: String,
-    db: String,
-    state: TenantState,
-    /// Transactions ending at or before this position are already in `state` (its snapshot).
-    loaded_at: Option<Position>,
-    /// While a load runs, the tenant's changes wait here with their transaction's end.
-    pending: Option<Vec<(Position, crate::model::Change)>>,
-}
-
-impl Slot {
-    fn apply(&mut self, end: &Position, change: crate::model::Change) {
-        if let Some(pending) = &mut self.pending {
-            pending.push((end.clone(), change));
-        } else if self.loaded_at.as_ref().is_none_or(|p| end > p) {
-            self.state.apply(change);
-        }
-    }
-
-    fn finish_load(&mut self, loaded: Loaded) {
-        self.state = loaded.state;
-        self.loaded_at = loaded.position;
-        for (end, change) in self.pending.take().unwrap_or_default() {
-            self.apply(&end, change);
-        }
-    }
 }
 
 struct LoadDone {
@@ -73,14 +44,13 @@ pub struct Service {
     cfg: Config,
     source: MySqlPool,
     server: ServerInfo,
-    slots: HashMap<String, Slot>,
+    live: Arc<Live>,
     orgs: HashMap<i64, Organization>,
     clock: Clock,
     last_instant: Option<Instant>,
     position: Position,
     writer: mpsc::Sender<Msg>,
     loads: (mpsc::Sender<LoadDone>, mpsc::Receiver<LoadDone>),
-    status: Arc<Status>,
 }
 
 fn now_secs() -> i64 {
@@ -94,7 +64,7 @@ fn key(db: &str) -> String {
 /// Runs the service until `shutdown` fires; then flushes, checkpoints and returns.
 pub async fn run(
     cfg: Config,
-    status: Arc<Status>,
+    live: Arc<Live>,
     shutdown: oneshot::Receiver<()>,
 ) -> Result<(), RunError> {
     let source = crate::db::pool(&cfg.source, 4).await.map_err(|e| {
@@ -130,12 +100,11 @@ pub async fn run(
         cfg,
         source,
         server,
-        slots: HashMap::new(),
+        live: live.clone(),
         orgs: HashMap::new(),
         last_instant: None,
         writer,
         loads: mpsc::channel(16),
-        status,
     };
     service.start().await?;
     let result = service.stream(shutdown).await;
@@ -160,9 +129,9 @@ impl Service {
                 };
                 self.last_instant = cp.last();
                 for t in &cp.tenants {
-                    self.slots.insert(
+                    self.live.tenants.insert(
                         key(&t.db),
-                        Slot {
+                        Served {
                             code: t.code.clone(),
                             db: t.db.clone(),
                             state: t.restore(),
@@ -171,11 +140,11 @@ impl Service {
                         },
                     );
                 }
-                self.status.resumed();
+                self.live.status.resumed();
             }
             Err(why) => {
                 tracing::warn!(reason = %why, "full recompute from the source tables");
-                self.status.recompute(why.label());
+                self.live.status.recompute(why.label());
             }
         }
         // Tenants the checkpoint lacks (or all, after a refusal) are loaded now; the stream
@@ -242,36 +211,37 @@ impl Service {
         let today = Instant(now_secs()).local(self.cfg.timezone).date();
         for Tenant { code, db } in wanted {
             let Some(db) = db else {
-                self.status
+                self.live
+                    .status
                     .tenant_problem(&code, "no database on the server");
                 continue;
             };
-            if self.slots.contains_key(&key(&db)) {
+            if self.live.tenants.contains_key(&key(&db)) {
                 continue;
             }
             let missing = match self.sink_missing_tables(&db).await {
                 Ok(m) => m,
                 Err(e) => {
-                    self.status.tenant_problem(&code, &e);
+                    self.live.status.tenant_problem(&code, &e);
                     continue;
                 }
             };
             if !missing.is_empty() {
-                self.status.tenant_problem(
+                self.live.status.tenant_problem(
                     &code,
                     &format!("lacks {}: run flowtally migrate", missing.join(", ")),
                 );
                 continue;
             }
-            self.status.tenant_ok(&code);
-            let slot = Slot {
+            self.live.status.tenant_ok(&code);
+            let slot = Served {
                 code: code.clone(),
                 db: db.clone(),
                 state: TenantState::default(),
                 loaded_at: None,
                 pending: Some(Vec::new()),
             };
-            self.slots.insert(key(&db), slot);
+            self.live.tenants.insert(key(&db), slot);
             if inline {
                 let result = self.load(&db, today).await;
                 self.on_loaded(LoadDone { db, result });
@@ -303,20 +273,21 @@ impl Service {
     }
 
     fn on_loaded(&mut self, done: LoadDone) {
-        let Some(slot) = self.slots.get_mut(&key(&done.db)) else {
-            return; // deactivated while loading
-        };
+        let k = key(&done.db);
         match done.result {
             Ok(loaded) => {
-                tracing::info!(tenant = %slot.code, rows = loaded.rows, at = ?loaded.position, "tenant loaded");
-                self.status.rows_loaded(loaded.rows);
-                slot.finish_load(loaded);
+                // None: deactivated while loading.
+                if let Some(mut slot) = self.live.tenants.get_mut(&k) {
+                    tracing::info!(tenant = %slot.code, rows = loaded.rows, at = ?loaded.position, "tenant loaded");
+                    self.live.status.rows_loaded(loaded.rows);
+                    slot.finish_load(loaded);
+                }
             }
             Err(e) => {
-                let code = slot.code.clone();
-                tracing::error!(tenant = %code, error = %e, "tenant load failed; it is skipped");
-                self.status.tenant_problem(&code, &e.to_string());
-                self.slots.remove(&key(&done.db));
+                if let Some((_, slot)) = self.live.tenants.remove(&k) {
+                    tracing::error!(tenant = %slot.code, error = %e, "tenant load failed; it is skipped");
+                    self.live.status.tenant_problem(&slot.code, &e.to_string());
+                }
             }
         }
     }
@@ -333,14 +304,14 @@ impl Service {
         let reader = tokio::spawn(reader::run(options, self.position.clone(), tx));
         let mut checkpoints = tokio::time::interval(Duration::from_secs(self.cfg.checkpoint_secs));
         let mut rediscover = tokio::time::interval(Duration::from_secs(10));
-        self.status.streaming();
+        self.live.status.streaming();
         let result = loop {
             tokio::select! {
                 _ = &mut shutdown => break Ok(()),
                 event = rx.recv() => match event {
                     Some(SourceEvent::Stream(StreamEvent::Transaction(tx))) => self.on_transaction(tx).await,
                     Some(SourceEvent::Stream(StreamEvent::Heartbeat)) => self.on_idle().await,
-                    Some(SourceEvent::Reconnecting { reason, .. }) => self.status.reconnecting(&reason),
+                    Some(SourceEvent::Reconnecting { reason, .. }) => self.live.status.reconnecting(&reason),
                     Some(SourceEvent::Fatal(reason)) => break Err(RunError::Stream(reason)),
                     None => break Err(RunError::Stream("the binlog reader stopped".into())),
                 },
@@ -365,19 +336,16 @@ impl Service {
         for change in tx.changes {
             match change {
                 SourceChange::Tenant { db, change } => {
-                    if let Some(slot) = self.slots.get_mut(&key(&db)) {
+                    if let Some(mut slot) = self.live.tenants.get_mut(&key(&db)) {
                         slot.apply(&tx.end, change);
-                        self.status.change_applied(&slot.code);
+                        self.live.status.change_applied(&slot.code);
                     }
                 }
                 SourceChange::Organization { id, after } => {
                     org_changed = true;
                     let before = self.orgs.remove(&id);
-                    match &after {
-                        Some(org) => {
-                            self.orgs.insert(id, org.clone());
-                        }
-                        None => {}
+                    if let Some(org) = &after {
+                        self.orgs.insert(id, org.clone());
                     }
                     let gone = before
                         .filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
@@ -389,11 +357,12 @@ impl Service {
         }
         for d in &tx.drift {
             let code = self
-                .slots
+                .live
+                .tenants
                 .get(&key(&d.db))
                 .map(|s| s.code.clone())
                 .unwrap_or_else(|| d.db.clone());
-            self.status.tenant_problem(
+            self.live.status.tenant_problem(
                 &code,
                 &format!(
                     "{} lacks column(s) {}: its changes are skipped",
@@ -403,7 +372,7 @@ impl Service {
             );
         }
         self.position = tx.end;
-        self.status.position(&self.position, tx.commit_ts);
+        self.live.status.position(&self.position, tx.commit_ts);
         if org_changed {
             if let Err(e) = self.reconcile_tenants(false).await {
                 tracing::warn!(error = %e, "tenant discovery failed");
@@ -413,9 +382,9 @@ impl Service {
 
     fn drop_tenant(&mut self, code: &str) {
         let prefix_db = Tenant::expected_db(&self.cfg.db_prefix, code);
-        if self.slots.remove(&prefix_db).is_some() {
+        if self.live.tenants.remove(&prefix_db).is_some() {
             tracing::info!(tenant = %code, "organization inactive: tenant no longer served");
-            self.status.tenant_gone(code);
+            self.live.status.tenant_gone(code);
         }
     }
 
@@ -423,26 +392,32 @@ impl Service {
         while let Some(t) = self.clock.pass_idle(now_secs()) {
             self.emit(t).await;
         }
-        self.status.idle();
+        self.live.status.idle();
     }
 
     /// Takes the snapshot at `t` for every loaded tenant and queues it for the writer.
     async fn emit(&mut self, t: Instant) {
         let views = t.views();
         let at = t.local(self.cfg.timezone);
-        for slot in self.slots.values_mut().filter(|s| s.pending.is_none()) {
-            let snapshot = slot.state.snapshot(at, &views);
-            let job = Job {
+        // Computed first, sent after: no map lock is held while waiting on the writer.
+        let jobs: Vec<Job> = self
+            .live
+            .tenants
+            .iter_mut()
+            .filter(|s| s.pending.is_none())
+            .map(|mut slot| Job {
                 code: slot.code.clone(),
                 db: slot.db.clone(),
-                snapshot,
-            };
+                snapshot: slot.state.snapshot(at, &views),
+            })
+            .collect();
+        for job in jobs {
             if self.writer.send(Msg::Write(job)).await.is_err() {
                 tracing::error!("snapshot writer stopped");
             }
         }
         self.last_instant = Some(t);
-        self.status.instant(t.0);
+        self.live.status.instant(t.0);
     }
 
     /// Waits until the writer has written everything queued, then saves state and position.
@@ -457,15 +432,16 @@ impl Service {
             last_instant: self.last_instant.map(|t| t.0),
             taken_at: now_secs(),
             tenants: self
-                .slots
-                .values()
+                .live
+                .tenants
+                .iter()
                 .filter(|s| s.pending.is_none())
                 .map(|s| TenantRows::capture(&s.code, &s.db, s.loaded_at.as_ref(), &s.state))
                 .collect(),
         };
         let dir = self.cfg.state_dir.clone();
         match tokio::task::spawn_blocking(move || cp.save(&dir)).await {
-            Ok(Ok(bytes)) => self.status.checkpointed(bytes),
+            Ok(Ok(bytes)) => self.live.status.checkpointed(bytes),
             Ok(Err(e)) => tracing::error!(error = %e, "checkpoint not written"),
             Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
         }

@@ -366,7 +366,6 @@ pub async fn seed_dimensions_at(
          (1, 'CLASSIC-TOTE', 'Classic tote bag', 'sequential', 'classic'), \
          (2, 'SMALL-GOODS', 'Small leather goods', 'assembly', NULL);"
     );
-    // (id, graph, code, name, type, category, seq)
     let nodes: [NodeSeed; 8] = [
         (1, 1, "CUT", "Leather cutting", "start", Some("cutting"), 1),
         (
@@ -1057,6 +1056,9 @@ impl TenantSim {
     fn pick_action(&self, rng: &mut SmallRng) -> Action {
         let weights: [f64; 13] = ACTIONS.map(|a| self.weight(a));
         let total: f64 = weights.iter().sum();
+        if total.is_nan() || total <= 0.0 {
+            return Action::Spawn;
+        }
         let mut x = rng.gen_range(0.0..total);
         for (a, w) in ACTIONS.iter().zip(weights) {
             if x < w {

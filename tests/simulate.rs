@@ -611,6 +611,13 @@ async fn throughput() {
         stats.tx_per_sec(),
         stats.rows_written()
     );
+    for db in [&a, &b] {
+        eprintln!(
+            "{db}: tokens {:?}\n  assignments {:?}",
+            by_status(&pool, db, "flow_token").await,
+            by_status(&pool, db, "token_assignment").await
+        );
+    }
     let db = new_tenant(&pool, "perfbulk", 1).await;
     let t0 = Instant::now();
     simulate::bulk_history(
@@ -637,4 +644,45 @@ async fn throughput() {
         "bulk_history 1M tokens: {rows} rows in {secs:.1}s = {:.0} rows/s",
         rows as f64 / secs
     );
+}
+
+/// `SET timestamp` dates the binlog events: every commit (XID event) of a run with event time
+/// carries its simulated instant.
+#[tokio::test]
+async fn binlog_events_carry_the_simulated_time() {
+    let server = common::shared();
+    let pool = server.pool().await;
+    let db = new_tenant(&pool, "binlog", 9).await;
+    // 2030-01-01 00:00:00 UTC: no other test uses that year.
+    let start = 1_893_456_000;
+    let mut o = opts(vec![db], 3, 50, false);
+    o.event_time = Some(EventTime {
+        start_epoch: start,
+        step_secs: 60,
+    });
+    let stats = simulate::run(&pool, &o).await.expect("run");
+    assert_eq!(stats.last_epoch, start + 49 * 60);
+    let mut files: Vec<_> = std::fs::read_dir(&server.datadir)
+        .expect("datadir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("bin.0"))
+        })
+        .collect();
+    files.sort();
+    let out = std::process::Command::new("mariadb-binlog")
+        .env("TZ", "UTC")
+        .args(&files)
+        .output()
+        .expect("run mariadb-binlog");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let xids: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("#300101") && l.contains("Xid = "))
+        .collect();
+    assert_eq!(xids.len(), 50, "XID events dated 2030-01-01");
+    assert!(xids[0].starts_with("#300101  0:00:00"), "{}", xids[0]);
+    assert!(xids[49].starts_with("#300101  0:49:00"), "{}", xids[49]);
 }

@@ -483,11 +483,11 @@ impl BinlogStream {
             .max_allowed_packet(Some(MAX_PACKET));
         let mut conn = Conn::new(opts)
             .await
-            .map_err(|e| connect_error(e, "connecting to the source server"))?;
+            .map_err(|e| connect_error(e, Stage::Login))?;
 
         let version = scalar(&mut conn, "SELECT VERSION()")
             .await
-            .map_err(|e| connect_error(e, "reading the server version"))?
+            .map_err(|e| connect_error(e, Stage::Session))?
             .unwrap_or_default();
         let flavor = if version.to_ascii_lowercase().contains("mariadb") {
             Flavor::MariaDb
@@ -517,7 +517,7 @@ impl BinlogStream {
         for sql in &setup {
             conn.query_drop(sql.as_str())
                 .await
-                .map_err(|e| connect_error(e, "preparing the replica session"))?;
+                .map_err(|e| connect_error(e, Stage::Session))?;
         }
 
         let request = BinlogStreamRequest::new(options.server_id)
@@ -526,7 +526,7 @@ impl BinlogStream {
         let inner = conn
             .get_binlog_stream(request)
             .await
-            .map_err(|e| connect_error(e, "requesting the binlog"))?;
+            .map_err(|e| connect_error(e, Stage::Dump))?;
 
         let read_timeout = (!options.heartbeat.is_zero()).then(|| options.heartbeat * 3);
         Ok(BinlogStream {
@@ -623,17 +623,34 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Where a connection attempt failed: the same "access denied" means a bad login at the start
+/// and a missing REPLICATION SLAVE grant at the dump request (MariaDB answers 1045 there too).
+#[derive(Clone, Copy)]
+enum Stage {
+    Login,
+    Session,
+    Dump,
+}
+
 /// Server messages never contain the password (only "using password: YES"), and Opts are never
 /// formatted, so these messages are safe to log.
-fn connect_error(err: mysql_async::Error, doing: &str) -> StreamError {
+fn connect_error(err: mysql_async::Error, stage: Stage) -> StreamError {
+    let doing = match stage {
+        Stage::Login => "logging in to the source server",
+        Stage::Session => "preparing the replica session",
+        Stage::Dump => "requesting the binlog",
+    };
     match err {
         mysql_async::Error::Server(se) if ACCESS_DENIED.contains(&se.code) => {
-            let hint = if se.code == ER_SPECIFIC_ACCESS_DENIED {
-                "the flowtally user needs REPLICATION SLAVE and REPLICATION CLIENT (BINLOG \
-                 MONITOR on MariaDB)"
-            } else {
-                "check the user name, the password (password_env / password_file) and the host \
-                 the account allows"
+            let hint = match stage {
+                Stage::Login if se.code != ER_SPECIFIC_ACCESS_DENIED => {
+                    "check the user name, the password (password_env / password_file) and the \
+                     host the account allows"
+                }
+                _ => {
+                    "the flowtally user needs GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* \
+                      (REPLICATION CLIENT is BINLOG MONITOR on MariaDB)"
+                }
             };
             StreamError::Fatal(format!(
                 "{doing}: access denied (server error {}: {}); {hint}",
