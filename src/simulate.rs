@@ -18,6 +18,15 @@
 //! [`EventTime`], else the real clock) rendered as wall-clock time in [`SimOptions::tz`]; with
 //! [`EventTime`] the session also runs `SET timestamp`, so the binlog events carry that time.
 //!
+//! Mirror: tokens and open assignments the simulator may still move. Rows it made bad (a token
+//! with status '' or at [`MISSING_NODE_ID`]) and their open assignments leave the mirror and are
+//! never touched again; a later [`run`] on the same databases re-reads live tokens at known nodes,
+//! open assignments (the highest id per token), and the latest 1,000 scrapped tokens and
+//! cancelled/rejected assignments (candidates for deletion).
+//!
+//! Not simulated: `job_graph_instance.status` stays 'active' in [`run`] (flowtally does not read
+//! it); dimension rows' `created_at` take their DEFAULT (the session's `SET timestamp` if given).
+//!
 //! Speed: each transaction is one multi-statement round trip
 //! (`SET timestamp=..; START TRANSACTION; ...; COMMIT`) on one dedicated connection, detached
 //! from the pool so no session state (timestamp, sql_mode) ever leaks back into it.
@@ -2091,9 +2100,10 @@ impl BulkGen {
 /// Bulk history for benchmarks: `tokens` tokens in `db` (dimensions seeded first if the tenant
 /// has none), about 5% live (spawned in the last 12 hours, at a node of their route, most with an
 /// open assignment) and the rest completed at a time uniformly spread over the `days` days
-/// before `now_epoch`, each with 1–3 completed assignments. Multi-row INSERTs of
-/// 1,000 rows, 20 per transaction, generated on a blocking thread while two connections (tokens, assignments) insert;
-/// the session is dated `now_epoch` (`SET timestamp`).
+/// before `now_epoch`, each with 1–3 completed assignments. Ids follow the tables' max ids.
+/// Multi-row INSERTs of 1,000 rows, 20 per transaction, generated on a blocking thread while two
+/// connections (instances and tokens; assignments) insert them; both sessions are dated
+/// `now_epoch` (`SET timestamp`).
 pub async fn bulk_history(
     pool: &MySqlPool,
     db: &str,

@@ -735,12 +735,9 @@ async fn resuming_from_a_transaction_end_yields_exactly_what_followed() {
         .await
         .expect("resume");
     let mut again = Vec::new();
-    loop {
-        match resumed.next().await.expect("resumed stream") {
-            StreamEvent::Transaction(t) => again.push(t),
-            // Idle: everything after the resume point has been delivered.
-            StreamEvent::Heartbeat => break,
-        }
+    // Until idle (a heartbeat): then everything after the resume point has been delivered.
+    while let StreamEvent::Transaction(t) = resumed.next().await.expect("resumed stream") {
+        again.push(t);
     }
     assert_eq!(again, all[2..].to_vec());
     assert_eq!(
@@ -888,5 +885,134 @@ async fn measure_decoded_rows_per_second() {
         "decoded {} row changes in {secs:.2} s: {:.0} rows/s",
         stream.decoded_rows(),
         stream.decoded_rows() as f64 / secs
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_binlog_file_means_the_position_is_lost() {
+    let db = common::shared();
+    let from = Position {
+        file: "bin.999999".into(),
+        pos: 4,
+        gtid: None,
+    };
+    let result = match BinlogStream::connect(&options(db, Duration::from_secs(1)), &from).await {
+        Ok(mut stream) => stream.next().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let err = result.expect_err("no such binlog file");
+    assert!(matches!(err, StreamError::PositionLost(_)), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+/// Forwards a client's connection to `server_port`; once the client has sent COM_BINLOG_DUMP,
+/// the first TABLE_MAP event the server sends gets an event size larger than its packet.
+async fn corrupting_proxy(server_port: u16) -> u16 {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn packet(r: &mut (impl AsyncReadExt + Unpin)) -> Option<Vec<u8>> {
+        let mut head = [0u8; 4];
+        r.read_exact(&mut head).await.ok()?;
+        let len = usize::from(head[0]) | usize::from(head[1]) << 8 | usize::from(head[2]) << 16;
+        let mut buf = head.to_vec();
+        buf.resize(4 + len, 0);
+        r.read_exact(&mut buf[4..]).await.ok()?;
+        Some(buf)
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let port = listener.local_addr().expect("proxy addr").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", server_port)).await else {
+                return;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let dumping = Arc::new(AtomicBool::new(false));
+            let seen = Arc::clone(&dumping);
+            tokio::spawn(async move {
+                while let Some(p) = packet(&mut cr).await {
+                    if p.get(4) == Some(&0x12) {
+                        seen.store(true, Ordering::SeqCst);
+                    }
+                    if sw.write_all(&p).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut done = false;
+                while let Some(mut p) = packet(&mut sr).await {
+                    // Payload: 0x00, then the event header (type at 4, size at 9..13).
+                    if !done && dumping.load(Ordering::SeqCst) && p.len() > 24 && p[4] == 0 {
+                        if p[4 + 1 + 4] == 19 {
+                            let size = u32::from_le_bytes([p[14], p[15], p[16], p[17]]) + 1000;
+                            p[14..18].copy_from_slice(&size.to_le_bytes());
+                            done = true;
+                        }
+                    }
+                    if cw.write_all(&p).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_a_retryable_decode_error_not_a_crash() {
+    let db = common::shared();
+    let code = common::unique_code("Bad");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let from = end_of_binlog(db).await;
+    let proxy = corrupting_proxy(db.port).await;
+    let mut options = options(db, Duration::from_secs(1));
+    options.opts = OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(proxy)
+        .user(Some("root"))
+        .prefer_socket(false)
+        .into();
+    let mut stream = BinlogStream::connect(&options, &from)
+        .await
+        .expect("connect through the proxy");
+    db.exec(&format!(
+        "INSERT INTO {tdb}.flow_token (id_token, id_instance, status, spawned_at)
+           VALUES (1, 1, 'ready', '2026-01-11 00:00:00');"
+    ))
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the corrupted event went unnoticed"
+        );
+        match stream.next().await {
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    // mysql_common unwraps the short read: the panic is caught and reported as a decode error.
+    assert!(matches!(err, StreamError::Decode(_)), "{err:?}");
+    assert!(err.to_string().contains("panic"), "{err}");
+    assert!(err.is_retryable());
+    drop(stream);
+
+    // The process lives on, and a fresh connection (not through the proxy) reads the change.
+    let mut stream = BinlogStream::connect(&self::options(db, Duration::from_secs(1)), &from)
+        .await
+        .expect("reconnect");
+    let txs = read_until(&mut stream, |t| !tenant_changes(t, &tdb).is_empty()).await;
+    let last = txs.last().map(|t| tenant_changes(t, &tdb));
+    assert!(
+        matches!(last.as_deref(), Some([Change::Upsert(Row::Token(t))]) if t.id == 1),
+        "{last:?}"
     );
 }

@@ -431,6 +431,19 @@ impl Row {
         Some(row)
     }
 
+    /// The source table this row belongs to.
+    pub fn table(&self) -> Table {
+        match self {
+            Row::Token(_) => Table::Token,
+            Row::Assignment(_) => Table::Assignment,
+            Row::Instance(_) => Table::Instance,
+            Row::Node(_) => Table::Node,
+            Row::Graph(_) => Table::Graph,
+            Row::Team(_) => Table::Team,
+            Row::Member(_) => Table::Member,
+        }
+    }
+
     pub fn key(&self) -> Key {
         match self {
             Row::Token(t) => Key::Token(t.id),
@@ -447,11 +460,36 @@ impl Row {
     }
 }
 
+impl Key {
+    /// The source table this key belongs to.
+    pub fn table(&self) -> Table {
+        match self {
+            Key::Token(_) => Table::Token,
+            Key::Assignment(_) => Table::Assignment,
+            Key::Instance(_) => Table::Instance,
+            Key::Node(_) => Table::Node,
+            Key::Graph(_) => Table::Graph,
+            Key::Team(_) => Table::Team,
+            Key::Member { .. } => Table::Member,
+        }
+    }
+}
+
 /// One change to a tenant's source rows: a row set to its after-image, or removed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Upsert(Row),
     Delete(Key),
+}
+
+impl Change {
+    /// The source table the changed row belongs to.
+    pub fn table(&self) -> Table {
+        match self {
+            Change::Upsert(row) => row.table(),
+            Change::Delete(key) => key.table(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,17 +10,18 @@ use crate::model::View;
 const CREATE: &str = include_str!("../../migrations/0001_mv_tables.sql");
 const UPGRADE: &str = include_str!("../../migrations/0002_denormalised_names.sql");
 
-/// The statements of a migration file, comments dropped.
-fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
-    sql.split(';').filter_map(|s| {
-        let body: String = s
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let body = body.trim().to_string();
-        (!body.is_empty()).then_some(body)
-    })
+/// The statements of a migration file: `--` comment lines dropped first (they may hold `;`).
+fn statements(sql: &str) -> Vec<String> {
+    let body: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    body.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `ALTER TABLE t ADD COLUMN IF NOT EXISTS c ...` → (t, c, the statement without IF NOT EXISTS),
@@ -114,9 +115,10 @@ mod tests {
 
     #[test]
     fn migration_files_parse() {
-        assert_eq!(statements(CREATE).count(), 5);
+        assert_eq!(statements(CREATE).len(), 5);
         let adds: Vec<_> = statements(UPGRADE)
-            .filter_map(|s| added_column(&s))
+            .iter()
+            .filter_map(|s| added_column(s))
             .collect();
         assert_eq!(adds.len(), 4);
         assert_eq!(adds[0].0, "mv_node_bottlenecks");

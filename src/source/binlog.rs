@@ -1540,7 +1540,7 @@ fn column(t: ColumnType, meta: &[u8]) -> Result<Column, String> {
             Err(format!("type {t:?} with a {n}-byte length"))
         }
     };
-    let frac = |fsp: u8| (usize::from(fsp) + 1) / 2;
+    let frac = |fsp: u8| usize::from(fsp).div_ceil(2);
     match t {
         MYSQL_TYPE_TINY => fixed(1, Conv::Int { unsigned: false }),
         MYSQL_TYPE_SHORT => fixed(2, Conv::Int { unsigned: false }),
@@ -1798,7 +1798,7 @@ fn decode_decimal(b: &[u8], precision: usize, scale: usize) -> Option<String> {
     let mut group = |n: usize| -> Option<u64> { take(&mut rest, n).map(be_uint) };
     let intg = precision - scale;
     let mut int_digits = String::new();
-    if intg % 9 > 0 {
+    if !intg.is_multiple_of(9) {
         let v = group(DIG2BYTES[intg % 9])?;
         int_digits.push_str(&format!("{v:0width$}", width = intg % 9));
     }
@@ -1816,7 +1816,7 @@ fn decode_decimal(b: &[u8], precision: usize, scale: usize) -> Option<String> {
         for _ in 0..scale / 9 {
             out.push_str(&format!("{:09}", group(4)?));
         }
-        if scale % 9 > 0 {
+        if !scale.is_multiple_of(9) {
             let v = group(DIG2BYTES[scale % 9])?;
             out.push_str(&format!("{v:0width$}", width = scale % 9));
         }
