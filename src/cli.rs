@@ -52,6 +52,9 @@ pub enum Command {
     Verify {
         #[arg(long)]
         tenant: Option<String>,
+        /// Only these tables (as for refresh); default all five.
+        #[arg(long)]
+        tables: Option<String>,
     },
     /// Show or reset the checkpoint.
     Checkpoint {
@@ -62,6 +65,41 @@ pub enum Command {
     Migrate {
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Drive simulated factory traffic into tenant databases (demo and tests; never production).
+    Simulate {
+        /// Tenant codes to create (with `--setup`) and drive.
+        #[arg(long, value_delimiter = ',', default_value = "DEFAULT")]
+        tenants: Vec<String>,
+        /// Create the tenant databases, source tables, mv_ tables and seed graphs and teams.
+        #[arg(long)]
+        setup: bool,
+        /// Transactions per second (0: as fast as possible).
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Stop after this many transactions (default: run until interrupted).
+        #[arg(long)]
+        transactions: Option<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the bad rows of SPEC §2 now and then.
+        #[arg(long)]
+        bad_rows: bool,
+    },
+    /// Benchmarks on a throwaway MariaDB it starts itself (see docs/benchmarks.md).
+    Bench {
+        /// 10k and 100k tokens and a 100k-row backlog only (a few minutes).
+        #[arg(long)]
+        quick: bool,
+        /// Dataset sizes in tokens (default 10000,100000,1000000).
+        #[arg(long, value_delimiter = ',')]
+        sizes: Option<Vec<u64>>,
+        /// Row events in the catch-up backlog (default 1000000; quick 100000).
+        #[arg(long)]
+        backlog: Option<u64>,
+        /// Only these parts: refresh (with start-up and memory), catchup, freshness.
+        #[arg(long, value_delimiter = ',')]
+        only: Option<Vec<String>>,
     },
 }
 
@@ -212,7 +250,11 @@ pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
     })
 }
 
-pub async fn verify(cli: &Cli, tenant: Option<&str>) -> Outcome {
+pub async fn verify(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> Outcome {
+    let views = match tables {
+        Some(list) => parse_list(list).map_err(Failure::usage)?,
+        None => View::ALL.to_vec(),
+    };
     let cfg = load_config(cli)?;
     let source = connect(&cfg.source, "source").await?;
     let sink = connect(&cfg.sink, "sink").await?;
@@ -229,7 +271,7 @@ pub async fn verify(cli: &Cli, tenant: Option<&str>) -> Outcome {
             .acquire()
             .await
             .map_err(|e| Failure::failed(describe(&e)))?;
-        match crate::verify::verify_tenant(&mut conn, db, &View::ALL).await {
+        match crate::verify::verify_tenant(&mut conn, db, &views).await {
             Ok(diffs) => {
                 for d in &diffs {
                     println!("{} {d}", t.code);
@@ -316,6 +358,25 @@ pub fn checkpoint(cli: &Cli, action: &CheckpointAction) -> Outcome {
 pub async fn run(cli: &Cli) -> Outcome {
     let cfg = load_config(cli)?;
     let live = std::sync::Arc::new(crate::live::Live::new(cfg.timezone));
+    // Bound before anything else starts: a port in use is a start-up error, not a late surprise.
+    let listener = tokio::net::TcpListener::bind(&cfg.http_listen)
+        .await
+        .map_err(|e| {
+            Failure::failed(format!(
+                "cannot listen on [http] listen = \"{}\": {e}",
+                cfg.http_listen
+            ))
+        })?;
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(addr = %addr, "http listening"),
+        Err(_) => tracing::info!(addr = %cfg.http_listen, "http listening"),
+    }
+    let http_live = live.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::http::serve(listener, http_live).await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    });
     let (stop, stopped) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -349,4 +410,94 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+pub struct SimulateArgs<'a> {
+    pub tenants: &'a [String],
+    pub setup: bool,
+    pub rate: f64,
+    pub transactions: Option<u64>,
+    pub seed: u64,
+    pub bad_rows: bool,
+}
+
+pub async fn simulate(cli: &Cli, args: SimulateArgs<'_>) -> Outcome {
+    use crate::simulate;
+    let cfg = load_config(cli)?;
+    let pool = connect(&cfg.source, "source").await?;
+    let mut dbs = Vec::new();
+    for (i, code) in args.tenants.iter().enumerate() {
+        let db = simulate::tenant_db(&cfg.db_prefix, code);
+        if args.setup {
+            simulate::setup_tenant(&pool, &cfg.core_db, &cfg.db_prefix, code, true)
+                .await
+                .map_err(|e| Failure::failed(format!("setting up tenant {code}: {e:#}")))?;
+            simulate::seed_dimensions(&pool, &db, args.seed + i as u64)
+                .await
+                .map_err(|e| Failure::failed(format!("seeding tenant {code}: {e:#}")))?;
+            println!("tenant {code}: database {db} created and seeded");
+        }
+        dbs.push(db);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let opts = simulate::SimOptions {
+        seed: args.seed,
+        tenants: dbs,
+        transactions: args.transactions,
+        rate_per_sec: (args.rate > 0.0).then_some(args.rate),
+        event_time: None,
+        bad_rows: args.bad_rows,
+        tz: cfg.timezone,
+    };
+    let stats = simulate::run_until(&pool, &opts, &stop)
+        .await
+        .map_err(|e| Failure::failed(format!("simulation stopped: {e:#}")))?;
+    println!(
+        "{} transactions, {} rows written, {:.0} tx/s",
+        stats.transactions,
+        stats.rows_written(),
+        stats.tx_per_sec()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flowtally bench`: needs no config; starts and stops its own server.
+pub async fn bench(cli: &Cli) -> Outcome {
+    let Command::Bench {
+        quick,
+        sizes,
+        backlog,
+        only,
+    } = &cli.command
+    else {
+        return Err(Failure::usage("not the bench command"));
+    };
+    let mut opts = crate::bench::BenchOptions {
+        quick: *quick,
+        sizes: sizes.clone(),
+        backlog_rows: *backlog,
+        ..Default::default()
+    };
+    if let Some(only) = only {
+        opts.parts = only
+            .iter()
+            .map(|p| {
+                crate::bench::Part::parse(p).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "unknown bench part '{p}': refresh, catchup or freshness"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    let report = crate::bench::run(&opts)
+        .await
+        .map_err(|e| Failure::failed(format!("bench: {e:#}")))?;
+    println!("{}", report.render());
+    Ok(ExitCode::SUCCESS)
 }

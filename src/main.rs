@@ -33,9 +33,30 @@ fn main() -> ExitCode {
                 cli::refresh(&cli, tenant.as_deref(), tables.as_deref()).await
             }
             Command::Migrate { tenant } => cli::migrate(&cli, tenant.as_deref()).await,
-            Command::Verify { tenant } => cli::verify(&cli, tenant.as_deref()).await,
+            Command::Verify { tenant, tables } => {
+                cli::verify(&cli, tenant.as_deref(), tables.as_deref()).await
+            }
             Command::Checkpoint { action } => cli::checkpoint(&cli, action),
             Command::Run => cli::run(&cli).await,
+            Command::Bench { .. } => cli::bench(&cli).await,
+            Command::Simulate {
+                tenants,
+                setup,
+                rate,
+                transactions,
+                seed,
+                bad_rows,
+            } => {
+                let args = cli::SimulateArgs {
+                    tenants,
+                    setup: *setup,
+                    rate: *rate,
+                    transactions: *transactions,
+                    seed: *seed,
+                    bad_rows: *bad_rows,
+                };
+                cli::simulate(&cli, args).await
+            }
         }
     });
     match outcome {

@@ -88,7 +88,11 @@ mod tests {
         assert_eq!(limiter.check_at("a", at(0)), Some(0));
         assert_eq!(limiter.check_at("a", at(1)), None);
         assert_eq!(limiter.check_at("a", at(9)), None);
-        assert_eq!(limiter.check_at("b", at(9)), Some(0), "keys are independent");
+        assert_eq!(
+            limiter.check_at("b", at(9)),
+            Some(0),
+            "keys are independent"
+        );
         assert_eq!(limiter.check_at("a", at(10)), Some(2), "two suppressed");
         assert_eq!(limiter.check_at("a", at(15)), None);
         assert_eq!(limiter.check_at("a", at(30)), Some(1));

@@ -93,7 +93,7 @@ pub async fn run(
     };
     tracing::info!(server = %server.identity, version = %server.version, "connected");
     let (writer, writer_rx) = mpsc::channel(64);
-    let writer_task = tokio::spawn(worker::run(sink, writer_rx));
+    let writer_task = tokio::spawn(worker::run(sink, writer_rx, live.clone()));
     let mut service = Service {
         clock: Clock::after(now_secs()),
         position: server.position.clone(),
@@ -337,8 +337,8 @@ impl Service {
             match change {
                 SourceChange::Tenant { db, change } => {
                     if let Some(mut slot) = self.live.tenants.get_mut(&key(&db)) {
+                        self.live.status.change_applied(&slot.code, change.table());
                         slot.apply(&tx.end, change);
-                        self.live.status.change_applied(&slot.code);
                     }
                 }
                 SourceChange::Organization { id, after } => {
@@ -372,6 +372,7 @@ impl Service {
             );
         }
         self.position = tx.end;
+        self.live.status.transaction_applied();
         self.live.status.position(&self.position, tx.commit_ts);
         if org_changed {
             if let Err(e) = self.reconcile_tenants(false).await {

@@ -1016,3 +1016,28 @@ async fn a_malformed_event_is_a_retryable_decode_error_not_a_crash() {
         "{last:?}"
     );
 }
+
+#[tokio::test]
+async fn a_minimal_row_image_stops_the_stream_instead_of_reading_nulls() {
+    // Private: every stream on the shared server would stop at this tenant's events too.
+    let db = common::start_server(&[]);
+    let code = common::unique_code("Min");
+    db.create_tenant(&code, false).await;
+    let tdb = common::tenant_db(&code);
+    let mut stream = stream_from_now(&db, Duration::from_secs(1)).await;
+    db.exec(&format!(
+        "INSERT INTO {tdb}.flow_token (id_token, id_instance, status, spawned_at)
+           VALUES (1, 1, 'ready', '2026-01-12 00:00:00');
+         SET SESSION binlog_row_image = 'MINIMAL';
+         UPDATE {tdb}.flow_token SET status = 'active' WHERE id_token = 1;"
+    ))
+    .await;
+    let first = stream.next().await.expect("the FULL insert");
+    assert!(
+        matches!(&first, StreamEvent::Transaction(t) if tenant_changes(t, &tdb).len() == 1),
+        "{first:?}"
+    );
+    let err = stream.next().await.expect_err("the MINIMAL update");
+    assert!(matches!(err, StreamError::Fatal(_)), "{err:?}");
+    assert!(err.to_string().contains("binlog_row_image=FULL"), "{err}");
+}

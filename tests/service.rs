@@ -4,112 +4,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use common::flowtally::Flowtally;
 use flowtally::model::View;
 use flowtally::simulate::{self, EventTime, SimOptions};
 use sqlx::Row;
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
-
-/// A running `flowtally run` child process with its own config and state directory.
-pub struct Flowtally {
-    child: Child,
-    pub dir: tempfile::TempDir,
-}
-
-impl Flowtally {
-    pub fn config(dir: &Path, port: u16, codes: &[&str], extra: &str) -> PathBuf {
-        let include: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
-        let text = format!(
-            "[source]\nurl = \"mysql://root@127.0.0.1:{port}\"\nserver_id = {}\nheartbeat_secs = 1\n\
-             [tenants]\ninclude = [{}]\n[state]\ndir = \"{}\"\ncheckpoint_secs = 2\n\
-             [http]\nlisten = \"127.0.0.1:0\"\n{extra}",
-            1000 + std::process::id() % 1000,
-            include.join(", "),
-            dir.join("state").display()
-        );
-        let path = dir.join("flowtally.toml");
-        std::fs::write(&path, text).expect("write config");
-        path
-    }
-
-    pub fn start(port: u16, codes: &[&str]) -> Flowtally {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Self::config(dir.path(), port, codes, "");
-        Self::start_in(dir)
-    }
-
-    pub fn start_in(dir: tempfile::TempDir) -> Flowtally {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.path().join("flowtally.log"))
-            .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_flowtally"))
-            .arg("--config")
-            .arg(dir.path().join("flowtally.toml"))
-            .arg("run")
-            .env("FLOWTALLY_LOG", "info,flowtally=debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn flowtally");
-        Flowtally { child, dir }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("flowtally.log")).unwrap_or_default()
-    }
-
-    /// Waits for the first checkpoint: start-up (recompute or resume) is done.
-    pub fn wait_started(&mut self) {
-        let cp = self.dir.path().join("state/checkpoint.bin");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !cp.exists() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("flowtally exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no checkpoint after 60 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM, and the exit status.
-    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = self.log();
-                return (status, log);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit 30 s after SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Flowtally {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The next minute boundary after `epoch`.
 fn next_minute(epoch: i64) -> i64 {

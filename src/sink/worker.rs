@@ -1,16 +1,22 @@
 //! The snapshot writer task: takes snapshots from a bounded channel and writes them in order,
 //! retrying a failing sink with capped backoff rather than dropping a snapshot. The applier
 //! waits on the channel when the sink falls behind (lag, not memory), and can flush it before
-//! taking a checkpoint.
+//! taking a checkpoint. Each write's duration, rows and failures go to the service's
+//! [`Status`](crate::status::Status).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use chrono::TimeZone;
 
 use sqlx::MySqlPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::writer;
 use crate::db::describe;
+use crate::live::Live;
 use crate::model::Snapshot;
+use crate::ratelimit::WARNINGS;
 use crate::source::reader::backoff;
 
 pub struct Job {
@@ -30,18 +36,33 @@ fn is_permanent(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42S02") | Some("42000")))
 }
 
-pub async fn run(sink: MySqlPool, mut rx: mpsc::Receiver<Msg>) {
+pub async fn run(sink: MySqlPool, mut rx: mpsc::Receiver<Msg>, live: Arc<Live>) {
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Flush(ack) => {
                 let _ = ack.send(());
             }
-            Msg::Write(job) => write_with_retry(&sink, &job).await,
+            Msg::Write(job) => write_with_retry(&sink, &job, &live).await,
         }
     }
 }
 
-async fn write_with_retry(sink: &MySqlPool, job: &Job) {
+/// The cadences ("1m", "5m", "15m") a snapshot belongs to, by the views it holds.
+fn cadences(s: &Snapshot) -> Vec<&'static str> {
+    let mut out = Vec::with_capacity(3);
+    if s.summary.is_some() || s.bottlenecks.is_some() || s.workload.is_some() {
+        out.push("1m");
+    }
+    if s.cycle_time.is_some() {
+        out.push("5m");
+    }
+    if s.trends.is_some() {
+        out.push("15m");
+    }
+    out
+}
+
+async fn write_with_retry(sink: &MySqlPool, job: &Job, live: &Live) {
     let mut attempt = 0;
     loop {
         let started = Instant::now();
@@ -51,16 +72,31 @@ async fn write_with_retry(sink: &MySqlPool, job: &Job) {
         };
         match result {
             Ok(rows) => {
+                let took = started.elapsed();
                 tracing::info!(
                     tenant = %job.code,
                     at = %job.snapshot.at.map(|t| t.to_string()).unwrap_or_default(),
                     rows,
-                    ms = started.elapsed().as_millis() as u64,
+                    ms = took.as_millis() as u64,
                     "snapshot written"
+                );
+                let at = job.snapshot.at.and_then(|t| {
+                    live.timezone
+                        .from_local_datetime(&t)
+                        .earliest()
+                        .map(|t| t.timestamp())
+                });
+                live.status.snapshot_written(
+                    &job.code,
+                    at,
+                    &cadences(&job.snapshot),
+                    rows,
+                    took.as_secs_f64(),
                 );
                 return;
             }
             Err(e) if is_permanent(&e) => {
+                live.status.write_failed(&describe(&e), false);
                 tracing::error!(
                     tenant = %job.code, error = %describe(&e),
                     "snapshot dropped: the tenant's mv_ tables are missing (run flowtally migrate)"
@@ -70,7 +106,11 @@ async fn write_with_retry(sink: &MySqlPool, job: &Job) {
             Err(e) => {
                 attempt += 1;
                 let wait = backoff(attempt).min(Duration::from_secs(30));
-                tracing::warn!(tenant = %job.code, error = %describe(&e), attempt, "snapshot write failed; retrying");
+                let error = describe(&e);
+                live.status.write_failed(&error, true);
+                if let Some(suppressed) = WARNINGS.check(&format!("snapshot write {}", job.code)) {
+                    tracing::warn!(tenant = %job.code, %error, attempt, suppressed, "snapshot write failed; retrying");
+                }
                 tokio::time::sleep(wait).await;
             }
         }

@@ -1100,6 +1100,29 @@ impl Decoder {
                 )))
             }
         };
+        // With a MINIMAL or NOBLOB row image a needed column can be absent and would read as
+        // NULL: refuse rather than apply wrong rows.
+        for (image, present) in [
+            ("before", data.columns_before_image()),
+            ("after", data.columns_after_image()),
+        ] {
+            let Some(present) = present else { continue };
+            let absent = plan.slots.iter().enumerate().find_map(|(i, slot)| {
+                let slot = (*slot)?;
+                let here = present.get(i).is_some_and(|b| *b);
+                (!here).then(|| plan.target.columns().get(slot).copied().unwrap_or("?"))
+            });
+            if let Some(column) = absent {
+                return Err(StreamError::Fatal(format!(
+                    "the {image} image of a row of {} at {} lacks column {column}: \
+                     binlog_row_image is not FULL on the server; run SET GLOBAL \
+                     binlog_row_image=FULL, add binlog_row_image=FULL to the server config, then \
+                     reset the checkpoint",
+                    plan.target_name(),
+                    self.position()
+                )));
+            }
+        }
         self.decode_rows(&data, plan).map_err(|e| {
             StreamError::Decode(format!(
                 "rows of {} at {}: {e}",

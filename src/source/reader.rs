@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use super::binlog::{BinlogOptions, BinlogStream, StreamEvent};
 use super::Position;
+use crate::ratelimit::WARNINGS;
 
 /// What the applier hears from the reader.
 #[derive(Debug)]
@@ -55,7 +56,9 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
             }
         };
         attempt += 1;
-        tracing::warn!(%reason, attempt, resume = %position, "binlog stream lost; reconnecting");
+        if let Some(suppressed) = WARNINGS.check("binlog reconnect") {
+            tracing::warn!(%reason, attempt, resume = %position, suppressed, "binlog stream lost; reconnecting");
+        }
         if out
             .send(SourceEvent::Reconnecting { reason, attempt })
             .await

@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::{ConnectOptions, Connection};
 
+pub mod flowtally;
+
 const CORE_SQL: &str = include_str!("../fixtures/core.sql");
 const MV_TABLES_SQL: &str = include_str!("../fixtures/mv_tables.sql");
 const TENANT_SOURCE_SQL: &str = include_str!("../fixtures/tenant_source.sql");
