@@ -292,8 +292,8 @@ impl Service {
         }
     }
 
-    async fn stream(&mut self, mut shutdown: oneshot::Receiver<()>) -> Result<(), RunError> {
-        let (tx, mut rx) = mpsc::channel(256);
+    fn spawn_reader(&self) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<SourceEvent>) {
+        let (tx, rx) = mpsc::channel(256);
         let options = BinlogOptions {
             opts: binlog_opts(&self.cfg.source),
             server_id: self.cfg.server_id,
@@ -301,7 +301,14 @@ impl Service {
             core_db: self.cfg.core_db.clone(),
             db_prefix: self.cfg.db_prefix.clone(),
         };
-        let reader = tokio::spawn(reader::run(options, self.position.clone(), tx));
+        (
+            tokio::spawn(reader::run(options, self.position.clone(), tx)),
+            rx,
+        )
+    }
+
+    async fn stream(&mut self, mut shutdown: oneshot::Receiver<()>) -> Result<(), RunError> {
+        let (mut reader, mut rx) = self.spawn_reader();
         let mut checkpoints = tokio::time::interval(Duration::from_secs(self.cfg.checkpoint_secs));
         let mut rediscover = tokio::time::interval(Duration::from_secs(10));
         self.live.status.streaming();
@@ -312,6 +319,14 @@ impl Service {
                     Some(SourceEvent::Stream(StreamEvent::Transaction(tx))) => self.on_transaction(tx).await,
                     Some(SourceEvent::Stream(StreamEvent::Heartbeat)) => self.on_idle().await,
                     Some(SourceEvent::Reconnecting { reason, .. }) => self.live.status.reconnecting(&reason),
+                    Some(SourceEvent::PositionLost(reason)) => {
+                        reader.abort();
+                        if let Err(e) = self.recompute_all(&reason).await {
+                            break Err(e);
+                        }
+                        (reader, rx) = self.spawn_reader();
+                        self.live.status.streaming();
+                    }
                     Some(SourceEvent::Fatal(reason)) => break Err(RunError::Stream(reason)),
                     None => break Err(RunError::Stream("the binlog reader stopped".into())),
                 },
@@ -326,6 +341,26 @@ impl Service {
         };
         reader.abort();
         result
+    }
+
+    /// The binlog the stream needs is gone (purged while behind): start over from the source
+    /// tables at the server's current position.
+    async fn recompute_all(&mut self, reason: &str) -> Result<(), RunError> {
+        tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
+        self.live.status.recompute("binlog_purged");
+        let mut conn = mysql_async::Conn::new(binlog_opts(&self.cfg.source))
+            .await
+            .map_err(|e| RunError::Setup(format!("cannot connect to {}: {e}", self.cfg.source)))?;
+        let info = check_server(&mut conn)
+            .await
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        let _ = conn.disconnect().await;
+        self.live.tenants.clear();
+        self.position = info.position;
+        self.clock = Clock::after(now_secs());
+        self.reconcile_tenants(true).await?;
+        self.checkpoint().await;
+        Ok(())
     }
 
     async fn on_transaction(&mut self, tx: Transaction) {

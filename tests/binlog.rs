@@ -590,8 +590,9 @@ async fn check_server_accepts_the_standard_server() {
     let info = check_server(&mut conn).await.expect("standard flags pass");
     assert_eq!(info.flavor, Flavor::MariaDb);
     assert!(info.version.contains("MariaDB"), "{}", info.version);
+    // server_id first; MariaDB 10.11 has no server_uid status value, so nothing follows here.
     assert!(
-        info.identity.starts_with("1"),
+        info.identity == "1" || info.identity.starts_with("1:"),
         "server_id first: {}",
         info.identity
     );
@@ -948,12 +949,11 @@ async fn corrupting_proxy(server_port: u16) -> u16 {
                 let mut done = false;
                 while let Some(mut p) = packet(&mut sr).await {
                     // Payload: 0x00, then the event header (type at 4, size at 9..13).
-                    if !done && dumping.load(Ordering::SeqCst) && p.len() > 24 && p[4] == 0 {
-                        if p[4 + 1 + 4] == 19 {
-                            let size = u32::from_le_bytes([p[14], p[15], p[16], p[17]]) + 1000;
-                            p[14..18].copy_from_slice(&size.to_le_bytes());
-                            done = true;
-                        }
+                    let table_map = p.len() > 24 && p[4] == 0 && p[4 + 1 + 4] == 19;
+                    if !done && table_map && dumping.load(Ordering::SeqCst) {
+                        let size = u32::from_le_bytes([p[14], p[15], p[16], p[17]]) + 1000;
+                        p[14..18].copy_from_slice(&size.to_le_bytes());
+                        done = true;
                     }
                     if cw.write_all(&p).await.is_err() {
                         return;

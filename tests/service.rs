@@ -4,75 +4,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use chrono::NaiveDateTime;
-use common::flowtally::Flowtally;
-use flowtally::model::View;
+use common::flowtally::{
+    differences, local, mark, next_minute, snapshot_instants, wait_for_instant, Flowtally,
+};
 use flowtally::simulate::{self, EventTime, SimOptions};
 use sqlx::Row;
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
-
-/// The next minute boundary after `epoch`.
-fn next_minute(epoch: i64) -> i64 {
-    (epoch / 60 + 1) * 60
-}
-
-fn local(epoch: i64) -> NaiveDateTime {
-    flowtally::model::clock::local_time(epoch, TZ)
-}
-
-/// Commits a transaction stamped `epoch` on an untracked table: the stream has passed it.
-async fn mark(pool: &sqlx::MySqlPool, epoch: i64) {
-    let mut conn = pool.acquire().await.expect("conn");
-    for sql in [
-        "CREATE DATABASE IF NOT EXISTS flowtally_test".to_string(),
-        "CREATE TABLE IF NOT EXISTS flowtally_test.marker (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT)".into(),
-        format!("SET timestamp = {epoch}"),
-        format!("INSERT INTO flowtally_test.marker (at) VALUES ({epoch})"),
-        "SET timestamp = DEFAULT".into(),
-    ] {
-        sqlx::query(&sql).execute(&mut *conn).await.expect("marker");
-    }
-}
-
-async fn snapshot_instants(pool: &sqlx::MySqlPool, db: &str) -> Vec<NaiveDateTime> {
-    sqlx::query(&format!(
-        "SELECT DISTINCT snapshot_at FROM `{db}`.mv_node_bottlenecks ORDER BY snapshot_at"
-    ))
-    .fetch_all(pool)
-    .await
-    .expect("instants")
-    .iter()
-    .map(|r| r.get::<NaiveDateTime, _>(0))
-    .collect()
-}
-
-async fn wait_for_instant(pool: &sqlx::MySqlPool, db: &str, at: NaiveDateTime, ft: &Flowtally) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if snapshot_instants(pool, db).await.contains(&at) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no snapshot at {at} in {db} after 90 s:\n{}",
-            ft.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn differences(pool: &sqlx::MySqlPool, db: &str) -> Vec<String> {
-    let mut conn = pool.acquire().await.expect("conn");
-    flowtally::verify::verify_tenant(&mut conn, db, &View::ALL)
-        .await
-        .expect("verify")
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_follows_simulated_traffic_and_verify_agrees() {

@@ -25,13 +25,19 @@ pub struct Dims {
 impl Dims {
     /// The instance's graph and production type (instance's own, else its graph's).
     pub fn product_of(&self, instance: Option<i64>) -> (Option<String>, Option<i64>) {
+        let (ptype, graph) = self.product_ref(instance);
+        (ptype.map(str::to_string), graph)
+    }
+
+    /// [`Self::product_of`], borrowed.
+    pub fn product_ref(&self, instance: Option<i64>) -> (Option<&str>, Option<i64>) {
         let Some(inst) = instance.and_then(|i| self.instances.get(&i)) else {
             return (None, None);
         };
-        let ptype = inst.production_type.clone().or_else(|| {
+        let ptype = inst.production_type.as_deref().or_else(|| {
             inst.graph
                 .and_then(|g| self.graphs.get(&g))
-                .and_then(|g| g.production_type.clone())
+                .and_then(|g| g.production_type.as_deref())
         });
         (ptype, inst.graph)
     }

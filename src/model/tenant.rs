@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::completions::{CompletionEntry, CompletionIndex};
 use super::dims::Dims;
-use super::row::{Assignment, Change, Key, LeftOut, Row, Token};
+use super::row::{Assignment, Change, Graph, Instance, Key, LeftOut, Row, Token};
 use super::token_days::{TokenDayEntry, TokenDays};
 use super::views::{
     bottlenecks::{self, BottleneckRow},
@@ -31,6 +31,9 @@ pub struct TenantState {
     assignments: HashMap<i64, Assignment>,
     /// Token → ids of its open assignments; the highest one holds the token.
     open_by_token: HashMap<i64, BTreeSet<i64>>,
+    /// Instance → the tokens filed in `token_days` under its group: re-filed when the instance's
+    /// production type or graph changes.
+    products: HashMap<i64, Vec<i64>>,
     dims: Dims,
     wip: WipIndex,
     completions: CompletionIndex,
@@ -67,24 +70,16 @@ impl TenantState {
             Change::Delete(Key::Token(id)) => self.set_token(id, None),
             Change::Upsert(Row::Assignment(a)) => self.set_assignment(a.id, Some(a)),
             Change::Delete(Key::Assignment(id)) => self.set_assignment(id, None),
-            Change::Upsert(Row::Instance(r)) => {
-                self.dims.instances.insert(r.id, r);
-            }
-            Change::Delete(Key::Instance(id)) => {
-                self.dims.instances.remove(&id);
-            }
+            Change::Upsert(Row::Instance(r)) => self.set_instance(r.id, Some(r)),
+            Change::Delete(Key::Instance(id)) => self.set_instance(id, None),
             Change::Upsert(Row::Node(r)) => {
                 self.dims.nodes.insert(r.id, r);
             }
             Change::Delete(Key::Node(id)) => {
                 self.dims.nodes.remove(&id);
             }
-            Change::Upsert(Row::Graph(r)) => {
-                self.dims.graphs.insert(r.id, r);
-            }
-            Change::Delete(Key::Graph(id)) => {
-                self.dims.graphs.remove(&id);
-            }
+            Change::Upsert(Row::Graph(r)) => self.set_graph(r.id, Some(r)),
+            Change::Delete(Key::Graph(id)) => self.set_graph(id, None),
             Change::Upsert(Row::Team(r)) => {
                 self.dims.teams.insert(r.id, r);
             }
@@ -117,11 +112,22 @@ impl TenantState {
     }
 
     fn set_token(&mut self, id: i64, new: Option<Token>) {
-        if let Some(old) = self.tokens.get(&id) {
-            let (days, bad) = (TokenDayEntry::of(old), old.bad());
-            if let Some(e) = days {
-                self.token_days.remove(&e);
+        let old_days = self.tokens.get(&id).and_then(TokenDayEntry::of);
+        let new_days = new.as_ref().and_then(TokenDayEntry::of);
+        if old_days != new_days {
+            if let Some(e) = old_days {
+                self.token_days
+                    .remove(&e, self.dims.product_ref(e.instance));
+                self.unfile_product(e.instance, id);
             }
+            if let Some(e) = new_days {
+                self.token_days.add(&e, self.dims.product_ref(e.instance));
+                if let Some(i) = e.instance {
+                    self.products.entry(i).or_default().push(id);
+                }
+            }
+        }
+        if let Some(bad) = self.tokens.get(&id).map(Token::bad) {
             self.count_bad(bad, -1);
         }
         if let Some(e) = self.wip_entry(id) {
@@ -129,9 +135,6 @@ impl TenantState {
         }
         match new {
             Some(t) => {
-                if let Some(e) = TokenDayEntry::of(&t) {
-                    self.token_days.add(&e);
-                }
                 self.count_bad(t.bad(), 1);
                 self.tokens.insert(id, t);
             }
@@ -141,6 +144,64 @@ impl TenantState {
         }
         if let Some(e) = self.wip_entry(id) {
             self.wip.add(&e);
+        }
+    }
+
+    fn unfile_product(&mut self, instance: Option<i64>, token: i64) {
+        let Some(i) = instance else { return };
+        if let Some(list) = self.products.get_mut(&i) {
+            if let Some(p) = list.iter().position(|t| *t == token) {
+                list.swap_remove(p);
+            }
+            if list.is_empty() {
+                self.products.remove(&i);
+            }
+        }
+    }
+
+    /// An instance row changes: its tokens move to the trends group it resolves to now.
+    fn set_instance(&mut self, id: i64, new: Option<Instance>) {
+        let tokens = self.products.get(&id).cloned().unwrap_or_default();
+        let before = (!tokens.is_empty()).then(|| self.dims.product_of(Some(id)));
+        match new {
+            Some(r) => self.dims.instances.insert(id, r),
+            None => self.dims.instances.remove(&id),
+        };
+        let Some(before) = before else { return };
+        let before = (before.0.as_deref(), before.1);
+        if before == self.dims.product_ref(Some(id)) {
+            return;
+        }
+        for t in tokens {
+            if let Some(e) = self.tokens.get(&t).and_then(TokenDayEntry::of) {
+                self.token_days.remove(&e, before);
+                self.token_days.add(&e, self.dims.product_ref(e.instance));
+            }
+        }
+    }
+
+    /// A graph row changes: if its production type did, the instances without their own fall
+    /// into another trends group. Rare (routing graphs are edited, not streamed): every product
+    /// token is filed again.
+    fn set_graph(&mut self, id: i64, new: Option<Graph>) {
+        let before = self
+            .dims
+            .graphs
+            .get(&id)
+            .and_then(|g| g.production_type.clone());
+        let after = new.as_ref().and_then(|g| g.production_type.clone());
+        match new {
+            Some(r) => self.dims.graphs.insert(id, r),
+            None => self.dims.graphs.remove(&id),
+        };
+        if before == after || self.products.is_empty() {
+            return;
+        }
+        self.token_days.clear();
+        for t in self.tokens.values() {
+            if let Some(e) = TokenDayEntry::of(t) {
+                self.token_days.add(&e, self.dims.product_ref(e.instance));
+            }
         }
     }
 

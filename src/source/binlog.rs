@@ -202,7 +202,7 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
         conn,
         "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', \
          'binlog_row_image', 'binlog_row_metadata', 'log_bin_compress', 'server_id', \
-         'server_uuid', 'gtid_binlog_pos', 'gtid_executed')",
+         'server_uuid', 'gtid_binlog_pos', 'gtid_executed', 'hostname', 'datadir')",
     )
     .await?
     .into_iter()
@@ -230,7 +230,13 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
                 .filter(|v| !v.is_empty());
             match uid {
                 Some(uid) => format!("{server_id}:{uid}"),
-                None => server_id,
+                // MariaDB before 11.x has no server_uid: the host and data directory tell two
+                // servers with the same server_id apart (a moved server recomputes once).
+                None => format!(
+                    "{server_id}@{}:{}",
+                    var("hostname").unwrap_or_default(),
+                    var("datadir").unwrap_or_default()
+                ),
             }
         }
     };
@@ -508,12 +514,9 @@ impl BinlogStream {
                 setup.push(format!("SET @source_heartbeat_period={ns}"));
             }
         }
-        // mysql_async overrides this with 'ALL' when it registers as a replica; kept for servers
-        // that check the value rather than its presence.
-        setup.push("SET @master_binlog_checksum=@@global.binlog_checksum".to_string());
-        if flavor == Flavor::MySql {
-            setup.push("SET @source_binlog_checksum=@@global.binlog_checksum".to_string());
-        }
+        // No SET @master_binlog_checksum here: mysql_async sets it (to 'ALL') itself when it
+        // registers as a replica, after anything we set, and MariaDB only checks that it exists.
+        // Checksummed events are then sent as the server writes them.
         for sql in &setup {
             conn.query_drop(sql.as_str())
                 .await
@@ -913,8 +916,8 @@ impl Decoder {
         }
         self.file = String::from_utf8_lossy(&name).into_owned();
         self.pos = rotate.position();
-        // A real rotate (end of a file) starts fresh table ids' meaning on the next file's maps
-        // anyway; dropping ours keeps the map bounded.
+        // Every transaction re-sends its table maps, so forgetting them at the end of a file
+        // loses nothing and keeps the map bounded.
         if event.header().flags_raw() & LOG_EVENT_ARTIFICIAL_F == 0 && event.header().log_pos() != 0
         {
             self.tables.clear();
@@ -2058,7 +2061,7 @@ mod tests {
             decode_decimal(&[0x80, 0, 0, 0, 1], 10, 2).as_deref(),
             Some("0.01")
         );
-        // DECIMAL(20,0): 11 integer digits in a 5-byte leading group? No: 20 = 2*9 + 2.
+        // DECIMAL(20,0): 20 digits = a 2-digit leading group (1 byte) and two 9-digit groups.
         let size = decimal_size(20, 0);
         assert_eq!(size, 1 + 4 + 4);
         let mut big = vec![0x80 | 12, 0, 0, 0, 0, 0x3b, 0x9a, 0xc9, 0xff];

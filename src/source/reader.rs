@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::binlog::{BinlogOptions, BinlogStream, StreamEvent};
+use super::binlog::{BinlogOptions, BinlogStream, StreamError, StreamEvent};
 use super::Position;
 use crate::ratelimit::WARNINGS;
 
@@ -19,7 +19,9 @@ pub enum SourceEvent {
         reason: String,
         attempt: u32,
     },
-    /// The stream cannot go on (compressed events, purged binlog, revoked grant).
+    /// The binlog at the position is gone (purged): only a full recompute can go on.
+    PositionLost(String),
+    /// The stream cannot go on (compressed events, revoked grant).
     Fatal(String),
 }
 
@@ -44,14 +46,14 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
                     }
                     Err(e) if e.is_retryable() => break e.to_string(),
                     Err(e) => {
-                        let _ = out.send(SourceEvent::Fatal(e.to_string())).await;
+                        let _ = out.send(stopped(e)).await;
                         return;
                     }
                 }
             },
             Err(e) if e.is_retryable() => e.to_string(),
             Err(e) => {
-                let _ = out.send(SourceEvent::Fatal(e.to_string())).await;
+                let _ = out.send(stopped(e)).await;
                 return;
             }
         };
@@ -67,6 +69,13 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
             return;
         }
         tokio::time::sleep(backoff(attempt)).await;
+    }
+}
+
+fn stopped(e: StreamError) -> SourceEvent {
+    match e {
+        StreamError::PositionLost(reason) => SourceEvent::PositionLost(reason),
+        other => SourceEvent::Fatal(other.to_string()),
     }
 }
 

@@ -38,6 +38,18 @@ pub struct Loaded {
     pub unkeyed: u64,
 }
 
+/// Dimensions first, so each token finds its instance (and trends group) when it is filed
+/// rather than being moved once its instance arrives.
+const LOAD_ORDER: [Table; 7] = [
+    Table::Graph,
+    Table::Node,
+    Table::Team,
+    Table::Member,
+    Table::Instance,
+    Table::Token,
+    Table::Assignment,
+];
+
 enum Kind {
     Int,
     Text,
@@ -139,7 +151,7 @@ async fn load_in_transaction(
         rows: 0,
         unkeyed: 0,
     };
-    for table in Table::ALL {
+    for table in LOAD_ORDER {
         let sql = format!(
             "SELECT {} FROM {}.{}{}",
             select_list(table),

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDateTime;
+use flowtally::model::View;
+use sqlx::Row;
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
+
 /// A running `flowtally run` child process with its own config and state directory.
 pub struct Flowtally {
     child: Child,
@@ -37,21 +43,42 @@ impl Flowtally {
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> Flowtally {
+        let child = Self::spawn(dir.path());
+        Flowtally { child, dir }
+    }
+
+    fn spawn(dir: &Path) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.path().join("flowtally.log"))
+            .open(dir.join("flowtally.log"))
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_flowtally"))
+        Command::new(env!("CARGO_BIN_EXE_flowtally"))
             .arg("--config")
-            .arg(dir.path().join("flowtally.toml"))
+            .arg(dir.join("flowtally.toml"))
             .arg("run")
             .env("FLOWTALLY_LOG", "info,flowtally=debug")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("spawn flowtally");
-        Flowtally { child, dir }
+            .expect("spawn flowtally")
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the process again on the same config and state directory.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.child = Self::spawn(self.dir.path());
+    }
+
+    /// Exit status if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     pub fn log(&self) -> String {
@@ -98,8 +125,29 @@ impl Flowtally {
         }
     }
 
-    /// SIGTERM, and the exit status.
-    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+    /// Empties the log file (to look for what the next start says).
+    pub fn clear_log(&self) {
+        let _ = std::fs::write(self.dir.path().join("flowtally.log"), "");
+    }
+
+    /// Waits up to 60 s for `needle` in the log.
+    pub fn wait_until_log(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.log().contains(needle) {
+            if let Some(status) = self.exited() {
+                panic!("flowtally exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no \"{needle}\" in the log after 60 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, and the exit status; the state directory stays for a restart.
+    pub fn stop(&mut self) -> (std::process::ExitStatus, String) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -232,4 +280,64 @@ fn dechunk(mut body: &str) -> String {
         out.push_str(&rest[..size]);
         body = rest[size..].trim_start_matches("\r\n");
     }
+}
+
+/// The next minute boundary after `epoch`.
+pub fn next_minute(epoch: i64) -> i64 {
+    (epoch / 60 + 1) * 60
+}
+
+pub fn local(epoch: i64) -> NaiveDateTime {
+    flowtally::model::clock::local_time(epoch, TZ)
+}
+
+/// Commits a transaction stamped `epoch` on an untracked table: the stream has passed it.
+pub async fn mark(pool: &sqlx::MySqlPool, epoch: i64) {
+    let mut conn = pool.acquire().await.expect("conn");
+    for sql in [
+        "CREATE DATABASE IF NOT EXISTS flowtally_test".to_string(),
+        "CREATE TABLE IF NOT EXISTS flowtally_test.marker (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT)".into(),
+        format!("SET timestamp = {epoch}"),
+        format!("INSERT INTO flowtally_test.marker (at) VALUES ({epoch})"),
+        "SET timestamp = DEFAULT".into(),
+    ] {
+        sqlx::query(&sql).execute(&mut *conn).await.expect("marker");
+    }
+}
+
+pub async fn snapshot_instants(pool: &sqlx::MySqlPool, db: &str) -> Vec<NaiveDateTime> {
+    sqlx::query(&format!(
+        "SELECT DISTINCT snapshot_at FROM `{db}`.mv_node_bottlenecks ORDER BY snapshot_at"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("instants")
+    .iter()
+    .map(|r| r.get::<NaiveDateTime, _>(0))
+    .collect()
+}
+
+pub async fn wait_for_instant(pool: &sqlx::MySqlPool, db: &str, at: NaiveDateTime, ft: &Flowtally) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if snapshot_instants(pool, db).await.contains(&at) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot at {at} in {db} after 90 s:\n{}",
+            ft.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn differences(pool: &sqlx::MySqlPool, db: &str) -> Vec<String> {
+    let mut conn = pool.acquire().await.expect("conn");
+    flowtally::verify::verify_tenant(&mut conn, db, &View::ALL)
+        .await
+        .expect("verify")
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
 }

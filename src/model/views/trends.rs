@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::model::decimal::Dec2;
-use crate::model::token_days::{DayCell, TokenDays};
+use crate::model::token_days::{DayCell, Group, TokenDays};
 
 /// Days written: today and the 29 before it.
 pub const WINDOW_DAYS: u64 = 30;
@@ -36,19 +36,12 @@ pub struct TrendRow {
     pub throughput_per_day: Dec2,
 }
 
-type Group = (Option<String>, Option<i64>);
-
 pub fn rows(ctx: &Ctx, days: &TokenDays) -> Vec<TrendRow> {
     let first = ctx.days_ago(WINDOW_DAYS - 1);
     let mut by_day: BTreeMap<(NaiveDate, Group), DayCell> = BTreeMap::new();
     for (day, cells) in days.days(ctx.days_ago(LOOKBACK_DAYS - 1), ctx.today()) {
-        for (instance, cell) in cells {
-            let (ptype, graph) = ctx.dims.product_of(*instance);
-            let sum = by_day.entry((*day, (ptype, graph))).or_default();
-            sum.spawned += cell.spawned;
-            sum.completed += cell.completed;
-            sum.leads += cell.leads;
-            sum.lead_secs_sum += cell.lead_secs_sum;
+        for (group, cell) in cells {
+            by_day.insert((*day, group.clone()), *cell);
         }
     }
     let completed_on = |day: NaiveDate, group: &Group| {
