@@ -5,6 +5,7 @@ pub mod completions;
 pub mod decimal;
 pub mod dims;
 pub mod row;
+pub mod stored;
 pub mod tenant;
 pub mod token_days;
 pub mod views;

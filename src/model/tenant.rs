@@ -6,7 +6,7 @@
 //! A token's contribution depends on its open assignment, so an assignment change re-files the
 //! token(s) it touches. Each change costs O(1); a snapshot costs O(groups).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::completions::{CompletionEntry, CompletionIndex};
 use super::dims::Dims;
 use super::row::{Assignment, Change, Graph, Instance, Key, LeftOut, Row, Token};
+use super::stored::{FastMap, StoredAssignment, StoredToken};
 use super::token_days::{TokenDayEntry, TokenDays};
 use super::views::{
     bottlenecks::{self, BottleneckRow},
@@ -27,13 +28,13 @@ use super::wip::{WipEntry, WipIndex};
 
 #[derive(Debug, Default, Clone)]
 pub struct TenantState {
-    tokens: HashMap<i64, Token>,
-    assignments: HashMap<i64, Assignment>,
+    tokens: FastMap<i64, StoredToken>,
+    assignments: FastMap<i64, StoredAssignment>,
     /// Token → ids of its open assignments; the highest one holds the token.
-    open_by_token: HashMap<i64, BTreeSet<i64>>,
+    open_by_token: FastMap<i64, BTreeSet<i64>>,
     /// Instance → the tokens filed in `token_days` under its group: re-filed when the instance's
     /// production type or graph changes.
-    products: HashMap<i64, Vec<i64>>,
+    products: FastMap<i64, Vec<i64>>,
     dims: Dims,
     wip: WipIndex,
     completions: CompletionIndex,
@@ -95,14 +96,22 @@ impl TenantState {
         }
     }
 
-    fn open_assignment(&self, token: i64) -> Option<&Assignment> {
+    fn token(&self, id: i64) -> Option<Token> {
+        self.tokens.get(&id).map(|s| s.token(id))
+    }
+
+    fn assignment(&self, id: i64) -> Option<Assignment> {
+        self.assignments.get(&id).map(|s| s.assignment(id))
+    }
+
+    fn open_assignment(&self, token: i64) -> Option<Assignment> {
         let id = self.open_by_token.get(&token)?.last()?;
-        self.assignments.get(id)
+        self.assignment(*id)
     }
 
     fn wip_entry(&self, token: i64) -> Option<WipEntry> {
-        let t = self.tokens.get(&token)?;
-        WipEntry::of(t, self.open_assignment(token))
+        let t = self.token(token)?;
+        WipEntry::of(&t, self.open_assignment(token).as_ref())
     }
 
     fn count_bad(&mut self, reason: Option<LeftOut>, sign: i64) {
@@ -112,7 +121,8 @@ impl TenantState {
     }
 
     fn set_token(&mut self, id: i64, new: Option<Token>) {
-        let old_days = self.tokens.get(&id).and_then(TokenDayEntry::of);
+        let old = self.token(id);
+        let old_days = old.as_ref().and_then(TokenDayEntry::of);
         let new_days = new.as_ref().and_then(TokenDayEntry::of);
         if old_days != new_days {
             if let Some(e) = old_days {
@@ -127,8 +137,8 @@ impl TenantState {
                 }
             }
         }
-        if let Some(bad) = self.tokens.get(&id).map(Token::bad) {
-            self.count_bad(bad, -1);
+        if let Some(old) = &old {
+            self.count_bad(old.bad(), -1);
         }
         if let Some(e) = self.wip_entry(id) {
             self.wip.remove(&e);
@@ -136,7 +146,7 @@ impl TenantState {
         match new {
             Some(t) => {
                 self.count_bad(t.bad(), 1);
-                self.tokens.insert(id, t);
+                self.tokens.insert(id, StoredToken::new(&t));
             }
             None => {
                 self.tokens.remove(&id);
@@ -173,7 +183,7 @@ impl TenantState {
             return;
         }
         for t in tokens {
-            if let Some(e) = self.tokens.get(&t).and_then(TokenDayEntry::of) {
+            if let Some(e) = self.token(t).as_ref().and_then(TokenDayEntry::of) {
                 self.token_days.remove(&e, before);
                 self.token_days.add(&e, self.dims.product_ref(e.instance));
             }
@@ -198,18 +208,18 @@ impl TenantState {
             return;
         }
         self.token_days.clear();
-        for t in self.tokens.values() {
-            if let Some(e) = TokenDayEntry::of(t) {
+        for (id, t) in &self.tokens {
+            if let Some(e) = TokenDayEntry::of(&t.token(*id)) {
                 self.token_days.add(&e, self.dims.product_ref(e.instance));
             }
         }
     }
 
     fn set_assignment(&mut self, id: i64, new: Option<Assignment>) {
-        let old = self.assignments.get(&id);
+        let old = self.assignment(id);
         // Tokens this assignment may hold, before or after the change: re-file them.
         let held: BTreeSet<i64> = old
-            .into_iter()
+            .iter()
             .chain(new.as_ref())
             .filter(|a| a.is_open())
             .filter_map(|a| a.token)
@@ -219,7 +229,8 @@ impl TenantState {
                 self.wip.remove(&e);
             }
         }
-        if let Some(old) = self.assignments.remove(&id) {
+        if let Some(old) = old {
+            self.assignments.remove(&id);
             if let Some(e) = CompletionEntry::of(&old) {
                 self.completions.remove(&e);
             }
@@ -241,7 +252,7 @@ impl TenantState {
             if let (true, Some(t)) = (a.is_open(), a.token) {
                 self.open_by_token.entry(t).or_default().insert(id);
             }
-            self.assignments.insert(id, a);
+            self.assignments.insert(id, StoredAssignment::new(&a));
         }
         for t in &held {
             if let Some(e) = self.wip_entry(*t) {
@@ -296,12 +307,14 @@ impl TenantState {
         let missing = |node: &Option<i64>| node.is_some_and(|n| !self.dims.nodes.contains_key(&n));
         let tokens = self
             .tokens
-            .values()
+            .iter()
+            .map(|(id, t)| t.token(*id))
             .filter(|t| t.bad().is_none() && t.status.is_live() && missing(&t.node))
             .count();
         let assignments = self
             .assignments
-            .values()
+            .iter()
+            .map(|(id, a)| a.assignment(*id))
             .filter(|a| a.completed_on().is_some() && missing(&a.node))
             .count();
         if tokens + assignments > 0 {
@@ -330,7 +343,11 @@ impl TenantState {
             .chain(d.graphs.values().cloned().map(Row::Graph))
             .chain(d.teams.values().cloned().map(Row::Team))
             .chain(d.members.values().cloned().map(Row::Member))
-            .chain(self.tokens.values().cloned().map(Row::Token))
-            .chain(self.assignments.values().cloned().map(Row::Assignment))
+            .chain(self.tokens.iter().map(|(id, t)| Row::Token(t.token(*id))))
+            .chain(
+                self.assignments
+                    .iter()
+                    .map(|(id, a)| Row::Assignment(a.assignment(*id))),
+            )
     }
 }

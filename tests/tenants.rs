@@ -1,0 +1,108 @@
+//! Tenants coming and going while `flowtally run` streams: a new organization is loaded alone
+//! and joins the stream without pausing the others; a deactivated one gets no rows for any
+//! instant after the deactivating commit.
+
+mod common;
+
+use common::flowtally::{
+    differences, local, mark, next_minute, snapshot_instants, wait_for_instant, Flowtally,
+};
+use flowtally::simulate::{self, EventTime, SimOptions, SimStats};
+use sqlx::MySqlPool;
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
+
+async fn traffic(pool: &MySqlPool, dbs: &[String], seed: u64, start: i64, n: u64) -> SimStats {
+    simulate::run(
+        pool,
+        &SimOptions {
+            seed,
+            tenants: dbs.to_vec(),
+            transactions: Some(n),
+            event_time: Some(EventTime {
+                start_epoch: start,
+                step_secs: 1,
+            }),
+            bad_rows: false,
+            tz: TZ,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("traffic")
+}
+
+async fn set_up(pool: &MySqlPool, code: &str, seed: u64, at: i64) -> String {
+    simulate::setup_tenant_at(pool, "bgerp", "bgerp_t_", code, true, Some(at))
+        .await
+        .expect("setup");
+    let db = common::tenant_db(code);
+    simulate::seed_dimensions_at(pool, &db, seed, Some(at))
+        .await
+        .expect("seed");
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_join_and_leave_while_streaming() {
+    let server = common::start_server(&[]);
+    let pool = server.pool().await;
+    let (a, b) = ("JoinA", "JoinB");
+    let now = chrono::Utc::now().timestamp();
+    let db_a = set_up(&pool, a, 61, now).await;
+    let mut ft = Flowtally::start(server.port, &[a, b]);
+    ft.wait_started();
+    assert!(
+        ft.log().contains("tenant loaded tenant=JoinA"),
+        "{}",
+        ft.log()
+    );
+
+    let first = next_minute(now) + 60;
+    let s = traffic(&pool, std::slice::from_ref(&db_a), 62, first, 200).await;
+    // B appears while A streams: its database and organization row, dated in the stream.
+    let db_b = set_up(&pool, b, 63, s.last_epoch + 1).await;
+    ft.wait_until_log("tenant loaded tenant=JoinB");
+    let both = [db_a.clone(), db_b.clone()];
+    let s = traffic(&pool, &both, 64, s.last_epoch + 2, 400).await;
+    let last = (s.last_epoch / 900 + 1) * 900;
+    mark(&pool, last + 1).await;
+    for db in &both {
+        wait_for_instant(&pool, db, local(last), &ft).await;
+        let diffs = differences(&pool, db).await;
+        assert!(diffs.is_empty(), "{db}: {diffs:#?}");
+    }
+    // A's minutes never paused while B was loaded (the one at `first` precedes A's first
+    // token, so it has no rows).
+    let a_minutes: Vec<_> = snapshot_instants(&pool, &db_a)
+        .await
+        .into_iter()
+        .filter(|t| *t > local(first))
+        .collect();
+    assert_eq!(a_minutes.len() as i64, (last - first) / 60);
+
+    // A is deactivated at `off`: no rows for A after it, B carries on.
+    let off = last + 90;
+    server
+        .exec(&format!(
+            "SET timestamp = {off}; UPDATE bgerp.organization SET status = 'inactive' WHERE code = '{a}'; SET timestamp = DEFAULT;"
+        ))
+        .await;
+    let s = traffic(&pool, std::slice::from_ref(&db_b), 65, off + 1, 200).await;
+    let end = (s.last_epoch / 900 + 1) * 900;
+    mark(&pool, end + 1).await;
+    wait_for_instant(&pool, &db_b, local(end), &ft).await;
+    let after: Vec<_> = snapshot_instants(&pool, &db_a)
+        .await
+        .into_iter()
+        .filter(|t| *t > local(off))
+        .collect();
+    assert!(after.is_empty(), "rows for an inactive tenant: {after:?}");
+    assert!(snapshot_instants(&pool, &db_a)
+        .await
+        .contains(&local(off - off % 60)));
+    let diffs = differences(&pool, &db_b).await;
+    assert!(diffs.is_empty(), "{diffs:#?}");
+    let (status, log) = ft.stop();
+    assert!(status.success(), "{log}");
+}
