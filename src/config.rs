@@ -52,6 +52,8 @@ pub struct Endpoint {
     pub user: String,
     pub password: Option<Secret>,
     pub ssl_mode: SslMode,
+    /// PEM file of the CA(s) that sign the server's certificate (`verify_ca`, `verify_identity`).
+    pub ssl_ca: Option<PathBuf>,
 }
 
 impl fmt::Display for Endpoint {
@@ -102,6 +104,7 @@ struct RawSource {
     password_file: Option<PathBuf>,
     server_id: Option<u32>,
     ssl_mode: Option<SslMode>,
+    ssl_ca: Option<PathBuf>,
     heartbeat_secs: Option<u64>,
 }
 
@@ -112,6 +115,7 @@ struct RawSink {
     password_env: Option<String>,
     password_file: Option<PathBuf>,
     ssl_mode: Option<SslMode>,
+    ssl_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,12 +157,13 @@ const KEYS: &[(&str, &[&str])] = &[
             "password_file",
             "server_id",
             "ssl_mode",
+            "ssl_ca",
             "heartbeat_secs",
         ],
     ),
     (
         "sink",
-        &["url", "password_env", "password_file", "ssl_mode"],
+        &["url", "password_env", "password_file", "ssl_mode", "ssl_ca"],
     ),
     ("tenants", &["core_db", "db_prefix", "discover", "include"]),
     ("time", &["timezone"]),

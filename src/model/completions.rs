@@ -5,12 +5,13 @@
 //! significant digits: at most 1% relative error) for p50/p95. Days before the horizon are
 //! dropped; the horizon only moves forward, so a dropped day is never read again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use hdrhistogram::Histogram;
 
 use super::row::Assignment;
+use super::stored::FastMap;
 
 pub type Cycles = Histogram<u32>;
 
@@ -70,7 +71,7 @@ impl CompletionEntry {
 
 #[derive(Debug, Default, Clone)]
 pub struct CompletionIndex {
-    days: BTreeMap<NaiveDate, HashMap<CompletionKey, CompletionCell>>,
+    days: BTreeMap<NaiveDate, FastMap<CompletionKey, CompletionCell>>,
     horizon: Option<NaiveDate>,
     /// Reused to take one value out of a histogram (hdrhistogram subtracts histograms).
     scratch: Option<Box<Cycles>>,
@@ -140,12 +141,12 @@ impl CompletionIndex {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> impl Iterator<Item = (&NaiveDate, &HashMap<CompletionKey, CompletionCell>)> {
+    ) -> impl Iterator<Item = (&NaiveDate, &FastMap<CompletionKey, CompletionCell>)> {
         self.days.range(from..=to)
     }
 
     pub fn cells(&self) -> usize {
-        self.days.values().map(HashMap::len).sum()
+        self.days.values().map(FastMap::len).sum()
     }
 }
 

@@ -9,17 +9,19 @@
 
 use std::collections::HashMap;
 
+use super::stored::FastMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::row::{Graph, Instance, Member, Node, Team};
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Dims {
-    pub instances: HashMap<i64, Instance>,
-    pub nodes: HashMap<i64, Node>,
-    pub graphs: HashMap<i64, Graph>,
-    pub teams: HashMap<i64, Team>,
-    pub members: HashMap<(i64, i64), Member>,
+    pub instances: FastMap<i64, Instance>,
+    pub nodes: FastMap<i64, Node>,
+    pub graphs: FastMap<i64, Graph>,
+    pub teams: FastMap<i64, Team>,
+    pub members: FastMap<(i64, i64), Member>,
 }
 
 impl Dims {

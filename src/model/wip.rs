@@ -5,7 +5,7 @@
 //! assignment (operator, assignment node). Graphs, teams and names are resolved from those raw
 //! ids at snapshot time, so a cell only moves when the token or its open assignment changes.
 
-use std::collections::HashMap;
+use super::stored::FastMap;
 
 use super::row::{Assignment, Token};
 
@@ -75,7 +75,7 @@ impl WipEntry {
 
 #[derive(Debug, Default, Clone)]
 pub struct WipIndex {
-    cells: HashMap<WipKey, WipCell>,
+    cells: FastMap<WipKey, WipCell>,
 }
 
 impl WipIndex {
