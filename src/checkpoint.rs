@@ -15,7 +15,7 @@ use crate::model::{Change, Row, TenantState, View};
 use crate::source::Position;
 
 /// Bumped whenever the layout changes; an older file is refused and the service recomputes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"FLOWTALY";
 const FILE: &str = "checkpoint.bin";
 

@@ -149,7 +149,7 @@ pub async fn connect(ep: &crate::config::Endpoint, role: &str) -> Result<MySqlPo
     db::pool(ep, 4).await.map_err(|e| {
         Failure::failed(format!(
             "cannot connect to the {role} server {ep}: {}",
-            describe(&e)
+            db::connect_error(ep, &e)
         ))
     })
 }
@@ -265,13 +265,9 @@ pub async fn verify(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> Ou
             println!("{}: no database on the server, skipped", t.code);
             continue;
         };
-        // The written rows live on the sink; the sources on the source. With one server (the
-        // usual set-up) both are read on one connection.
-        let mut conn = sink
-            .acquire()
-            .await
-            .map_err(|e| Failure::failed(describe(&e)))?;
-        match crate::verify::verify_tenant(&mut conn, db, &views).await {
+        let conns = tokio::try_join!(source.acquire(), sink.acquire());
+        let (mut sources, mut written) = conns.map_err(|e| Failure::failed(describe(&e)))?;
+        match crate::verify::verify_tenant(&mut sources, &mut written, db, &views).await {
             Ok(diffs) => {
                 for d in &diffs {
                     println!("{} {d}", t.code);

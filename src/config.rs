@@ -28,6 +28,19 @@ pub enum SslMode {
     VerifyIdentity,
 }
 
+impl SslMode {
+    /// The name in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SslMode::Disabled => "disabled",
+            SslMode::Preferred => "preferred",
+            SslMode::Required => "required",
+            SslMode::VerifyCa => "verify_ca",
+            SslMode::VerifyIdentity => "verify_identity",
+        }
+    }
+}
+
 /// A secret that never prints.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -213,8 +226,11 @@ impl Config {
             raw.source.password_env.as_deref(),
             raw.source.password_file.as_deref(),
             raw.source.ssl_mode.unwrap_or_default(),
+            raw.source.ssl_ca.as_deref(),
             env,
         )?;
+        // The sink's TLS follows the source's unless set.
+        let sink_ca = raw.sink.ssl_ca.as_deref().or(source.ssl_ca.as_deref());
         let sink = match raw.sink.url.as_deref() {
             Some(url) => endpoint(
                 "sink",
@@ -222,6 +238,7 @@ impl Config {
                 raw.sink.password_env.as_deref(),
                 raw.sink.password_file.as_deref(),
                 raw.sink.ssl_mode.unwrap_or(source.ssl_mode),
+                sink_ca,
                 env,
             )?,
             None if raw.sink.password_env.is_some() || raw.sink.password_file.is_some() => {
@@ -231,6 +248,7 @@ impl Config {
                     raw.sink.password_env.as_deref(),
                     raw.sink.password_file.as_deref(),
                     raw.sink.ssl_mode.unwrap_or(source.ssl_mode),
+                    sink_ca,
                     env,
                 )?;
                 sink.password = sink.password.or_else(|| source.password.clone());
@@ -238,6 +256,7 @@ impl Config {
             }
             None => Endpoint {
                 ssl_mode: raw.sink.ssl_mode.unwrap_or(source.ssl_mode),
+                ssl_ca: ca_file("sink", sink_ca)?,
                 ..source.clone()
             },
         };
@@ -337,6 +356,7 @@ fn endpoint(
     password_env: Option<&str>,
     password_file: Option<&Path>,
     ssl_mode: SslMode,
+    ssl_ca: Option<&Path>,
     env: &BTreeMap<String, String>,
 ) -> Result<Endpoint, ConfigError> {
     let bad = |why: &str| {
@@ -394,7 +414,29 @@ fn endpoint(
         user: decode(parsed.username()),
         password,
         ssl_mode,
+        ssl_ca: ca_file(section, ssl_ca)?,
     })
+}
+
+/// An `ssl_ca` path, checked now: a CA file that cannot be read is a config error, not a TLS
+/// failure at the first connection.
+fn ca_file(section: &str, path: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = path else { return Ok(None) };
+    match std::fs::read(path) {
+        Ok(pem) if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") => {
+            Ok(Some(path.to_path_buf()))
+        }
+        Ok(_) => err(format!(
+            "[{section}] ssl_ca {} holds no PEM certificate: point it at the CA certificate \
+             (-----BEGIN CERTIFICATE-----) that signed the server's",
+            path.display()
+        )),
+        Err(e) => err(format!(
+            "[{section}] ssl_ca {}: {e}; point it at the PEM file of the CA that signed the \
+             server's certificate",
+            path.display()
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -500,5 +542,59 @@ mod tests {
             Some("s3cret\n")
         );
         assert_eq!(c.source.password, None);
+    }
+
+    #[test]
+    fn ssl_ca_is_checked_and_the_sink_follows_the_source() {
+        let e = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\nssl_mode = \"verify_ca\"\nssl_ca = \"/nonexistent/ca.pem\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("[source] ssl_ca /nonexistent/ca.pem"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let e = parse(
+            &format!(
+                "[source]\nurl = \"mysql://u@h:1\"\n[sink]\nssl_ca = \"{}\"\n",
+                junk.display()
+            ),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[sink] ssl_ca") && e.contains("no PEM certificate"),
+            "{e}"
+        );
+
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[source]\nurl = \"mysql://u@h:1\"\nssl_mode = \"verify_identity\"\nssl_ca = \"{}\"\n",
+            ca.display()
+        );
+        let c = parse(&text, &[]).unwrap();
+        assert_eq!(c.source.ssl_ca.as_deref(), Some(ca.as_path()));
+        assert_eq!(c.sink, c.source);
+        let c = parse(
+            &format!("{text}[sink]\nurl = \"mysql://w@p:2\"\nssl_mode = \"required\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.sink.ssl_mode, SslMode::Required);
+        assert_eq!(c.sink.ssl_ca.as_deref(), Some(ca.as_path()));
+        let c = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n",
+            &[("FLOWTALLY_SOURCE_SSL_CA", ca.to_str().unwrap())],
+        )
+        .unwrap();
+        assert_eq!(c.source.ssl_ca.as_deref(), Some(ca.as_path()));
     }
 }

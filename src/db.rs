@@ -23,6 +23,9 @@ pub fn connect_options(ep: &Endpoint) -> MySqlConnectOptions {
     if let Some(pw) = &ep.password {
         o = o.password(pw.expose());
     }
+    if let Some(ca) = &ep.ssl_ca {
+        o = o.ssl_ca(ca);
+    }
     o
 }
 
@@ -36,7 +39,8 @@ pub async fn pool(ep: &Endpoint, max: u32) -> Result<MySqlPool, sqlx::Error> {
         .await
 }
 
-/// mysql_async options for the same endpoint (the binlog connection).
+/// mysql_async options for the same endpoint (the binlog connection). mysql_async has no
+/// "preferred": here it means plain; [`binlog_conn`] resolves it to TLS or plain by trying.
 pub fn binlog_opts(ep: &Endpoint) -> mysql_async::Opts {
     let mut b = mysql_async::OptsBuilder::default()
         .ip_or_hostname(ep.host.clone())
@@ -44,9 +48,11 @@ pub fn binlog_opts(ep: &Endpoint) -> mysql_async::Opts {
         .user(Some(ep.user.clone()))
         .pass(ep.password.as_ref().map(|p| p.expose().to_string()))
         .prefer_socket(false);
-    let tls = mysql_async::SslOpts::default();
+    let mut tls = mysql_async::SslOpts::default();
+    if let Some(ca) = &ep.ssl_ca {
+        tls = tls.with_root_certs(vec![ca.clone().into()]);
+    }
     b = match ep.ssl_mode {
-        // mysql_async has no "preferred": plain unless asked, as most clients behave on loopback.
         SslMode::Disabled | SslMode::Preferred => b,
         SslMode::Required => b.ssl_opts(
             tls.with_danger_accept_invalid_certs(true)
@@ -56,6 +62,35 @@ pub fn binlog_opts(ep: &Endpoint) -> mysql_async::Opts {
         SslMode::VerifyIdentity => b.ssl_opts(tls),
     };
     b.into()
+}
+
+/// A mysql_async connection to `ep`, and the TLS mode it ended up with: `preferred` tries TLS
+/// without verification (as `required`) and falls back to plain when the server offers no TLS,
+/// as sqlx does for the pools. Use the returned mode for later connections (the binlog stream).
+pub async fn binlog_conn(
+    ep: &Endpoint,
+) -> Result<(mysql_async::Conn, SslMode), mysql_async::Error> {
+    if ep.ssl_mode != SslMode::Preferred {
+        return Ok((mysql_async::Conn::new(binlog_opts(ep)).await?, ep.ssl_mode));
+    }
+    let tls = Endpoint {
+        ssl_mode: SslMode::Required,
+        ..ep.clone()
+    };
+    match mysql_async::Conn::new(binlog_opts(&tls)).await {
+        Ok(conn) => Ok((conn, SslMode::Required)),
+        Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)) => {
+            let plain = Endpoint {
+                ssl_mode: SslMode::Disabled,
+                ..ep.clone()
+            };
+            Ok((
+                mysql_async::Conn::new(binlog_opts(&plain)).await?,
+                SslMode::Disabled,
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Backtick-quotes an identifier.
@@ -68,5 +103,39 @@ pub fn describe(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(d) => d.message().to_string(),
         other => other.to_string(),
+    }
+}
+
+/// Why connecting to `ep` failed, credentials never included, with what to check: a refused
+/// login (MariaDB refuses a plain connection under `require_secure_transport` with the same
+/// "Access denied" as a wrong password, so with `ssl_mode = disabled` that is said too), or a
+/// certificate that did not verify.
+pub fn connect_error(ep: &Endpoint, e: &sqlx::Error) -> String {
+    let denied = matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("28000"));
+    let text = describe(e);
+    if denied {
+        let tls = if ep.ssl_mode == SslMode::Disabled {
+            "; or, with ssl_mode = \"disabled\", the server requires TLS \
+             (require_secure_transport=ON): set ssl_mode = \"required\" or stronger"
+        } else {
+            ""
+        };
+        format!(
+            "{text}: check the user, its password (url, password_env or password_file) and \
+             the hosts the account may connect from{tls}"
+        )
+    } else if text.contains("certificate") {
+        format!(
+            "{text} (ssl_mode = \"{}\": ssl_ca must be the CA that signed the server's \
+             certificate{})",
+            ep.ssl_mode.name(),
+            if ep.ssl_mode == SslMode::VerifyIdentity {
+                ", issued for the host of the url"
+            } else {
+                ""
+            }
+        )
+    } else {
+        text
     }
 }

@@ -5,11 +5,20 @@
 //!
 //! Order is the correctness argument: one task applies everything, so a snapshot at T holds
 //! exactly the transactions committed before T, whatever the timing of the reader and writer.
+//!
+//! A tenant whose source tables lose something flowtally reads (a needed column dropped or
+//! renamed, a table dropped: seen in the binlog's table maps, or by the periodic check of
+//! information_schema) is *degraded*: its state is dropped, it is not snapshotted, and its
+//! problem is reported; once its tables are whole again it is reloaded like a new tenant. A
+//! tenant whose database is gone is no longer served. Other tenants are not affected.
+
+mod health;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use health::LeftOutLog;
 use sqlx::{MySqlPool, Row as _};
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,6 +28,7 @@ use crate::db::{binlog_opts, describe, ident};
 use crate::live::{Live, Served};
 use crate::model::clock::{Clock, Instant};
 use crate::model::TenantState;
+use crate::ratelimit::WARNINGS;
 use crate::sink::migrate::missing_tables;
 use crate::sink::worker::{self, Job, Msg};
 use crate::source::binlog::{check_server, BinlogOptions, ServerInfo, StreamEvent, Transaction};
@@ -35,14 +45,22 @@ pub enum RunError {
     Stream(String),
 }
 
+/// How often served tenants' source tables are checked, and their left-out rows logged.
+const HEALTH_SECS: u64 = 30;
+
 struct LoadDone {
     db: String,
+    /// Which load of the tenant this is: the result of an abandoned one is dropped.
+    gen: u64,
     result: Result<Loaded, LoadError>,
 }
 
 pub struct Service {
     cfg: Config,
     source: MySqlPool,
+    /// Where the mv_ tables are: their presence is checked as the writer (a reader login
+    /// without grants on them does not see them in information_schema).
+    sink: MySqlPool,
     server: ServerInfo,
     live: Arc<Live>,
     orgs: HashMap<i64, Organization>,
@@ -51,6 +69,10 @@ pub struct Service {
     position: Position,
     writer: mpsc::Sender<Msg>,
     loads: (mpsc::Sender<LoadDone>, mpsc::Receiver<LoadDone>),
+    /// The load each loading tenant waits for, by key.
+    loading: HashMap<String, u64>,
+    next_load: u64,
+    left_out: LeftOutLog,
 }
 
 fn now_secs() -> i64 {
@@ -63,7 +85,7 @@ fn key(db: &str) -> String {
 
 /// Runs the service until `shutdown` fires; then flushes, checkpoints and returns.
 pub async fn run(
-    cfg: Config,
+    mut cfg: Config,
     live: Arc<Live>,
     shutdown: oneshot::Receiver<()>,
 ) -> Result<(), RunError> {
@@ -71,20 +93,22 @@ pub async fn run(
         RunError::Setup(format!(
             "cannot connect to the source server {}: {}",
             cfg.source,
-            describe(&e)
+            crate::db::connect_error(&cfg.source, &e)
         ))
     })?;
     let sink = crate::db::pool(&cfg.sink, 2).await.map_err(|e| {
         RunError::Setup(format!(
             "cannot connect to the sink server {}: {}",
             cfg.sink,
-            describe(&e)
+            crate::db::connect_error(&cfg.sink, &e)
         ))
     })?;
     let server = {
-        let mut conn = mysql_async::Conn::new(binlog_opts(&cfg.source))
+        let (mut conn, tls) = crate::db::binlog_conn(&cfg.source)
             .await
             .map_err(|e| RunError::Setup(format!("cannot connect to {}: {e}", cfg.source)))?;
+        // `preferred` is now TLS or plain, for every later binlog connection too.
+        cfg.source.ssl_mode = tls;
         let info = check_server(&mut conn)
             .await
             .map_err(|e| RunError::Setup(e.to_string()))?;
@@ -93,18 +117,22 @@ pub async fn run(
     };
     tracing::info!(server = %server.identity, version = %server.version, "connected");
     let (writer, writer_rx) = mpsc::channel(64);
-    let writer_task = tokio::spawn(worker::run(sink, writer_rx, live.clone()));
+    let writer_task = tokio::spawn(worker::run(sink.clone(), writer_rx, live.clone()));
     let mut service = Service {
         clock: Clock::after(now_secs()),
         position: server.position.clone(),
         cfg,
         source,
+        sink,
         server,
         live: live.clone(),
         orgs: HashMap::new(),
         last_instant: None,
         writer,
         loads: mpsc::channel(16),
+        loading: HashMap::new(),
+        next_load: 0,
+        left_out: LeftOutLog::default(),
     };
     service.start().await?;
     let result = service.stream(shutdown).await;
@@ -196,7 +224,8 @@ impl Service {
     }
 
     /// Serves the tenants the registry lists now: loads new ones (inline at start-up, in the
-    /// background later), skips those without database or mv_ tables.
+    /// background later), skips those without database, mv_ tables or whole source tables, and
+    /// stops serving those whose database is gone.
     async fn reconcile_tenants(&mut self, inline: bool) -> Result<(), RunError> {
         let wanted = {
             let mut conn = self
@@ -211,9 +240,9 @@ impl Service {
         let today = Instant(now_secs()).local(self.cfg.timezone).date();
         for Tenant { code, db } in wanted {
             let Some(db) = db else {
-                self.live
-                    .status
-                    .tenant_problem(&code, "no database on the server");
+                let problem = health::NO_DATABASE;
+                self.unserve(&Tenant::expected_db(&self.cfg.db_prefix, &code), problem);
+                self.live.status.tenant_problem(&code, problem);
                 continue;
             };
             if self.live.tenants.contains_key(&key(&db)) {
@@ -233,6 +262,17 @@ impl Service {
                 );
                 continue;
             }
+            match self.source_problem(&db).await {
+                Ok(None) => {}
+                Ok(Some(problem)) => {
+                    self.live.status.tenant_problem(&code, &problem);
+                    continue;
+                }
+                Err(e) => {
+                    self.live.status.tenant_problem(&code, &e);
+                    continue;
+                }
+            }
             self.live.status.tenant_ok(&code);
             let slot = Served {
                 code: code.clone(),
@@ -242,9 +282,12 @@ impl Service {
                 pending: Some(Vec::new()),
             };
             self.live.tenants.insert(key(&db), slot);
+            self.next_load += 1;
+            let gen = self.next_load;
+            self.loading.insert(key(&db), gen);
             if inline {
                 let result = self.load(&db, today).await;
-                self.on_loaded(LoadDone { db, result });
+                self.on_loaded(LoadDone { db, gen, result });
             } else {
                 let source = self.source.clone();
                 let done = self.loads.0.clone();
@@ -253,7 +296,7 @@ impl Service {
                         Ok(mut conn) => load_tenant(&mut conn, &db, today).await,
                         Err(e) => Err(LoadError::Db(e)),
                     };
-                    let _ = done.send(LoadDone { db, result }).await;
+                    let _ = done.send(LoadDone { db, gen, result }).await;
                 });
             }
         }
@@ -261,10 +304,60 @@ impl Service {
     }
 
     async fn sink_missing_tables(&self, db: &str) -> Result<Vec<&'static str>, String> {
-        let mut conn = self.source.acquire().await.map_err(|e| describe(&e))?;
+        let mut conn = self.sink.acquire().await.map_err(|e| describe(&e))?;
         missing_tables(&mut conn, db)
             .await
             .map_err(|e| describe(&e))
+    }
+
+    /// What keeps `db`'s source tables from being followed, if anything.
+    async fn source_problem(&self, db: &str) -> Result<Option<String>, String> {
+        let mut conn = self.source.acquire().await.map_err(|e| describe(&e))?;
+        health::source_problem(&mut conn, db)
+            .await
+            .map_err(|e| format!("cannot check the source tables: {}", describe(&e)))
+    }
+
+    /// Stops serving the tenant with key `k` (its state is dropped, a load under way is
+    /// abandoned); its code if it was served. The caller reports the problem.
+    fn unserve(&mut self, k: &str, why: &str) -> Option<String> {
+        self.loading.remove(k);
+        self.left_out.forget(k);
+        let (_, slot) = self.live.tenants.remove(k)?;
+        tracing::error!(tenant = %slot.code, problem = %why, "tenant no longer served");
+        Some(slot.code)
+    }
+
+    /// Every served tenant's source tables are still whole (else it is degraded), and what its
+    /// rows left out of the metrics are (logged when they grow).
+    async fn check_health(&mut self) {
+        let served: Vec<(String, String, String)> = self
+            .live
+            .tenants
+            .iter()
+            .filter(|s| s.pending.is_none())
+            .map(|s| (s.key().clone(), s.code.clone(), s.db.clone()))
+            .collect();
+        for (k, code, db) in served {
+            match self.source_problem(&db).await {
+                Ok(None) => {}
+                Ok(Some(problem)) => {
+                    if self.unserve(&k, &problem).is_some() {
+                        self.live.status.tenant_problem(&code, &problem);
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    if let Some(suppressed) = WARNINGS.check(&format!("schema check {code}")) {
+                        tracing::warn!(tenant = %code, error = %e, suppressed, "tenant check failed");
+                    }
+                }
+            }
+            let Some(left_out) = self.live.tenants.get(&k).map(|s| s.state.left_out()) else {
+                continue;
+            };
+            self.left_out.check(&k, &code, left_out);
+        }
     }
 
     async fn load(&self, db: &str, today: chrono::NaiveDate) -> Result<Loaded, LoadError> {
@@ -274,6 +367,12 @@ impl Service {
 
     fn on_loaded(&mut self, done: LoadDone) {
         let k = key(&done.db);
+        if self.loading.get(&k) != Some(&done.gen) {
+            // Abandoned: the tenant was dropped or degraded (and maybe reloaded) meanwhile.
+            tracing::debug!(db = %done.db, "result of an abandoned tenant load dropped");
+            return;
+        }
+        self.loading.remove(&k);
         match done.result {
             Ok(loaded) => {
                 // None: deactivated while loading.
@@ -311,6 +410,8 @@ impl Service {
         let (mut reader, mut rx) = self.spawn_reader();
         let mut checkpoints = tokio::time::interval(Duration::from_secs(self.cfg.checkpoint_secs));
         let mut rediscover = tokio::time::interval(Duration::from_secs(10));
+        let mut health = tokio::time::interval(Duration::from_secs(HEALTH_SECS));
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.live.status.streaming();
         let result = loop {
             tokio::select! {
@@ -337,6 +438,7 @@ impl Service {
                         tracing::warn!(error = %e, "tenant discovery failed");
                     }
                 }
+                _ = health.tick() => self.check_health().await,
             }
         };
         reader.abort();
@@ -356,6 +458,8 @@ impl Service {
             .map_err(|e| RunError::Setup(e.to_string()))?;
         let _ = conn.disconnect().await;
         self.live.tenants.clear();
+        self.loading.clear();
+        self.left_out.clear();
         self.position = info.position;
         self.clock = Clock::after(now_secs());
         self.reconcile_tenants(true).await?;
@@ -373,6 +477,7 @@ impl Service {
                 SourceChange::Tenant { db, change } => {
                     if let Some(mut slot) = self.live.tenants.get_mut(&key(&db)) {
                         self.live.status.change_applied(&slot.code, change.table());
+                        health::log_bad_row(&slot.code, &change);
                         slot.apply(&tx.end, change);
                     }
                 }
@@ -390,21 +495,22 @@ impl Service {
                 }
             }
         }
+        // A served table lost columns: its changes from here on cannot be read, so the tenant's
+        // state would silently diverge. Unless its load already saw past this transaction, it
+        // is degraded (and reloaded once the columns are back).
         for d in &tx.drift {
-            let code = self
-                .live
-                .tenants
-                .get(&key(&d.db))
-                .map(|s| s.code.clone())
-                .unwrap_or_else(|| d.db.clone());
-            self.live.status.tenant_problem(
-                &code,
-                &format!(
-                    "{} lacks column(s) {}: its changes are skipped",
-                    d.table,
-                    d.missing.join(", ")
-                ),
-            );
+            let k = key(&d.db);
+            let stale =
+                self.live.tenants.get(&k).map(|s| {
+                    s.pending.is_some() || s.loaded_at.as_ref().is_none_or(|p| tx.end > *p)
+                });
+            if stale != Some(true) {
+                continue;
+            }
+            let problem = health::missing_columns(&d.table, &d.missing);
+            if let Some(code) = self.unserve(&k, &problem) {
+                self.live.status.tenant_problem(&code, &problem);
+            }
         }
         self.position = tx.end;
         self.live.status.transaction_applied();
@@ -418,6 +524,8 @@ impl Service {
 
     fn drop_tenant(&mut self, code: &str) {
         let prefix_db = Tenant::expected_db(&self.cfg.db_prefix, code);
+        self.loading.remove(&prefix_db);
+        self.left_out.forget(&prefix_db);
         if self.live.tenants.remove(&prefix_db).is_some() {
             tracing::info!(tenant = %code, "organization inactive: tenant no longer served");
             self.live.status.tenant_gone(code);

@@ -844,8 +844,11 @@ pub fn compare(view: View, expected: &[Record], actual: &[Record]) -> Vec<Differ
 
 /// For each view: the latest written snapshot (skipped when the table is empty) against the SQL
 /// recomputation at its snapshot_at.
+/// `sources` reads the source tables (the reader's grants), `written` the mv_ tables (the
+/// writer's); with one login for both, pass two connections of one pool.
 pub async fn verify_tenant(
-    conn: &mut MySqlConnection,
+    sources: &mut MySqlConnection,
+    written: &mut MySqlConnection,
     db: &str,
     views: &[View],
 ) -> Result<Vec<Difference>, sqlx::Error> {
@@ -853,20 +856,20 @@ pub async fn verify_tenant(
     // latest snapshot_at, so they are compared at the latest instant any of them has.
     let mut minute: Option<NaiveDateTime> = None;
     for v in View::ALL.into_iter().filter(|v| v.cadence_minutes() == 1) {
-        minute = minute.max(latest(conn, db, v).await?);
+        minute = minute.max(latest(written, db, v).await?);
     }
     let mut diffs = Vec::new();
     for &view in views {
         let at = if view.cadence_minutes() == 1 {
             minute
         } else {
-            latest(conn, db, view).await?
+            latest(written, db, view).await?
         };
         let Some(at) = at else {
             continue;
         };
-        let got = rows_at(conn, db, view, at).await?;
-        let want = expected(conn, db, view, at).await?;
+        let got = rows_at(written, db, view, at).await?;
+        let want = expected(sources, db, view, at).await?;
         diffs.extend(compare(view, &want, &got));
     }
     Ok(diffs)

@@ -118,7 +118,8 @@ async fn refresh_writes_what_verify_expects_idempotently() {
         assert!(ok, "{}", String::from_utf8_lossy(&out));
     }
     let mut conn = pool.acquire().await.unwrap();
-    let diffs = flowtally::verify::verify_tenant(&mut conn, &db, &View::ALL)
+    let mut conn2 = pool.acquire().await.unwrap();
+    let diffs = flowtally::verify::verify_tenant(&mut conn, &mut conn2, &db, &View::ALL)
         .await
         .unwrap();
     assert!(diffs.is_empty(), "{diffs:#?}");

@@ -401,12 +401,15 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
     let name = seeded_tenant("VerifyDiff").await;
     let server = common::shared();
     let mut conn = server.connect().await;
+    let mut conn2 = server.connect().await;
 
     // Nothing written yet: every view is skipped.
-    assert!(verify::verify_tenant(&mut conn, &name, &View::ALL)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let mut script = format!("USE `{name}`;\n");
     for view in View::ALL {
@@ -439,7 +442,7 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
     }
     server.exec(&script).await;
 
-    let diffs = verify::verify_tenant(&mut conn, &name, &View::ALL)
+    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL)
         .await
         .unwrap();
     assert!(diffs.is_empty(), "{diffs:#?}");
@@ -455,7 +458,7 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
                 AND graph_id = 1 AND node_id = 11 AND team_id IS NULL;"
         ))
         .await;
-    let diffs = verify::verify_tenant(&mut conn, &name, &View::ALL)
+    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL)
         .await
         .unwrap();
     let text: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
@@ -484,9 +487,14 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
               WHERE snapshot_at = '2025-03-10 12:00:00' AND node_id = 10 AND team_id IS NULL;"
         ))
         .await;
-    let diffs = verify::verify_tenant(&mut conn, &name, &[View::Workload, View::CycleTime])
-        .await
-        .unwrap();
+    let diffs = verify::verify_tenant(
+        &mut conn,
+        &mut conn2,
+        &name,
+        &[View::Workload, View::CycleTime],
+    )
+    .await
+    .unwrap();
     let text: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
     assert_eq!(
         text,

@@ -241,7 +241,9 @@ pub struct Token {
     pub is_product: bool,
     pub node: Option<i64>,
     pub status: TokenStatus,
+    #[serde(with = "compact_time")]
     pub spawned_at: Option<NaiveDateTime>,
+    #[serde(with = "compact_time")]
     pub completed_at: Option<NaiveDateTime>,
 }
 
@@ -265,9 +267,33 @@ pub struct Assignment {
     pub node: Option<i64>,
     pub operator: Option<i64>,
     pub status: AssignmentStatus,
+    #[serde(with = "compact_time")]
     pub assigned_at: Option<NaiveDateTime>,
+    #[serde(with = "compact_time")]
     pub started_at: Option<NaiveDateTime>,
+    #[serde(with = "compact_time")]
     pub completed_at: Option<NaiveDateTime>,
+}
+
+/// Checkpoints hold millions of these times: stored as (seconds, nanoseconds) rather than
+/// chrono's text form, they take 13 bytes instead of 28 and load without parsing.
+mod compact_time {
+    use chrono::{DateTime, NaiveDateTime, Timelike};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        t.map(|t| (t.and_utc().timestamp(), t.nanosecond()))
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+        match Option::<(i64, u32)>::deserialize(d)? {
+            None => Ok(None),
+            Some((secs, nanos)) => DateTime::from_timestamp(secs, nanos)
+                .map(|t| Some(t.naive_utc()))
+                .ok_or_else(|| serde::de::Error::custom("time out of range")),
+        }
+    }
 }
 
 impl Assignment {
@@ -526,6 +552,25 @@ mod tests {
             Some("2026-01-02 03:04:05")
         );
         assert_eq!(t.completed_at, None);
+    }
+
+    #[test]
+    fn times_survive_the_checkpoint_encoding() {
+        let t = Token {
+            id: 1,
+            instance: Some(2),
+            is_product: false,
+            node: None,
+            status: TokenStatus::Paused,
+            spawned_at: NaiveDateTime::parse_from_str(
+                "2026-01-02 03:04:05.123456",
+                "%Y-%m-%d %H:%M:%S%.f",
+            )
+            .ok(),
+            completed_at: None,
+        };
+        let bytes = bincode::serialize(&Row::Token(t.clone())).unwrap();
+        assert_eq!(bincode::deserialize::<Row>(&bytes).unwrap(), Row::Token(t));
     }
 
     #[test]

@@ -110,8 +110,16 @@ impl TenantState {
     }
 
     fn wip_entry(&self, token: i64) -> Option<WipEntry> {
-        let t = self.token(token)?;
-        WipEntry::of(&t, self.open_assignment(token).as_ref())
+        self.wip_entry_of(&self.token(token)?)
+    }
+
+    /// What token `t` adds to the WIP cells, were it stored (its open assignment is looked up
+    /// only for a live token: most tokens are done).
+    fn wip_entry_of(&self, t: &Token) -> Option<WipEntry> {
+        if t.bad().is_some() || !t.status.is_live() {
+            return None;
+        }
+        WipEntry::of(t, self.open_assignment(t.id).as_ref())
     }
 
     fn count_bad(&mut self, reason: Option<LeftOut>, sign: i64) {
@@ -139,21 +147,22 @@ impl TenantState {
         }
         if let Some(old) = &old {
             self.count_bad(old.bad(), -1);
-        }
-        if let Some(e) = self.wip_entry(id) {
-            self.wip.remove(&e);
+            if let Some(e) = self.wip_entry_of(old) {
+                self.wip.remove(&e);
+            }
         }
         match new {
             Some(t) => {
                 self.count_bad(t.bad(), 1);
+                let e = self.wip_entry_of(&t);
                 self.tokens.insert(id, StoredToken::new(&t));
+                if let Some(e) = e {
+                    self.wip.add(&e);
+                }
             }
             None => {
                 self.tokens.remove(&id);
             }
-        }
-        if let Some(e) = self.wip_entry(id) {
-            self.wip.add(&e);
         }
     }
 

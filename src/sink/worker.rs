@@ -31,9 +31,20 @@ pub enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
-/// Errors that retrying cannot fix: the tenant's database or mv_ tables are gone.
+/// Errors that retrying cannot fix: the tenant's database or mv_ tables are gone (SQLSTATE
+/// 42000: ER_BAD_DB_ERROR 1049, and the other errors of that class; 42S02: ER_NO_SUCH_TABLE
+/// 1146). The applier stops serving a tenant whose database is gone. A denied command (also
+/// 42000) is not: the sink is failing until the operator grants what the message names.
 fn is_permanent(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("42S02") | Some("42000")))
+    matches!(e, sqlx::Error::Database(d)
+        if matches!(d.code().as_deref(), Some("42S02") | Some("42000")) && !is_denied(d.as_ref()))
+}
+
+/// ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR,
+/// ER_SPECIFIC_ACCESS_DENIED_ERROR: a missing grant.
+fn is_denied(d: &dyn sqlx::error::DatabaseError) -> bool {
+    d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|m| matches!(m.number(), 1044 | 1142 | 1143 | 1227))
 }
 
 pub async fn run(sink: MySqlPool, mut rx: mpsc::Receiver<Msg>, live: Arc<Live>) {
@@ -97,10 +108,14 @@ async fn write_with_retry(sink: &MySqlPool, job: &Job, live: &Live) {
             }
             Err(e) if is_permanent(&e) => {
                 live.status.write_failed(&describe(&e), false);
-                tracing::error!(
-                    tenant = %job.code, error = %describe(&e),
-                    "snapshot dropped: the tenant's mv_ tables are missing (run flowtally migrate)"
-                );
+                if let Some(suppressed) = WARNINGS.check(&format!("snapshot dropped {}", job.code))
+                {
+                    tracing::error!(
+                        tenant = %job.code, error = %describe(&e), suppressed,
+                        "snapshot dropped: the tenant's database or mv_ tables are gone (run \
+                         flowtally migrate if the database is there)"
+                    );
+                }
                 return;
             }
             Err(e) => {

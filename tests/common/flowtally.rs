@@ -18,6 +18,8 @@ const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 pub struct Flowtally {
     child: Child,
     pub dir: tempfile::TempDir,
+    /// Extra environment of the child (e.g. a `password_env` variable), kept for restarts.
+    env: Vec<(String, String)>,
 }
 
 impl Flowtally {
@@ -43,11 +45,20 @@ impl Flowtally {
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> Flowtally {
-        let child = Self::spawn(dir.path());
-        Flowtally { child, dir }
+        Self::start_in_with_env(dir, &[])
     }
 
-    fn spawn(dir: &Path) -> Child {
+    /// [`Self::start_in`] with extra environment variables for the child.
+    pub fn start_in_with_env(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Flowtally {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(dir.path(), &env);
+        Flowtally { child, dir, env }
+    }
+
+    fn spawn(dir: &Path, env: &[(String, String)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -58,6 +69,7 @@ impl Flowtally {
             .arg(dir.join("flowtally.toml"))
             .arg("run")
             .env("FLOWTALLY_LOG", "info,flowtally=debug")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -73,7 +85,7 @@ impl Flowtally {
     /// Starts the process again on the same config and state directory.
     pub fn restart(&mut self) {
         self.kill9();
-        self.child = Self::spawn(self.dir.path());
+        self.child = Self::spawn(self.dir.path(), &self.env);
     }
 
     /// Exit status if it has exited.
@@ -334,7 +346,8 @@ pub async fn wait_for_instant(pool: &sqlx::MySqlPool, db: &str, at: NaiveDateTim
 
 pub async fn differences(pool: &sqlx::MySqlPool, db: &str) -> Vec<String> {
     let mut conn = pool.acquire().await.expect("conn");
-    flowtally::verify::verify_tenant(&mut conn, db, &View::ALL)
+    let mut conn2 = pool.acquire().await.expect("conn");
+    flowtally::verify::verify_tenant(&mut conn, &mut conn2, db, &View::ALL)
         .await
         .expect("verify")
         .iter()
