@@ -144,12 +144,17 @@ struct Exited {
 
 /// Runs `flowtally run` on the config in `dir` and waits (60 s at most) for it to exit.
 fn run_to_exit(dir: &Path, env: &[(&str, &str)]) -> Exited {
+    command_to_exit(dir, &["run"], env)
+}
+
+/// Runs `flowtally <args>` on the config in `dir` and waits (60 s at most) for it to exit.
+fn command_to_exit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Exited {
     let out = std::fs::File::create(dir.join("stdout")).expect("stdout file");
     let err = std::fs::File::create(dir.join("stderr")).expect("stderr file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowtally"))
         .arg("--config")
         .arg(dir.join("flowtally.toml"))
-        .arg("run")
+        .args(args)
         .env("FLOWTALLY_LOG", "info,flowtally=debug")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -166,7 +171,7 @@ fn run_to_exit(dir: &Path, env: &[(&str, &str)]) -> Exited {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "flowtally run still running after 60 s:\n{}",
+                "flowtally {args:?} still running after 60 s:\n{}",
                 std::fs::read_to_string(dir.join("stderr")).unwrap_or_default()
             );
         }
@@ -328,6 +333,21 @@ async fn run_with_exactly_the_documented_grants_keeps_the_tables_right() {
     assert!(status.success(), "exit {status}:\n{log}");
     for secret in [reader_pw, writer_pw] {
         assert!(!log.contains(secret), "password in the log:\n{log}");
+    }
+
+    // The one-shot commands need no more: refresh writes a snapshot, verify reads both sides.
+    let env = [("FT_TEST_READER_PW", reader_pw)];
+    for args in [&["refresh"][..], &["verify"]] {
+        let out = command_to_exit(ft.dir.path(), args, &env);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}\n{}",
+            out.status,
+            out.stdout,
+            out.stderr
+        );
+        out.assert_never_shows(reader_pw);
+        out.assert_never_shows(writer_pw);
     }
 }
 
