@@ -845,6 +845,16 @@ async fn bench_size(
         "{label}: generated in {}",
         fmt_secs(r.generate_secs)
     ));
+    // Fresh optimizer statistics, as on a server that has been running: otherwise InnoDB
+    // recomputes them in the background part-way through the runs and the plans change.
+    let q = crate::db::ident(&db);
+    sqlx::raw_sql(&format!(
+        "ANALYZE TABLE {q}.flow_token, {q}.token_assignment, {q}.job_graph_instance, \
+         {q}.routing_node, {q}.routing_graph, {q}.team, {q}.team_member"
+    ))
+    .execute(pool)
+    .await
+    .context("ANALYZE TABLE")?;
     let tenant = Tenant {
         code: code.clone(),
         db: Some(db.clone()),
