@@ -172,6 +172,8 @@ fn get_i64_or0(row: &MySqlRow, i: usize) -> Result<i64, sqlx::Error> {
     Ok(get_i64(row, i)?.unwrap_or(0))
 }
 
+/// Text, or bytes decoded as the binlog decoder does (invalid UTF-8 replaced): names are
+/// selected as BINARY so both implementations agree on names that are not valid UTF-8.
 fn get_text(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
     match row.try_get::<Option<String>, _>(i) {
         Ok(v) => Ok(v),
@@ -341,7 +343,7 @@ async fn expected_bottlenecks(
         db,
         at,
         "SELECT CAST(lt.current_node_id AS SIGNED), CAST(n.node_code AS CHAR),
-                CAST(n.node_name AS CHAR),
+                CAST(n.node_name AS BINARY),
                 CAST(SUM(CASE WHEN lt.status IN ('ready','waiting') THEN 1 ELSE 0 END) AS SIGNED),
                 CAST(SUM(CASE WHEN lt.status IN ('ready','waiting')
                                AND lt.oa_node = lt.current_node_id
@@ -396,7 +398,7 @@ async fn expected_workload(
     let q = sql(
         db,
         at,
-        "SELECT CAST(t.id_team AS SIGNED), CAST(t.name AS CHAR), CAST(t.team_category AS CHAR),
+        "SELECT CAST(t.id_team AS SIGNED), CAST(t.name AS BINARY), CAST(t.team_category AS CHAR),
                 CAST(COALESCE(m.members, 0) AS SIGNED), CAST(COALESCE(m.capacity, 0) AS SIGNED),
                 CAST(COALESCE(k.in_work, 0) AS SIGNED), CAST(COALESCE(k.queued, 0) AS SIGNED)
          FROM {db}.team t
