@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use super::completions::{CompletionEntry, CompletionIndex};
@@ -41,6 +41,8 @@ pub struct TenantState {
     token_days: TokenDays,
     /// Rows held now that count nowhere or only partly, by reason (SPEC §2 "Bad rows").
     bad_rows: BTreeMap<LeftOut, i64>,
+    /// The day rows were last evicted for (see `evict`).
+    evicted_for: Option<NaiveDate>,
 }
 
 /// The rows of the views asked for, at one instant.
@@ -281,10 +283,55 @@ impl TenantState {
     /// again, since instants only move forward.
     pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {
         let today = at.date();
-        self.completions.drop_before(today - chrono::Days::new(6));
-        self.token_days
-            .drop_before(today - chrono::Days::new(trends::LOOKBACK_DAYS - 1));
+        let week = today - chrono::Days::new(6);
+        let lookback = today - chrono::Days::new(trends::LOOKBACK_DAYS - 1);
+        self.completions.drop_before(week);
+        self.token_days.drop_before(lookback);
+        if self.evicted_for.is_none_or(|d| d < today) {
+            self.evict(lookback, week);
+            self.evicted_for = Some(today);
+        }
         self.view(at, views)
+    }
+
+    /// Forgets the rows that count in no view now and cannot count again unless they change
+    /// (a change brings its whole after-image back): tokens that are not live and whose days
+    /// fell behind the trends look-back, and closed assignments completed before the cycle-time
+    /// week or never. Keeps memory bounded by the windows, not by history. O(rows), once a day.
+    fn evict(&mut self, tokens_from: NaiveDate, assignments_from: NaiveDate) {
+        let before = |d: Option<NaiveDateTime>, from: NaiveDate| d.is_none_or(|d| d.date() < from);
+        let tokens: Vec<Token> = self
+            .tokens
+            .iter()
+            .map(|(id, t)| t.token(*id))
+            .filter(|t| {
+                !t.status.is_live()
+                    && before(t.spawned_at, tokens_from)
+                    && before(t.completed_at, tokens_from)
+            })
+            .collect();
+        for t in tokens {
+            self.count_bad(t.bad(), -1);
+            if let Some(e) = TokenDayEntry::of(&t) {
+                self.unfile_product(e.instance, t.id);
+            }
+            self.tokens.remove(&t.id);
+        }
+        let assignments: Vec<Assignment> = self
+            .assignments
+            .iter()
+            .map(|(id, a)| a.assignment(*id))
+            .filter(|a| {
+                !a.is_open()
+                    && a.completed_on().is_none_or(|d| d < assignments_from)
+                    // An open-status assignment with a NULL id is kept: it is counted as bad.
+                    && !(a.status.is_open() && a.bad().is_some())
+            })
+            .collect();
+        for a in assignments {
+            self.count_bad(Self::assignment_left_out(&a), -1);
+            self.assignments.remove(&a.id);
+        }
     }
 
     /// Like `snapshot`, without forgetting anything: for live reads.

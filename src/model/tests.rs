@@ -594,3 +594,42 @@ fn incremental_upkeep_equals_a_fresh_build() {
         assert_eq!(s.left_out(), fresh.left_out(), "seed {seed}");
     }
 }
+
+#[test]
+fn rows_that_can_no_longer_count_are_evicted_and_come_back_whole() {
+    let mut s = factory();
+    s.apply(Change::Upsert(product(
+        201,
+        1,
+        TokenStatus::Completed,
+        "2026-01-01 08:00:00",
+        Some("2026-01-02 08:00:00"),
+    )));
+    let held = s.rows();
+    let later = at("2026-04-30 12:00:00");
+    let snap = s.snapshot(later, &View::ALL);
+    // Tokens 201, 8 (done) and 9 (invalid, not live), the seven completed assignments and the
+    // cancelled one are gone.
+    assert_eq!(held - s.rows(), 11);
+    let fresh = |s: &TenantState| {
+        let mut f = TenantState::default();
+        for r in s.all_rows() {
+            f.apply(Change::Upsert(r));
+        }
+        f
+    };
+    assert_eq!(snap, fresh(&s).snapshot(later, &View::ALL));
+    // Reopened, evicted assignment 22 takes token 2 over from operator 200: its after-image is
+    // all it needs.
+    s.apply(Change::Upsert(Row::Assignment(assigned(
+        asg(22, 2, 1, 100, AssignmentStatus::Assigned),
+        "2026-04-30 11:00:00",
+    ))));
+    let workload = s.snapshot(later, &[View::Workload]).workload.unwrap();
+    let sewing = workload.iter().find(|r| r.team_id == 7).unwrap();
+    assert_eq!(sewing.waiting_tokens, 3, "tokens 1, 11 and now 2");
+    assert_eq!(
+        s.snapshot(later, &View::ALL),
+        fresh(&s).snapshot(later, &View::ALL)
+    );
+}

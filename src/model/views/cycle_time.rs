@@ -39,16 +39,31 @@ struct Group {
 }
 
 impl Group {
+    fn new() -> Group {
+        Group {
+            count: 0,
+            secs: 0,
+            histogram: new_cycles(),
+        }
+    }
+
     fn absorb(&mut self, cell: &CompletionCell) {
         self.count += cell.cycles;
         self.secs += cell.cycle_secs_sum;
-        // Both histograms auto-resize, so adding cannot run out of range.
         let _ = self.histogram.add(&cell.histogram);
+    }
+
+    fn absorb_group(&mut self, other: &Group) {
+        self.count += other.count;
+        self.secs += other.secs;
+        let _ = self.histogram.add(&other.histogram);
     }
 }
 
 pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
     let (period_start, period_end) = (ctx.days_ago(6), ctx.today());
+    // Cells merged by (node, team of the assignment): a team's row, or (team None) the node's
+    // assignments without a team.
     let mut groups: BTreeMap<(i64, Option<i64>), Group> = BTreeMap::new();
     for (_, cells) in completions.days(period_start, period_end) {
         for (key, cell) in cells.iter().filter(|(_, c)| c.cycles > 0) {
@@ -56,22 +71,24 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
                 continue;
             }
             let team = ctx.teams.team_of(key.operator, key.node);
-            let teams = if team.is_some() {
-                vec![None, team]
-            } else {
-                vec![None]
-            };
-            for team in teams {
-                groups
-                    .entry((key.node, team))
-                    .or_insert_with(|| Group {
-                        count: 0,
-                        secs: 0,
-                        histogram: new_cycles(),
-                    })
-                    .absorb(cell);
-            }
+            groups
+                .entry((key.node, team))
+                .or_insert_with(Group::new)
+                .absorb(cell);
         }
+    }
+    // A node's row (team None) covers all of its groups: merged from the few groups rather than
+    // from every day's cell again (histogram merges are the cost of this view).
+    let mut nodes: BTreeMap<i64, Group> = BTreeMap::new();
+    for ((node, _), g) in &groups {
+        nodes
+            .entry(*node)
+            .or_insert_with(Group::new)
+            .absorb_group(g);
+    }
+    groups.retain(|(_, team), _| team.is_some());
+    for (node, g) in nodes {
+        groups.insert((node, None), g);
     }
     let minutes = |secs: u64| Dec2::ratio(secs as i128, 60);
     groups
