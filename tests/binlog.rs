@@ -590,10 +590,11 @@ async fn check_server_accepts_the_standard_server() {
     let info = check_server(&mut conn).await.expect("standard flags pass");
     assert_eq!(info.flavor, Flavor::MariaDb);
     assert!(info.version.contains("MariaDB"), "{}", info.version);
-    // server_id first; MariaDB 10.11 has no server_uid status value, so nothing follows here.
+    // server_id first; MariaDB 10.11 has no server_uid status value, so host and data
+    // directory tell servers apart.
     assert!(
-        info.identity == "1" || info.identity.starts_with("1:"),
-        "server_id first: {}",
+        info.identity.starts_with("1@") && info.identity.contains(&*db.datadir.to_string_lossy()),
+        "server_id@host:datadir: {}",
         info.identity
     );
     assert!(

@@ -13,9 +13,9 @@ use flowtally::model::View;
 use serde_yaml::Value;
 
 /// The server settings flowtally requires at start-up (`setting_problems` in
-/// src/source/binlog.rs, README "What the server needs"), as `mysqld` option names, plus the
-/// GTID mode the compose file promises. `log_bin` is checked apart: any base name turns it on.
-/// Hardcoded: binlog.rs keeps these inside its check, not in a shared constant.
+/// src/source/binlog/checks.rs, README "What the server needs"), as `mysqld` option names, plus
+/// the GTID mode the compose file promises. `log_bin` is checked apart: any base name turns it
+/// on. Hardcoded: checks.rs keeps these inside its check, not in a shared constant.
 const REQUIRED_SETTINGS: &[(&str, &str)] = &[
     ("binlog_format", "ROW"),
     ("binlog_row_image", "FULL"),

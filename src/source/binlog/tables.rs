@@ -1,0 +1,280 @@
+//! Table-map tracking: which table ids belong to tracked tables (tenant source tables and the
+//! core `organization` table), where the columns flowtally reads sit in them, found by name in
+//! the table map's FULL metadata, and the schema drift of a tracked table that lost some.
+
+use std::sync::Arc;
+
+use mysql_async::binlog::events::{Event, OptionalMetadataField, TableMapEvent};
+use mysql_async::consts::ColumnType;
+
+use super::decode::{column, Column, Conv};
+use super::{Decoder, StreamError};
+use crate::model::Table;
+
+/// A tracked table missing columns flowtally reads (dropped or renamed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaDrift {
+    pub db: String,
+    pub table: String,
+    pub missing: Vec<String>,
+}
+
+/// The table behind a table id, and the table map bytes it was built from (tracked tables only,
+/// so that an unchanged map re-sent with every transaction is not analysed again).
+pub(super) struct Mapped {
+    raw: Option<Vec<u8>>,
+    pub(super) plan: Arc<Plan>,
+}
+
+impl Decoder {
+    /// Records what a table id stands for. A tracked table's map is analysed again only when its
+    /// bytes changed.
+    pub(super) fn table_map(&mut self, event: &Event) -> Result<(), StreamError> {
+        let tme = event.read_event::<TableMapEvent>().map_err(|e| {
+            StreamError::Decode(format!("table map event at {}: {e}", self.position()))
+        })?;
+        let table_id = tme.table_id();
+        let target = self.target(tme.database_name_raw(), tme.table_name_raw());
+        let Some(target) = target else {
+            self.tables.insert(
+                table_id,
+                Mapped {
+                    raw: None,
+                    plan: Arc::new(Plan::Ignore),
+                },
+            );
+            return Ok(());
+        };
+        if let Some(known) = self.tables.get(&table_id) {
+            if known.raw.as_deref() == Some(event.data()) {
+                return Ok(());
+            }
+        }
+        let plan = build_plan(&tme, target)?;
+        if let Plan::Drifted(drift) = &plan {
+            tracing::warn!(
+                db = %drift.db,
+                table = %drift.table,
+                missing = ?drift.missing,
+                "tracked table lacks columns flowtally reads; its changes are skipped"
+            );
+            self.drift.push(drift.clone());
+        }
+        self.tables.insert(
+            table_id,
+            Mapped {
+                raw: Some(event.data().to_vec()),
+                plan: Arc::new(plan),
+            },
+        );
+        Ok(())
+    }
+
+    fn target(&self, db: &[u8], table: &[u8]) -> Option<Target> {
+        let prefix = self.db_prefix.as_bytes();
+        if db.len() > prefix.len() && db[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            let table = Table::from_name(std::str::from_utf8(table).ok()?)?;
+            return Some(Target::Tenant {
+                db: String::from_utf8_lossy(db).into_owned(),
+                table,
+            });
+        }
+        if db.eq_ignore_ascii_case(self.core_db.as_bytes()) && table == b"organization" {
+            return Some(Target::Organization);
+        }
+        None
+    }
+}
+
+/// A tracked table: which one, and so which columns flowtally reads from it.
+pub(super) enum Target {
+    Tenant { db: String, table: Table },
+    Organization,
+}
+
+const ORGANIZATION_COLUMNS: &[&str] = &["id_org", "code", "status"];
+
+impl Target {
+    /// The columns flowtally reads, in the order decoded values are delivered.
+    pub(super) fn columns(&self) -> &'static [&'static str] {
+        match self {
+            Target::Tenant { table, .. } => table.columns(),
+            Target::Organization => ORGANIZATION_COLUMNS,
+        }
+    }
+}
+
+/// What to do with the rows of a table id.
+pub(super) enum Plan {
+    Ignore,
+    Drifted(SchemaDrift),
+    Decode(Decoding),
+}
+
+/// How to decode the rows of a tracked table.
+pub(super) struct Decoding {
+    pub(super) target: Target,
+    /// Every column of the table, to walk over a row image.
+    pub(super) columns: Vec<Column>,
+    /// For each column, where its value goes in the output (a needed column) or nowhere.
+    pub(super) slots: Vec<Option<usize>>,
+    pub(super) needed: usize,
+    /// JSON columns of the table (a partial update's after image has a bitmap over them).
+    pub(super) json_columns: usize,
+}
+
+impl Decoding {
+    pub(super) fn target_name(&self) -> String {
+        match &self.target {
+            Target::Tenant { db, table } => format!("{db}.{}", table.name()),
+            Target::Organization => "organization".to_string(),
+        }
+    }
+}
+
+fn build_plan(tme: &TableMapEvent, target: Target) -> Result<Plan, StreamError> {
+    let db = String::from_utf8_lossy(tme.database_name_raw()).into_owned();
+    let table = String::from_utf8_lossy(tme.table_name_raw()).into_owned();
+    let bad = |why: String| StreamError::Decode(format!("table map of {db}.{table}: {why}"));
+
+    let mut names: Vec<String> = Vec::new();
+    let mut unsigned: Vec<bool> = Vec::new();
+    let mut enums: Vec<Arc<[String]>> = Vec::new();
+    for field in tme.iter_optional_meta() {
+        match field.map_err(|e| bad(format!("optional metadata: {e}")))? {
+            OptionalMetadataField::ColumnName(cols) => {
+                for name in cols.iter_names() {
+                    let name = name.map_err(|e| bad(format!("column names: {e}")))?;
+                    names.push(String::from_utf8_lossy(name.name_raw()).into_owned());
+                }
+            }
+            OptionalMetadataField::Signedness(bits) => {
+                unsigned = bits.iter().by_vals().collect();
+            }
+            OptionalMetadataField::EnumStrValue(values) => {
+                for labels in values.iter_values() {
+                    let labels = labels.map_err(|e| bad(format!("enum labels: {e}")))?;
+                    enums.push(
+                        labels
+                            .values()
+                            .iter()
+                            .map(|l| String::from_utf8_lossy(l.value_raw()).into_owned())
+                            .collect(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let count = tme.columns_count() as usize;
+    if names.is_empty() && count > 0 {
+        return Err(StreamError::Fatal(format!(
+            "the table map of {db}.{table} carries no column names: binlog_row_metadata is not \
+             FULL on the server; run SET GLOBAL binlog_row_metadata=FULL and add \
+             binlog_row_metadata=FULL to the server config"
+        )));
+    }
+    if names.len() != count {
+        return Err(bad(format!(
+            "{} column names for {count} columns",
+            names.len()
+        )));
+    }
+
+    let wanted = target.columns();
+    let mut slots = vec![None; count];
+    let mut missing = Vec::new();
+    for (slot, want) in wanted.iter().enumerate() {
+        match names.iter().position(|n| n.eq_ignore_ascii_case(want)) {
+            Some(i) => slots[i] = Some(slot),
+            None => missing.push(want.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        let table = match &target {
+            Target::Tenant { table, .. } => table.name().to_string(),
+            Target::Organization => table,
+        };
+        return Ok(Plan::Drifted(SchemaDrift { db, table, missing }));
+    }
+
+    let mut columns = Vec::with_capacity(count);
+    let mut numeric_seen = 0;
+    let mut enum_seen = 0;
+    let mut json_columns = 0;
+    for i in 0..count {
+        let raw = tme
+            .get_raw_column_type(i)
+            .map_err(|e| bad(format!("column {}: {e}", names[i])))?
+            .ok_or_else(|| bad(format!("no type for column {}", names[i])))?;
+        let meta = tme.get_column_metadata(i).unwrap_or(&[]);
+        let col = column(raw, meta).map_err(|why| {
+            let msg = format!("column {} ({why})", names[i]);
+            if slots[i].is_some() {
+                bad(msg)
+            } else {
+                // Without its width no later column can be found either.
+                StreamError::Fatal(format!(
+                    "table {db}.{table} has a column type flowtally cannot skip: {msg}"
+                ))
+            }
+        })?;
+        let col = match col.conv {
+            Conv::Int { .. } => {
+                let u = unsigned.get(numeric_seen).copied().unwrap_or(false);
+                numeric_seen += 1;
+                Column {
+                    conv: Conv::Int { unsigned: u },
+                    ..col
+                }
+            }
+            Conv::Enum(_) => {
+                let labels = enums
+                    .get(enum_seen)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from([]));
+                enum_seen += 1;
+                Column {
+                    conv: Conv::Enum(labels),
+                    ..col
+                }
+            }
+            _ => {
+                if is_numeric(raw) {
+                    numeric_seen += 1;
+                }
+                col
+            }
+        };
+        if raw == ColumnType::MYSQL_TYPE_JSON {
+            json_columns += 1;
+        }
+        columns.push(col);
+    }
+    Ok(Plan::Decode(Decoding {
+        target,
+        columns,
+        slots,
+        needed: wanted.len(),
+        json_columns,
+    }))
+}
+
+/// Columns that own a bit of the SIGNEDNESS metadata (YEAR and DECIMAL included, as the server
+/// counts them).
+fn is_numeric(t: ColumnType) -> bool {
+    use ColumnType::*;
+    matches!(
+        t,
+        MYSQL_TYPE_TINY
+            | MYSQL_TYPE_SHORT
+            | MYSQL_TYPE_INT24
+            | MYSQL_TYPE_LONG
+            | MYSQL_TYPE_LONGLONG
+            | MYSQL_TYPE_DECIMAL
+            | MYSQL_TYPE_NEWDECIMAL
+            | MYSQL_TYPE_FLOAT
+            | MYSQL_TYPE_DOUBLE
+            | MYSQL_TYPE_YEAR
+    )
+}
