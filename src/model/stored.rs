@@ -6,82 +6,18 @@
 //! plus a presence bit: 48 instead of 72 bytes per token and 64 instead of 96 per assignment,
 //! losslessly ([`StoredToken::token`] gives back exactly what [`StoredToken::new`] took).
 //!
-//! [`FastMap`] is a `HashMap` with the Fx hash (the multiply-rotate hash rustc uses) instead of
-//! SipHash: its keys are row ids and small id tuples from the source tables, where hash flooding
+//! [`FastMap`] is a `HashMap` with the Fx hash (the multiply-rotate hash rustc uses, from the
+//! rustc-hash crate) instead of SipHash: its keys are row ids and small id tuples from the source tables, where hash flooding
 //! is not a concern, and hashing is most of what applying a change costs.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::NaiveDateTime;
 
 use super::row::{Assignment, AssignmentStatus, Token, TokenStatus};
 
-/// The Fx hash: one multiply and rotate per word.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    #[inline]
-    fn write_i64(&mut self, i: i64) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// A `HashMap` hashed with [`FxHasher`].
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A `HashMap` hashed with the Fx hash (rustc-hash).
+pub type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 const HAS_FIRST: u8 = 1;
 const HAS_SECOND: u8 = 2;
