@@ -75,6 +75,46 @@ pub struct CompletionIndex {
     horizon: Option<NaiveDate>,
     /// Reused to take one value out of a histogram (hdrhistogram subtracts histograms).
     scratch: Option<Box<Cycles>>,
+    /// The cells of the week ending on `.0` merged by key, kept current by `add` and `remove`
+    /// once built ([`CompletionIndex::prepare_week`]): the cycle-time view then merges one
+    /// histogram per (node, operator) instead of one per day and (node, operator).
+    week: Option<(NaiveDate, FastMap<CompletionKey, CompletionCell>)>,
+}
+
+/// The first day of the week ending on `end` (the cycle-time period).
+pub fn week_start(end: NaiveDate) -> NaiveDate {
+    end - chrono::Days::new(6)
+}
+
+impl CompletionCell {
+    fn add(&mut self, e: &CompletionEntry) {
+        self.completed += 1;
+        if let Some(secs) = e.cycle_secs {
+            self.cycles += 1;
+            self.cycle_secs_sum += secs as i64;
+            // `saturating_record` would not grow an auto-resizing histogram; `record` only fails
+            // past 2^62 seconds.
+            let _ = self.histogram.record(secs);
+        }
+    }
+
+    /// Takes `e` out; `one` holds just its cycle seconds (when it has some).
+    fn remove(&mut self, e: &CompletionEntry, one: &Cycles) {
+        self.completed -= 1;
+        if let Some(secs) = e.cycle_secs {
+            self.cycles -= 1;
+            self.cycle_secs_sum -= secs as i64;
+            // Cannot fail: the value was recorded into this cell when the entry was added.
+            let _ = self.histogram.subtract(one);
+        }
+    }
+
+    fn absorb(&mut self, other: &CompletionCell) {
+        self.completed += other.completed;
+        self.cycles += other.cycles;
+        self.cycle_secs_sum += other.cycle_secs_sum;
+        let _ = self.histogram.add(&other.histogram);
+    }
 }
 
 impl CompletionIndex {
@@ -86,19 +126,16 @@ impl CompletionIndex {
         if !self.in_horizon(e.day) {
             return;
         }
-        let cell = self
-            .days
+        self.days
             .entry(e.day)
             .or_default()
             .entry(e.key)
-            .or_default();
-        cell.completed += 1;
-        if let Some(secs) = e.cycle_secs {
-            cell.cycles += 1;
-            cell.cycle_secs_sum += secs as i64;
-            // `saturating_record` would not grow an auto-resizing histogram; `record` only fails
-            // past 2^62 seconds.
-            let _ = cell.histogram.record(secs);
+            .or_default()
+            .add(e);
+        if let Some((end, cells)) = &mut self.week {
+            if (week_start(*end)..=*end).contains(&e.day) {
+                cells.entry(e.key).or_default().add(e);
+            }
         }
     }
 
@@ -109,21 +146,49 @@ impl CompletionIndex {
         let Some(cell) = day.get_mut(&e.key) else {
             return;
         };
-        cell.completed -= 1;
+        let one = self.scratch.get_or_insert_with(|| Box::new(new_cycles()));
+        one.reset();
         if let Some(secs) = e.cycle_secs {
-            cell.cycles -= 1;
-            cell.cycle_secs_sum -= secs as i64;
-            let scratch = self.scratch.get_or_insert_with(|| Box::new(new_cycles()));
-            scratch.reset();
-            let _ = scratch.record(secs);
-            // Cannot fail: the value was recorded into this cell when the entry was added.
-            let _ = cell.histogram.subtract(&**scratch);
+            let _ = one.record(secs);
         }
+        cell.remove(e, one);
         if cell.completed == 0 {
             day.remove(&e.key);
             if day.is_empty() {
                 self.days.remove(&e.day);
             }
+        }
+        if let Some((end, cells)) = &mut self.week {
+            if (week_start(*end)..=*end).contains(&e.day) {
+                if let Some(cell) = cells.get_mut(&e.key) {
+                    cell.remove(e, one);
+                    if cell.completed == 0 {
+                        cells.remove(&e.key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds (once per `end`) the merged cells of the week ending on `end`.
+    pub fn prepare_week(&mut self, end: NaiveDate) {
+        if self.week.as_ref().is_some_and(|(e, _)| *e == end) {
+            return;
+        }
+        let mut cells: FastMap<CompletionKey, CompletionCell> = FastMap::default();
+        for (_, day) in self.days.range(week_start(end)..=end) {
+            for (key, cell) in day {
+                cells.entry(*key).or_default().absorb(cell);
+            }
+        }
+        self.week = Some((end, cells));
+    }
+
+    /// The merged cells of the week ending on `end`, if prepared.
+    pub fn week(&self, end: NaiveDate) -> Option<&FastMap<CompletionKey, CompletionCell>> {
+        match &self.week {
+            Some((e, cells)) if *e == end => Some(cells),
+            _ => None,
         }
     }
 
@@ -133,6 +198,13 @@ impl CompletionIndex {
             return;
         }
         self.horizon = Some(day);
+        if self
+            .week
+            .as_ref()
+            .is_some_and(|(end, _)| week_start(*end) < day)
+        {
+            self.week = None;
+        }
         self.days = self.days.split_off(&day);
     }
 
@@ -234,6 +306,82 @@ mod tests {
         assert!((594..=606).contains(&p50), "{p50} is not within 1% of 600");
         idx.remove(&e(600));
         assert_eq!(idx.cells(), 0);
+    }
+
+    /// The prepared week stays equal to a fresh merge of its days through adds and removes.
+    #[test]
+    fn the_week_is_kept_current() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
+        let end = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        let mut idx = CompletionIndex::default();
+        let mut live: Vec<CompletionEntry> = Vec::new();
+        let entry = |rng: &mut rand::rngs::SmallRng| CompletionEntry {
+            day: end - chrono::Days::new(rng.gen_range(0..10)),
+            key: CompletionKey {
+                node: rng.gen_range(1..3),
+                operator: rng.gen_range(1..3),
+            },
+            cycle_secs: rng.gen_bool(0.8).then(|| rng.gen_range(1..100_000)),
+        };
+        for step in 0..2_000 {
+            if step == 500 {
+                idx.prepare_week(end);
+            }
+            if !live.is_empty() && rng.gen_bool(0.4) {
+                let e = live.swap_remove(rng.gen_range(0..live.len()));
+                idx.remove(&e);
+            } else {
+                let e = entry(&mut rng);
+                idx.add(&e);
+                live.push(e);
+            }
+        }
+        let kept: Vec<_> = {
+            let mut v: Vec<_> = idx
+                .week(end)
+                .unwrap()
+                .iter()
+                .map(|(k, c)| {
+                    (
+                        *k,
+                        c.completed,
+                        c.cycles,
+                        c.cycle_secs_sum,
+                        c.histogram.clone(),
+                    )
+                })
+                .collect();
+            v.sort_by_key(|x| x.0);
+            v
+        };
+        let mut fresh = idx.clone();
+        fresh.week = None;
+        fresh.prepare_week(end);
+        let mut rebuilt: Vec<_> = fresh
+            .week(end)
+            .unwrap()
+            .iter()
+            .map(|(k, c)| {
+                (
+                    *k,
+                    c.completed,
+                    c.cycles,
+                    c.cycle_secs_sum,
+                    c.histogram.clone(),
+                )
+            })
+            .collect();
+        rebuilt.sort_by_key(|x| x.0);
+        assert_eq!(kept.len(), rebuilt.len());
+        for (a, b) in kept.iter().zip(&rebuilt) {
+            assert_eq!((a.0, a.1, a.2, a.3), (b.0, b.1, b.2, b.3));
+            assert_eq!(a.4.len(), b.4.len());
+            for q in [1, 50, 95, 100] {
+                assert_eq!(percentile(&a.4, q), percentile(&b.4, q));
+            }
+        }
+        assert!(idx.week(end - chrono::Days::new(1)).is_none());
     }
 
     #[test]

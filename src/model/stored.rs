@@ -10,14 +10,12 @@
 //! rustc-hash crate) instead of SipHash: its keys are row ids and small id tuples from the source tables, where hash flooding
 //! is not a concern, and hashing is most of what applying a change costs.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 
 use super::row::{Assignment, AssignmentStatus, Token, TokenStatus};
 
 /// A `HashMap` hashed with the Fx hash (rustc-hash).
-pub type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+pub type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 const HAS_FIRST: u8 = 1;
 const HAS_SECOND: u8 = 2;

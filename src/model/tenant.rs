@@ -286,6 +286,7 @@ impl TenantState {
         let week = today - chrono::Days::new(6);
         let lookback = today - chrono::Days::new(trends::LOOKBACK_DAYS - 1);
         self.completions.drop_before(week);
+        self.completions.prepare_week(today);
         self.token_days.drop_before(lookback);
         if self.evicted_for.is_none_or(|d| d < today) {
             self.evict(lookback, week);

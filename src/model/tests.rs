@@ -569,6 +569,11 @@ fn incremental_upkeep_equals_a_fresh_build() {
                 ))),
             };
             s.apply(change);
+            // Now and then a snapshot: it prepares the cycle-time week, which the changes after
+            // it must keep current.
+            if rng.gen_ratio(1, 100) {
+                s.snapshot(at(T), &View::ALL);
+            }
         }
         let mut fresh = TenantState::default();
         for row in s.all_rows() {

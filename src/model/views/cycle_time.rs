@@ -17,7 +17,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::model::completions::{new_cycles, percentile, CompletionCell, CompletionIndex, Cycles};
+use crate::model::completions::{
+    new_cycles, percentile, CompletionCell, CompletionIndex, CompletionKey, Cycles,
+};
 use crate::model::decimal::Dec2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,16 +67,24 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
     // Cells merged by (node, team of the assignment): a team's row, or (team None) the node's
     // assignments without a team.
     let mut groups: BTreeMap<(i64, Option<i64>), Group> = BTreeMap::new();
-    for (_, cells) in completions.days(period_start, period_end) {
-        for (key, cell) in cells.iter().filter(|(_, c)| c.cycles > 0) {
-            if !ctx.dims.nodes.contains_key(&key.node) {
-                continue;
+    let mut absorb = |key: &CompletionKey, cell: &CompletionCell| {
+        if cell.cycles == 0 || !ctx.dims.nodes.contains_key(&key.node) {
+            return;
+        }
+        let team = ctx.teams.team_of(key.operator, key.node);
+        groups
+            .entry((key.node, team))
+            .or_insert_with(Group::new)
+            .absorb(cell);
+    };
+    // The week merged by (node, operator) when the state has it ready (snapshots), else the
+    // days one by one (live reads).
+    match completions.week(period_end) {
+        Some(cells) => cells.iter().for_each(|(k, c)| absorb(k, c)),
+        None => {
+            for (_, cells) in completions.days(period_start, period_end) {
+                cells.iter().for_each(|(k, c)| absorb(k, c));
             }
-            let team = ctx.teams.team_of(key.operator, key.node);
-            groups
-                .entry((key.node, team))
-                .or_insert_with(Group::new)
-                .absorb(cell);
         }
     }
     // A node's row (team None) covers all of its groups: merged from the few groups rather than
