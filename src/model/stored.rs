@@ -6,9 +6,10 @@
 //! plus a presence bit: 48 instead of 72 bytes per token and 64 instead of 96 per assignment,
 //! losslessly ([`StoredToken::token`] gives back exactly what [`StoredToken::new`] took).
 //!
-//! [`FastMap`] is a `HashMap` with the Fx hash (the multiply-rotate hash rustc uses, from the
-//! rustc-hash crate) instead of SipHash: its keys are row ids and small id tuples from the source tables, where hash flooding
-//! is not a concern, and hashing is most of what applying a change costs.
+//! [`FastMap`] is a `HashMap` with the Fx hash (rustc-hash 1: one multiply and rotate per word)
+//! instead of SipHash: its keys are row ids and small id tuples from the source tables, where
+//! hash flooding is not a concern, and hashing is most of what applying a change costs.
+//! (rustc-hash 2's variant measured slower here: catch-up 1.56M → 1.14M rows/s.)
 
 use chrono::NaiveDateTime;
 
