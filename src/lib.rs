@@ -14,10 +14,14 @@
 //! - [`model`]: pure logic. Typed source rows ([`model::row`]), per-tenant state and its
 //!   aggregates ([`model::tenant`]), the five views ([`model::views`]), the cadence clock
 //!   ([`model::clock`]).
-//! - [`source`]: the binlog stream ([`source::binlog`]) and consistent-snapshot loads
-//!   ([`source::snapshot`]), both producing [`model::Change`]s.
-//! - [`sink`]: idempotent snapshot writes ([`sink::writer`]) and the mv_ DDL
-//!   ([`sink::migrate`]).
+//! - [`source`]: the binlog stream ([`source::binlog`]), the reconnecting reader task
+//!   ([`source::reader`]) and consistent-snapshot loads ([`source::snapshot`]), all producing
+//!   [`model::Change`]s.
+//! - [`service`]: `flowtally run`'s applier: start-up from a [`checkpoint`] or a full
+//!   recompute, transactions applied in binlog order, snapshots taken as the clock releases
+//!   them, tenants joining and leaving.
+//! - [`sink`]: idempotent snapshot writes ([`sink::writer`]) by a writer task with retries
+//!   ([`sink::worker`]), and the mv_ DDL ([`sink::migrate`]).
 //! - [`tenants`]: which tenants exist and where their databases are.
 //! - [`refresh`]: the one-shot recompute that replaces the cron script.
 //! - [`verify`]: an independent SQL implementation of the metrics, to check written snapshots.
