@@ -50,7 +50,7 @@ pub const TENANT_SOURCE_DDL: &str = include_str!("../tests/fixtures/tenant_sourc
 /// Core database `bgerp` and its `organization` table.
 pub const CORE_DDL: &str = include_str!("../tests/fixtures/core.sql");
 /// The five mv_ tables of one tenant database (no `USE`).
-pub const MV_DDL: &str = include_str!("../tests/fixtures/mv_tables.sql");
+pub const MV_DDL: &str = include_str!("../migrations/0001_mv_tables.sql");
 
 /// A node id that no `routing_node` row has; bad-row tokens are moved there.
 pub const MISSING_NODE_ID: i64 = 999_999;

@@ -37,7 +37,7 @@ use sqlx::{ConnectOptions, Connection};
 pub mod flowtally;
 
 const CORE_SQL: &str = include_str!("../fixtures/core.sql");
-const MV_TABLES_SQL: &str = include_str!("../fixtures/mv_tables.sql");
+const MV_TABLES_SQL: &str = include_str!("../../migrations/0001_mv_tables.sql");
 const TENANT_SOURCE_SQL: &str = include_str!("../fixtures/tenant_source.sql");
 
 /// How long a server may take to accept connections (after start or restart).
