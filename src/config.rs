@@ -300,7 +300,7 @@ impl Config {
             include,
             timezone,
             state_dir: raw.state.dir.unwrap_or_else(|| "state".into()),
-            checkpoint_secs: raw.state.checkpoint_secs.unwrap_or(10).max(1),
+            checkpoint_secs: raw.state.checkpoint_secs.unwrap_or(60).max(1),
             http_listen: listen,
         })
     }
