@@ -296,7 +296,11 @@ pub fn checkpoint(cli: &Cli, action: &CheckpointAction) -> Outcome {
         CheckpointAction::Show => match Checkpoint::load(dir, None) {
             Ok(cp) => {
                 let age = chrono::Utc::now().timestamp() - cp.taken_at;
-                println!("checkpoint: {}", Checkpoint::path(dir).display());
+                let bytes = std::fs::metadata(Checkpoint::path(dir)).map_or(0, |m| m.len());
+                println!(
+                    "checkpoint: {} ({bytes} bytes)",
+                    Checkpoint::path(dir).display()
+                );
                 println!("server:     {}", cp.server);
                 println!("position:   {}", cp.position);
                 println!("taken:      {age} s ago");

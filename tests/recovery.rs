@@ -282,3 +282,64 @@ async fn a_checkpoint_from_another_server_is_refused() {
     let diffs = differences(&pool_b, &db).await;
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+fn checkpoint_cmd(ft: &Flowtally, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowtally"))
+        .arg("--config")
+        .arg(ft.dir.path().join("flowtally.toml"))
+        .arg("checkpoint")
+        .args(args)
+        .output()
+        .expect("flowtally checkpoint");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_show_and_reset_one_tenant_or_all() {
+    let server = common::start_server(&[]);
+    let pool = server.pool().await;
+    let (a, _) = tenant(&server, &pool, "Cpa", 71).await;
+    let (b, db_b) = tenant(&server, &pool, "Cpb", 72).await;
+    let mut ft = Flowtally::start(server.port, &[&a, &b]);
+    ft.wait_started();
+    let (status, log) = ft.stop();
+    assert!(status.success(), "{log}");
+
+    let (ok, shown) = checkpoint_cmd(&ft, &["show"]);
+    assert!(ok, "{shown}");
+    assert!(shown.contains("position:   bin."), "{shown}");
+    for code in [&a, &b] {
+        assert!(shown.contains(&format!("tenant {code} (")), "{shown}");
+    }
+    // One tenant discarded: it alone is recomputed at the next start, the other resumes.
+    let (ok, out) = checkpoint_cmd(&ft, &["reset", "--tenant", &b.to_lowercase()]);
+    assert!(ok, "{out}");
+    let (_, shown) = checkpoint_cmd(&ft, &["show"]);
+    assert!(!shown.contains(&format!("tenant {b} (")), "{shown}");
+    assert!(shown.contains(&format!("tenant {a} (")), "{shown}");
+    ft.clear_log();
+    ft.restart();
+    ft.wait_until_log(&format!("tenant loaded tenant={b}"));
+    let log = ft.log();
+    assert!(log.contains("resuming from checkpoint"), "{log}");
+    assert!(!log.contains(&format!("tenant loaded tenant={a}")), "{log}");
+    let last = (chrono::Utc::now().timestamp() / 900 + 1) * 900;
+    mark(&pool, last + 1).await;
+    wait_for_instant(&pool, &db_b, local(last), &ft).await;
+    assert!(differences(&pool, &db_b).await.is_empty());
+    let (status, log) = ft.stop();
+    assert!(status.success(), "{log}");
+
+    // All discarded: a full recompute, saying why.
+    let (ok, out) = checkpoint_cmd(&ft, &["reset"]);
+    assert!(ok && out.contains("checkpoint discarded"), "{out}");
+    let (_, shown) = checkpoint_cmd(&ft, &["show"]);
+    assert!(shown.contains("no checkpoint"), "{shown}");
+    ft.clear_log();
+    ft.restart();
+    ft.wait_until_log("full recompute");
+    assert!(ft.log().contains("no checkpoint"), "{}", ft.log());
+}
