@@ -18,10 +18,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-  echo "Port $port is taken: stop what listens there (the demo's server uses it)." >&2
-  exit 1
-fi
+for p in $port 9187; do
+  if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "Port $p is taken: stop what listens there (the demo uses 3307 and 9187)." >&2
+    exit 1
+  fi
+done
 
 echo "== Building flowtally (release)"
 cargo build --release --quiet
@@ -69,6 +71,11 @@ while [ $SECONDS -lt $end ]; do
           WHERE snapshot_at = (SELECT MAX(snapshot_at) FROM bgerp_t_default.mv_node_bottlenecks)
           ORDER BY bottleneck_score DESC LIMIT 5" || true
   sql -e "SELECT COUNT(DISTINCT snapshot_at) AS minutes_written FROM bgerp_t_default.mv_team_workload" || true
+  if command -v curl >/dev/null 2>&1; then
+    echo "-- live, from memory: curl -s http://127.0.0.1:9187/healthz"
+    curl -s http://127.0.0.1:9187/healthz || true
+    echo
+  fi
 done
 
 echo
