@@ -306,13 +306,14 @@ impl TenantState {
             .iter()
             .map(|(id, t)| t.token(*id))
             .filter(|t| {
-                !t.status.is_live()
+                // Bad rows stay, counted, as the loader loads them whatever their age.
+                t.bad().is_none()
+                    && !t.status.is_live()
                     && before(t.spawned_at, tokens_from)
                     && before(t.completed_at, tokens_from)
             })
             .collect();
         for t in tokens {
-            self.count_bad(t.bad(), -1);
             if let Some(e) = TokenDayEntry::of(&t) {
                 self.unfile_product(e.instance, t.id);
             }
@@ -323,10 +324,9 @@ impl TenantState {
             .iter()
             .map(|(id, a)| a.assignment(*id))
             .filter(|a| {
-                !a.is_open()
+                a.bad().is_none()
+                    && !a.is_open()
                     && a.completed_on().is_none_or(|d| d < assignments_from)
-                    // An open-status assignment with a NULL id is kept: it is counted as bad.
-                    && !(a.status.is_open() && a.bad().is_some())
             })
             .collect();
         for a in assignments {
@@ -357,25 +357,27 @@ impl TenantState {
     }
 
     /// Rows left out of some metric now, by reason: the bad rows held, plus live tokens and
-    /// completed assignments whose node is missing from routing_node.
+    /// assignments completed within the windows whose node is missing from routing_node.
     pub fn left_out(&self) -> BTreeMap<LeftOut, i64> {
         let mut out = self.bad_rows.clone();
         out.retain(|_, n| *n != 0);
-        let missing = |node: &Option<i64>| node.is_some_and(|n| !self.dims.nodes.contains_key(&n));
-        let tokens = self
-            .tokens
-            .iter()
-            .map(|(id, t)| t.token(*id))
-            .filter(|t| t.bad().is_none() && t.status.is_live() && missing(&t.node))
-            .count();
-        let assignments = self
-            .assignments
-            .iter()
-            .map(|(id, a)| a.assignment(*id))
-            .filter(|a| a.completed_on().is_some() && missing(&a.node))
-            .count();
+        // From the aggregates, not the rows: cheap enough for every metrics scrape.
+        let missing = |node: i64| !self.dims.nodes.contains_key(&node);
+        let tokens: i64 = self
+            .wip
+            .cells()
+            .filter(|(k, _)| k.node.is_some_and(missing))
+            .map(|(_, c)| c.live)
+            .sum();
+        let assignments: i64 = self
+            .completions
+            .days(NaiveDate::MIN, NaiveDate::MAX)
+            .flat_map(|(_, cells)| cells.iter())
+            .filter(|(k, _)| missing(k.node))
+            .map(|(_, c)| c.completed)
+            .sum();
         if tokens + assignments > 0 {
-            out.insert(LeftOut::NodeMissing, (tokens + assignments) as i64);
+            out.insert(LeftOut::NodeMissing, tokens + assignments);
         }
         let no_assigned_at: i64 = self.wip.cells().map(|(_, c)| c.waits_unknown).sum();
         if no_assigned_at > 0 {
