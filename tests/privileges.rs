@@ -12,12 +12,12 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::flowtally::Flowtally;
-use common::flowtally::{differences, http_get, local, mark, next_minute, wait_for_instant};
+use common::flowtally::{
+    differences, http_get, local, mark, next_minute, traffic, wait_for_instant,
+};
 use common::MariaDb;
 use flowtally::model::View;
-use flowtally::simulate::{self, EventTime, SimOptions};
-
-const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
+use flowtally::simulate;
 
 /// The seven source tables of SPEC §2.
 const SOURCE_TABLES: [&str; 7] = [
@@ -52,41 +52,12 @@ async fn tenant(server: &MariaDb, prefix: &str) -> (String, String) {
         &pool,
         &db,
         21,
-        150,
         chrono::Utc::now().timestamp() - 2 * 86_400,
         600,
+        150,
     )
     .await;
     (code, db)
-}
-
-/// `n` simulated transactions in `db`, dated from `start` every `step` seconds; the last date.
-async fn traffic(
-    pool: &sqlx::MySqlPool,
-    db: &str,
-    seed: u64,
-    n: u64,
-    start: i64,
-    step: i64,
-) -> i64 {
-    simulate::run(
-        pool,
-        &SimOptions {
-            seed,
-            tenants: vec![db.to_string()],
-            transactions: Some(n),
-            event_time: Some(EventTime {
-                start_epoch: start,
-                step_secs: step,
-            }),
-            bad_rows: true,
-            tz: TZ,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("traffic")
-    .last_epoch
 }
 
 /// The latest event time any test of this binary wrote. Every flowtally on a server follows
@@ -108,7 +79,9 @@ async fn live_traffic_and_verify(
     let start = start
         .unwrap_or_else(|| next_minute(chrono::Utc::now().timestamp()) + 60)
         .max(next_minute(*latest) + 60);
-    let last = traffic(&pool, db, start as u64, 300, start, 2).await;
+    let last = traffic(&pool, db, start as u64, start, 2, 300)
+        .await
+        .last_epoch;
     let last = (last / 900 + 1) * 900;
     mark(&pool, last + 1).await;
     *latest = last + 1;

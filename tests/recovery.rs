@@ -8,14 +8,12 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use common::flowtally::{
-    differences, local, mark, next_minute, snapshot_instants, wait_for_instant, Flowtally,
+    differences, local, mark, next_minute, snapshot_instants, traffic, wait_for_instant, Flowtally,
 };
 use common::MariaDb;
-use flowtally::simulate::{self, EventTime, SimOptions, SimStats};
+use flowtally::simulate;
 use rand::{Rng, SeedableRng};
 use sqlx::{MySqlPool, Row};
-
-const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
 async fn tenant(server: &MariaDb, pool: &MySqlPool, prefix: &str, seed: u64) -> (String, String) {
     let code = common::unique_code(prefix);
@@ -37,26 +35,6 @@ async fn tenant(server: &MariaDb, pool: &MySqlPool, prefix: &str, seed: u64) -> 
     .await;
     let _ = server;
     (code, db)
-}
-
-async fn traffic(pool: &MySqlPool, db: &str, seed: u64, start: i64, step: i64, n: u64) -> SimStats {
-    simulate::run(
-        pool,
-        &SimOptions {
-            seed,
-            tenants: vec![db.to_string()],
-            transactions: Some(n),
-            event_time: Some(EventTime {
-                start_epoch: start,
-                step_secs: step,
-            }),
-            bad_rows: true,
-            tz: TZ,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("traffic")
 }
 
 /// Ends the test's event time on a 15-minute boundary, waits for that snapshot, and checks:

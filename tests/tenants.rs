@@ -5,32 +5,11 @@
 mod common;
 
 use common::flowtally::{
-    differences, local, mark, next_minute, snapshot_instants, wait_for_instant, Flowtally,
+    differences, local, mark, next_minute, snapshot_instants, traffic_on, wait_for_instant,
+    Flowtally,
 };
-use flowtally::simulate::{self, EventTime, SimOptions, SimStats};
+use flowtally::simulate;
 use sqlx::MySqlPool;
-
-const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
-
-async fn traffic(pool: &MySqlPool, dbs: &[String], seed: u64, start: i64, n: u64) -> SimStats {
-    simulate::run(
-        pool,
-        &SimOptions {
-            seed,
-            tenants: dbs.to_vec(),
-            transactions: Some(n),
-            event_time: Some(EventTime {
-                start_epoch: start,
-                step_secs: 1,
-            }),
-            bad_rows: false,
-            tz: TZ,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("traffic")
-}
 
 async fn set_up(pool: &MySqlPool, code: &str, seed: u64, at: i64) -> String {
     simulate::setup_tenant_at(pool, "bgerp", "bgerp_t_", code, true, Some(at))
@@ -59,12 +38,12 @@ async fn tenants_join_and_leave_while_streaming() {
     );
 
     let first = next_minute(now) + 60;
-    let s = traffic(&pool, std::slice::from_ref(&db_a), 62, first, 200).await;
+    let s = traffic_on(&pool, std::slice::from_ref(&db_a), 62, first, 1, 200, false).await;
     // B appears while A streams: its database and organization row, dated in the stream.
     let db_b = set_up(&pool, b, 63, s.last_epoch + 1).await;
     ft.wait_until_log("tenant loaded tenant=JoinB");
     let both = [db_a.clone(), db_b.clone()];
-    let s = traffic(&pool, &both, 64, s.last_epoch + 2, 400).await;
+    let s = traffic_on(&pool, &both, 64, s.last_epoch + 2, 1, 400, false).await;
     let last = (s.last_epoch / 900 + 1) * 900;
     mark(&pool, last + 1).await;
     for db in &both {
@@ -88,7 +67,16 @@ async fn tenants_join_and_leave_while_streaming() {
             "SET timestamp = {off}; UPDATE bgerp.organization SET status = 'inactive' WHERE code = '{a}'; SET timestamp = DEFAULT;"
         ))
         .await;
-    let s = traffic(&pool, std::slice::from_ref(&db_b), 65, off + 1, 200).await;
+    let s = traffic_on(
+        &pool,
+        std::slice::from_ref(&db_b),
+        65,
+        off + 1,
+        1,
+        200,
+        false,
+    )
+    .await;
     let end = (s.last_epoch / 900 + 1) * 900;
     mark(&pool, end + 1).await;
     wait_for_instant(&pool, &db_b, local(end), &ft).await;

@@ -354,3 +354,46 @@ pub async fn differences(pool: &sqlx::MySqlPool, db: &str) -> Vec<String> {
         .map(|d| d.to_string())
         .collect()
 }
+
+/// `n` simulated transactions over `dbs`, dated from `start` one every `step` seconds in the
+/// factory's zone.
+pub async fn traffic_on(
+    pool: &sqlx::MySqlPool,
+    dbs: &[String],
+    seed: u64,
+    start: i64,
+    step: i64,
+    n: u64,
+    bad_rows: bool,
+) -> flowtally::simulate::SimStats {
+    use flowtally::simulate::{run, EventTime, SimOptions};
+    run(
+        pool,
+        &SimOptions {
+            seed,
+            tenants: dbs.to_vec(),
+            transactions: Some(n),
+            event_time: Some(EventTime {
+                start_epoch: start,
+                step_secs: step,
+            }),
+            bad_rows,
+            tz: TZ,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("simulated traffic")
+}
+
+/// [`traffic_on`] one tenant database, bad rows included.
+pub async fn traffic(
+    pool: &sqlx::MySqlPool,
+    db: &str,
+    seed: u64,
+    start: i64,
+    step: i64,
+    n: u64,
+) -> flowtally::simulate::SimStats {
+    traffic_on(pool, &[db.to_string()], seed, start, step, n, true).await
+}
