@@ -36,12 +36,7 @@ struct Scenario {
 async fn tenant(pool: &MySqlPool, prefix: &str, seed: u64) -> (String, String) {
     let code = common::unique_code(prefix);
     let db = common::tenant_db(&code);
-    simulate::setup_tenant(pool, "bgerp", "bgerp_t_", &code, true)
-        .await
-        .expect("setup");
-    simulate::seed_dimensions(pool, &db, seed)
-        .await
-        .expect("seed");
+    common::flowtally::seeded_tenant(pool, &code, seed).await;
     // A day of history before the service starts: loaded by the full recompute.
     simulate::run(
         pool,

@@ -169,12 +169,7 @@ async fn http_serves_health_metrics_and_live_views() {
     let pool = server.pool().await;
     let code = common::unique_code("Ht");
     let db = common::tenant_db(&code);
-    simulate::setup_tenant(&pool, "bgerp", "bgerp_t_", &code, true)
-        .await
-        .expect("setup");
-    simulate::seed_dimensions(&pool, &db, 5)
-        .await
-        .expect("seed");
+    common::flowtally::seeded_tenant(&pool, &code, 5).await;
     let history = chrono::Utc::now().timestamp() - 2 * 86_400;
     let stats = simulate::run(
         &pool,

@@ -17,7 +17,6 @@ use common::flowtally::{
 };
 use common::MariaDb;
 use flowtally::model::View;
-use flowtally::simulate;
 
 /// The seven source tables of SPEC §2.
 const SOURCE_TABLES: [&str; 7] = [
@@ -42,12 +41,7 @@ async fn tenant(server: &MariaDb, prefix: &str) -> (String, String) {
     let pool = server.pool().await;
     let code = common::unique_code(prefix);
     let db = common::tenant_db(&code);
-    simulate::setup_tenant(&pool, "bgerp", "bgerp_t_", &code, true)
-        .await
-        .expect("setup");
-    simulate::seed_dimensions(&pool, &db, 5)
-        .await
-        .expect("seed");
+    common::flowtally::seeded_tenant(&pool, &code, 5).await;
     traffic(
         &pool,
         &db,

@@ -11,19 +11,13 @@ use common::flowtally::{
     differences, local, mark, next_minute, snapshot_instants, traffic, wait_for_instant, Flowtally,
 };
 use common::MariaDb;
-use flowtally::simulate;
 use rand::{Rng, SeedableRng};
 use sqlx::{MySqlPool, Row};
 
 async fn tenant(server: &MariaDb, pool: &MySqlPool, prefix: &str, seed: u64) -> (String, String) {
     let code = common::unique_code(prefix);
     let db = common::tenant_db(&code);
-    simulate::setup_tenant(pool, "bgerp", "bgerp_t_", &code, true)
-        .await
-        .expect("setup");
-    simulate::seed_dimensions(pool, &db, seed)
-        .await
-        .expect("seed");
+    common::flowtally::seeded_tenant(pool, &code, seed).await;
     traffic(
         pool,
         &db,
@@ -223,13 +217,8 @@ async fn a_checkpoint_from_another_server_is_refused() {
     let pool_b = b.pool().await;
     let (code, _) = tenant(&a, &pool_a, "Srv", 51).await;
     // The same tenant code on server B, different data.
-    simulate::setup_tenant(&pool_b, "bgerp", "bgerp_t_", &code, true)
-        .await
-        .expect("setup b");
     let db = common::tenant_db(&code);
-    simulate::seed_dimensions(&pool_b, &db, 52)
-        .await
-        .expect("seed b");
+    common::flowtally::seeded_tenant(&pool_b, &code, 52).await;
     traffic(
         &pool_b,
         &db,

@@ -16,12 +16,7 @@ const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
 async fn tenant_with_traffic(pool: &MySqlPool, code: &str, seed: u64) -> String {
     let db = common::tenant_db(code);
-    simulate::setup_tenant(pool, "bgerp", "bgerp_t_", code, true)
-        .await
-        .expect("setup");
-    simulate::seed_dimensions(pool, &db, seed)
-        .await
-        .expect("seed");
+    common::flowtally::seeded_tenant(pool, code, seed).await;
     simulate::run(
         pool,
         &SimOptions {

@@ -21,12 +21,7 @@ async fn run_follows_simulated_traffic_and_verify_agrees() {
     let dbs: Vec<String> = codes.iter().map(|c| common::tenant_db(c)).collect();
     let history = chrono::Utc::now().timestamp() - 3 * 86_400;
     for (i, code) in codes.iter().enumerate() {
-        simulate::setup_tenant(&pool, "bgerp", "bgerp_t_", code, true)
-            .await
-            .expect("setup");
-        simulate::seed_dimensions(&pool, &dbs[i], i as u64 + 7)
-            .await
-            .expect("seed");
+        common::flowtally::seeded_tenant(&pool, code, i as u64 + 7).await;
     }
     // History before the service starts: loaded by the full recompute.
     simulate::run(

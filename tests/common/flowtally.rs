@@ -397,3 +397,17 @@ pub async fn traffic(
 ) -> flowtally::simulate::SimStats {
     traffic_on(pool, &[db.to_string()], seed, start, step, n, true).await
 }
+
+/// A tenant database created from the test DDL, with the simulator's graphs, nodes and teams;
+/// returns its name.
+pub async fn seeded_tenant(pool: &sqlx::MySqlPool, code: &str, seed: u64) -> String {
+    use flowtally::simulate;
+    simulate::setup_tenant(pool, "bgerp", "bgerp_t_", code, true)
+        .await
+        .expect("setup tenant");
+    let db = super::tenant_db(code);
+    simulate::seed_dimensions(pool, &db, seed)
+        .await
+        .expect("seed dimensions");
+    db
+}
