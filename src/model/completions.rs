@@ -337,42 +337,24 @@ mod tests {
                 live.push(e);
             }
         }
-        let kept: Vec<_> = {
+        let cells = |idx: &CompletionIndex| {
             let mut v: Vec<_> = idx
                 .week(end)
                 .unwrap()
                 .iter()
                 .map(|(k, c)| {
-                    (
-                        *k,
-                        c.completed,
-                        c.cycles,
-                        c.cycle_secs_sum,
-                        c.histogram.clone(),
-                    )
+                    let h = c.histogram.clone();
+                    (*k, c.completed, c.cycles, c.cycle_secs_sum, h)
                 })
                 .collect();
             v.sort_by_key(|x| x.0);
             v
         };
+        let kept = cells(&idx);
         let mut fresh = idx.clone();
         fresh.week = None;
         fresh.prepare_week(end);
-        let mut rebuilt: Vec<_> = fresh
-            .week(end)
-            .unwrap()
-            .iter()
-            .map(|(k, c)| {
-                (
-                    *k,
-                    c.completed,
-                    c.cycles,
-                    c.cycle_secs_sum,
-                    c.histogram.clone(),
-                )
-            })
-            .collect();
-        rebuilt.sort_by_key(|x| x.0);
+        let rebuilt = cells(&fresh);
         assert_eq!(kept.len(), rebuilt.len());
         for (a, b) in kept.iter().zip(&rebuilt) {
             assert_eq!((a.0, a.1, a.2, a.3), (b.0, b.1, b.2, b.3));
