@@ -25,16 +25,12 @@
 //! - [`tenants`]: which tenants exist and where their databases are.
 //! - [`refresh`]: the one-shot recompute that replaces the cron script.
 //! - [`verify`]: an independent SQL implementation of the metrics, to check written snapshots.
-//! - [`simulate`]: seeded factory traffic for the demo, tests and benchmarks.
-//! - [`bench`]: `flowtally bench`, the benchmarks against what flowtally replaces, on a
-//!   throwaway MariaDB it starts itself.
 //! - [`live`], [`status`]: the state shared by the applier and its readers; what the service
 //!   reports about itself.
 //! - [`http`]: the read-only HTTP surface of `run` (health, Prometheus metrics, live JSON).
 //! - [`ratelimit`]: at most one line per key per 10 s for warnings that can repeat.
 //! - [`config`], [`db`], [`cli`]: configuration, connections, the command line.
 
-pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
@@ -45,7 +41,6 @@ pub mod model;
 pub mod ratelimit;
 pub mod refresh;
 pub mod service;
-pub mod simulate;
 pub mod sink;
 pub mod source;
 pub mod status;

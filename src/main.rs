@@ -40,25 +40,6 @@ fn main() -> ExitCode {
             }
             Command::Checkpoint { action } => cli::checkpoint(&cli, action),
             Command::Run => cli::run(&cli).await,
-            Command::Bench { .. } => cli::bench(&cli).await,
-            Command::Simulate {
-                tenants,
-                setup,
-                rate,
-                transactions,
-                seed,
-                bad_rows,
-            } => {
-                let args = cli::SimulateArgs {
-                    tenants,
-                    setup: *setup,
-                    rate: *rate,
-                    transactions: *transactions,
-                    seed: *seed,
-                    bad_rows: *bad_rows,
-                };
-                cli::simulate(&cli, args).await
-            }
         }
     });
     match outcome {

@@ -365,8 +365,8 @@ pub async fn traffic_on(
     step: i64,
     n: u64,
     bad_rows: bool,
-) -> flowtally::simulate::SimStats {
-    use flowtally::simulate::{run, EventTime, SimOptions};
+) -> flowtally_testkit::simulate::SimStats {
+    use flowtally_testkit::simulate::{run, EventTime, SimOptions};
     run(
         pool,
         &SimOptions {
@@ -394,18 +394,22 @@ pub async fn traffic(
     start: i64,
     step: i64,
     n: u64,
-) -> flowtally::simulate::SimStats {
+) -> flowtally_testkit::simulate::SimStats {
     traffic_on(pool, &[db.to_string()], seed, start, step, n, true).await
 }
 
 /// A tenant database created from the test DDL, with the simulator's graphs, nodes and teams;
 /// returns its name.
 pub async fn seeded_tenant(pool: &sqlx::MySqlPool, code: &str, seed: u64) -> String {
-    use flowtally::simulate;
-    simulate::setup_tenant(pool, "bgerp", "bgerp_t_", code, true)
+    use flowtally_testkit::simulate;
+    simulate::setup_tenant(pool, "bgerp", "bgerp_t_", code)
         .await
         .expect("setup tenant");
     let db = super::tenant_db(code);
+    let mut conn = pool.acquire().await.expect("conn");
+    flowtally::sink::migrate::migrate(&mut conn, &db)
+        .await
+        .expect("mv_ tables");
     simulate::seed_dimensions(pool, &db, seed)
         .await
         .expect("seed dimensions");

@@ -51,7 +51,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,16 +62,16 @@ use chrono_tz::Tz;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySqlPool, Row as _};
 
-use crate::checkpoint::{Checkpoint, TenantRows};
-use crate::model::{Change, Row, TenantState, View};
-use crate::refresh;
-use crate::simulate;
-use crate::sink::writer;
-use crate::source::binlog::{BinlogOptions, BinlogStream, StreamEvent};
-use crate::source::snapshot::load_tenant;
-use crate::source::{Position, SourceChange};
-use crate::tenants::Tenant;
-use crate::verify;
+use flowtally::checkpoint::{Checkpoint, TenantRows};
+use flowtally::model::{Change, Row, TenantState, View};
+use flowtally::refresh;
+use flowtally::sink::writer;
+use flowtally::source::binlog::{BinlogOptions, BinlogStream, StreamEvent};
+use flowtally::source::snapshot::load_tenant;
+use flowtally::source::{Position, SourceChange};
+use flowtally::tenants::Tenant;
+use flowtally::verify;
+use flowtally_testkit::{simulate, Flavor};
 
 const CORE_DB: &str = "bgerp";
 const PREFIX: &str = "bgerp_t_";
@@ -121,6 +121,7 @@ pub struct BenchOptions {
     pub freshness_secs: Option<u64>,
     pub parts: Vec<Part>,
     pub seed: u64,
+    pub flavor: Flavor,
 }
 
 impl Default for BenchOptions {
@@ -132,6 +133,7 @@ impl Default for BenchOptions {
             freshness_secs: None,
             parts: Part::ALL.to_vec(),
             seed: 7,
+            flavor: Flavor::MariaDb,
         }
     }
 }
@@ -467,21 +469,9 @@ fn progress(msg: impl AsRef<str>) {
 // The throwaway server
 // ---------------------------------------------------------------------------------------------
 
-/// Kills the server (pid in `$2/server.pid`) and removes the temp dir `$2` once process `$1`
-/// (the bench) is gone without doing it itself.
-const WATCHDOG_SH: &str = r#"
-while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
-if pid=$(cat "$2/server.pid" 2>/dev/null); then kill -9 "$pid" 2>/dev/null; sleep 0.3; fi
-rm -rf "$2"
-"#;
-
-/// A private MariaDB in a temp dir; dropping it kills the server and removes the dir.
+/// The bench's private server: testkit's, with the speed flags (see the module doc).
 pub struct Server {
-    pub port: u16,
-    pub root: PathBuf,
-    pub datadir: PathBuf,
-    child: Option<Child>,
-    watchdog: Option<Child>,
+    inner: flowtally_testkit::Server,
 }
 
 /// The extra server flags of the bench (speed; see the module doc).
@@ -491,190 +481,39 @@ pub const SPEED_FLAGS: [&str; 3] = [
     "--sync-binlog=0",
 ];
 
-fn find_bin(name: &str) -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path).chain(
-        ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"]
-            .iter()
-            .map(PathBuf::from),
-    );
-    for d in dirs {
-        let p = d.join(name);
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    bail!("{name} not found (is MariaDB installed? apt-get install mariadb-server)")
-}
-
-fn current_user() -> String {
-    Command::new("id")
-        .arg("-un")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "root".into())
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(l.local_addr()?.port())
-}
-
-fn read_lossy(path: &Path) -> String {
-    fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 impl Server {
-    pub fn start() -> Result<Server> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let root =
-            std::env::temp_dir().join(format!("flowtally-bench-{}-{stamp}", std::process::id()));
-        fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        let mut server = Server {
-            port: 0,
-            datadir: root.join("data"),
-            root,
-            child: None,
-            watchdog: None,
-        };
-        let user = current_user();
-        let log = server.root.join("install.log");
-        let status = Command::new(find_bin("mariadb-install-db")?)
-            .arg("--no-defaults")
-            .arg(format!("--user={user}"))
-            .arg(format!("--datadir={}", server.datadir.display()))
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&log)?)
-            .stderr(fs::File::create(server.root.join("install.err"))?)
-            .status()
-            .context("running mariadb-install-db")?;
-        if !status.success() {
-            bail!(
-                "mariadb-install-db failed ({status}):\n{}",
-                tail(&read_lossy(&server.root.join("install.err")), 20)
-            );
-        }
-        let mut last = String::new();
-        for _ in 0..3 {
-            server.port = free_port()?;
-            match server.launch(&user) {
-                Ok(()) => return Ok(server),
-                Err(e) => last = format!("{e:#}"),
-            }
-        }
-        bail!("mariadbd did not start: {last}")
+    pub fn start(flavor: Flavor) -> Result<Server> {
+        let inner =
+            flowtally_testkit::Server::try_start(flavor, &SPEED_FLAGS).map_err(|e| anyhow!(e))?;
+        Ok(Server { inner })
     }
 
-    fn launch(&mut self, user: &str) -> Result<()> {
-        use std::os::unix::process::CommandExt;
-        let d = self.datadir.display().to_string();
-        let log_path = self.root.join("server.log");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)?;
-        let start = log.metadata().map(|m| m.len()).unwrap_or(0) as usize;
-        let child = Command::new(find_bin("mariadbd")?)
-            .arg("--no-defaults")
-            .arg(format!("--user={user}"))
-            .arg(format!("--datadir={d}"))
-            .arg(format!("--socket={d}/s"))
-            .arg(format!("--port={}", self.port))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--server-id=1",
-                &format!("--log-bin={d}/bin"),
-                "--binlog-format=ROW",
-                "--binlog-row-image=FULL",
-                "--binlog-row-metadata=FULL",
-                "--character-set-server=utf8mb4",
-                "--collation-server=utf8mb4_unicode_ci",
-                "--max-allowed-packet=256M",
-            ])
-            .args(SPEED_FLAGS)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            // Own process group: a Ctrl-C on the terminal stops the bench; the watchdog then
-            // kills the server.
-            .process_group(0)
-            .spawn()
-            .context("starting mariadbd")?;
-        let pid = child.id();
-        let tmp = self.root.join("server.pid.tmp");
-        fs::write(&tmp, pid.to_string())?;
-        fs::rename(&tmp, self.root.join("server.pid"))?;
-        self.child = Some(child);
-        if self.watchdog.is_none() {
-            self.watchdog = Command::new("sh")
-                .args(["-c", WATCHDOG_SH, "flowtally-bench-watchdog"])
-                .arg(std::process::id().to_string())
-                .arg(&self.root)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .ok();
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = read_lossy(&log_path);
-            let text = text.get(start..).unwrap_or("");
-            if text.contains("ready for connections")
-                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-            {
-                return Ok(());
-            }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if exited.is_some() || Instant::now() > deadline {
-                self.kill();
-                bail!(
-                    "mariadbd on port {} {}:\n{}",
-                    self.port,
-                    if exited.is_some() {
-                        "exited during start-up"
-                    } else {
-                        "did not become ready in 60 s"
-                    },
-                    tail(text, 30)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    pub fn port(&self) -> u16 {
+        self.inner.port
     }
 
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+    pub fn root(&self) -> &Path {
+        self.inner.dir()
+    }
+
+    pub fn datadir(&self) -> &Path {
+        &self.inner.datadir
+    }
+
+    /// The flavour's own binlog dumper (`mariadb-binlog`, `mysqlbinlog`), the yardstick of the
+    /// catch-up rate.
+    pub fn binlog_tool(&self) -> Result<PathBuf> {
+        match self.inner.flavor {
+            Flavor::MariaDb => Ok(flowtally_testkit::server::find_bin("mariadb-binlog")),
+            Flavor::MySql => {
+                flowtally_testkit::server::mysql_bin("mysqlbinlog").map_err(|e| anyhow!(e))
+            }
         }
-        let _ = fs::remove_file(self.root.join("server.pid"));
     }
 
     pub fn pool_options(&self) -> MySqlConnectOptions {
-        MySqlConnectOptions::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .username("root")
+        self.inner
+            .connect_options()
             .charset("utf8mb4")
             .disable_statement_logging()
     }
@@ -682,7 +521,7 @@ impl Server {
     pub fn binlog_options(&self, server_id: u32) -> BinlogOptions {
         let opts = mysql_async::OptsBuilder::default()
             .ip_or_hostname("127.0.0.1")
-            .tcp_port(self.port)
+            .tcp_port(self.inner.port)
             .user(Some("root"))
             .prefer_socket(false);
         BinlogOptions {
@@ -692,23 +531,6 @@ impl Server {
             core_db: CORE_DB.into(),
             db_prefix: PREFIX.into(),
         }
-    }
-
-    /// Stops the server and removes its files.
-    pub fn stop(&mut self) {
-        // The watchdog first, so it never kills a recycled pid.
-        if let Some(mut w) = self.watchdog.take() {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
-        self.kill();
-        let _ = fs::remove_dir_all(&self.root);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -765,8 +587,15 @@ fn local_now() -> chrono::NaiveDateTime {
 }
 
 async fn create_tenant(pool: &MySqlPool, code: &str, with_mv: bool) -> Result<String> {
-    simulate::setup_tenant(pool, CORE_DB, PREFIX, code, with_mv).await?;
-    Ok(simulate::tenant_db(PREFIX, code))
+    simulate::setup_tenant(pool, CORE_DB, PREFIX, code).await?;
+    let db = simulate::tenant_db(PREFIX, code);
+    if with_mv {
+        let mut conn = connection(pool).await?;
+        flowtally::sink::migrate::migrate(&mut conn, &db)
+            .await
+            .with_context(|| format!("creating the mv_ tables of {db}"))?;
+    }
+    Ok(db)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -847,7 +676,7 @@ async fn bench_size(
     ));
     // Fresh optimizer statistics, as on a server that has been running: otherwise InnoDB
     // recomputes them in the background part-way through the runs and the plans change.
-    let q = crate::db::ident(&db);
+    let q = flowtally::db::ident(&db);
     sqlx::raw_sql(&format!(
         "ANALYZE TABLE {q}.flow_token, {q}.token_assignment, {q}.job_graph_instance, \
          {q}.routing_node, {q}.routing_graph, {q}.team, {q}.team_member"
@@ -1001,7 +830,7 @@ async fn bench_size(
 
     if largest {
         // Checkpoint save and warm resume.
-        let dir = server.root.join(format!("state-{label}"));
+        let dir = server.root().join(format!("state-{label}"));
         let cp = Checkpoint {
             server: "bench".into(),
             position: position.clone().unwrap_or(Position {
@@ -1097,7 +926,7 @@ struct Backlog {
 async fn make_backlog(pool: &MySqlPool, rows: u64, r: &mut CatchUpResult) -> Result<Backlog> {
     let db = create_tenant(pool, "BACKLOG", false).await?;
     simulate::seed_dimensions(pool, &db, 3).await?;
-    let q = crate::db::ident(&db);
+    let q = flowtally::db::ident(&db);
     let mut conn = connection(pool).await?;
     let nodes: Vec<i64> = sqlx::query(&format!(
         "SELECT CAST(id_node AS SIGNED) FROM {q}.routing_node ORDER BY id_node"
@@ -1257,12 +1086,12 @@ async fn stream_to_end(
 }
 
 fn run_mariadb_binlog(server: &Server, files: &[String]) -> Result<f64> {
-    let bin = find_bin("mariadb-binlog").or_else(|_| find_bin("mysqlbinlog"))?;
+    let bin = server.binlog_tool()?;
     let devnull = fs::File::create("/dev/null")?;
     let t = Instant::now();
     let out = Command::new(bin)
         .arg("--verbose")
-        .args(files.iter().map(|f| server.datadir.join(f)))
+        .args(files.iter().map(|f| server.datadir().join(f)))
         .stdin(Stdio::null())
         .stdout(devnull)
         .stderr(Stdio::piped())
@@ -1273,7 +1102,12 @@ fn run_mariadb_binlog(server: &Server, files: &[String]) -> Result<f64> {
         bail!(
             "mariadb-binlog failed ({}): {}",
             out.status,
-            tail(&String::from_utf8_lossy(&out.stderr), 5)
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     Ok(secs)
@@ -1377,7 +1211,7 @@ async fn probes(
     base: i64,
     secs: u64,
 ) -> Result<Vec<(i64, Instant, Instant)>> {
-    let q = crate::db::ident(db);
+    let q = flowtally::db::ident(db);
     let mut sent = Vec::new();
     // Give the simulator and the reader a moment to settle before the first probe.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1494,7 +1328,7 @@ async fn freshness_run(
     // Remove the probes so the next run's simulator allocates ids as before.
     sqlx::raw_sql(&format!(
         "DELETE FROM {}.flow_token WHERE id_token >= {PROBE_BASE}",
-        crate::db::ident(db)
+        flowtally::db::ident(db)
     ))
     .execute(&mut conn)
     .await?;
@@ -1591,12 +1425,6 @@ fn machine() -> Vec<(String, String)> {
     {
         m.push(("memory".into(), fmt_bytes(mem as f64)));
     }
-    if let Some(v) = find_bin("mariadbd")
-        .ok()
-        .and_then(|b| command_line(&b.display().to_string(), &["--version"]))
-    {
-        m.push(("server".into(), v));
-    }
     if let Some(v) = command_line("rustc", &["--version"]) {
         m.push(("rustc".into(), v));
     }
@@ -1615,12 +1443,13 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         machine: machine(),
         ..Report::default()
     };
-    progress("starting a throwaway MariaDB");
-    let mut server = tokio::task::block_in_place(Server::start)?;
+    progress(format!("starting a throwaway {}", opts.flavor));
+    let server = tokio::task::block_in_place(|| Server::start(opts.flavor))?;
     progress(format!(
-        "MariaDB on 127.0.0.1:{} in {}",
-        server.port,
-        server.root.display()
+        "{} on 127.0.0.1:{} in {}",
+        opts.flavor,
+        server.port(),
+        server.root().display()
     ));
     let result = async {
         let pool = MySqlPoolOptions::new()
@@ -1646,7 +1475,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
                 let db = simulate::tenant_db(PREFIX, &format!("BENCH{}", size_label(*s)));
                 let _ = sqlx::raw_sql(&format!(
                     "DROP DATABASE IF EXISTS {}",
-                    crate::db::ident(&db)
+                    flowtally::db::ident(&db)
                 ))
                 .execute(&pool)
                 .await;
@@ -1662,7 +1491,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         anyhow::Ok(())
     }
     .await;
-    tokio::task::block_in_place(|| server.stop());
+    tokio::task::block_in_place(|| drop(server));
     report.total_secs = started.elapsed().as_secs_f64();
     result.map(|()| report)
 }
@@ -2092,5 +1921,80 @@ mod tests {
         let mut t = Table::new(&["a", "bb"]);
         t.row(vec!["xyz".into(), "1".into()]);
         assert_eq!(t.render(), "| a   | bb |\n|-----|----|\n| xyz | 1  |\n");
+    }
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "flowtally-bench",
+    about = "flowtally's benchmarks on a throwaway server it starts itself (see docs/benchmarks.md)"
+)]
+struct Args {
+    /// 10k and 100k tokens and a 100k-row backlog only (a few minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Dataset sizes in tokens (default 10000,100000,1000000).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Option<Vec<u64>>,
+    /// Row events in the catch-up backlog (default 1000000; quick 100000).
+    #[arg(long)]
+    backlog: Option<u64>,
+    /// Only these parts: refresh (with start-up and memory), catchup, freshness.
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
+    /// The server: mariadb or mysql.
+    #[arg(long, default_value = "mariadb")]
+    server: String,
+}
+
+fn main() -> std::process::ExitCode {
+    use clap::Parser as _;
+    let args = Args::parse();
+    let Some(flavor) = Flavor::parse(&args.server) else {
+        eprintln!(
+            "flowtally-bench: unknown --server '{}': use mariadb or mysql",
+            args.server
+        );
+        return std::process::ExitCode::from(2);
+    };
+    let mut opts = BenchOptions {
+        quick: args.quick,
+        sizes: args.sizes,
+        backlog_rows: args.backlog,
+        flavor,
+        ..Default::default()
+    };
+    if let Some(only) = &args.only {
+        let mut parts = Vec::new();
+        for p in only {
+            match Part::parse(p) {
+                Some(part) => parts.push(part),
+                None => {
+                    eprintln!("flowtally-bench: unknown part '{p}': refresh, catchup or freshness");
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
+        opts.parts = parts;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flowtally-bench: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(&opts)) {
+        Ok(report) => {
+            println!("{}", report.render());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flowtally-bench: {e:#}");
+            std::process::ExitCode::from(1)
+        }
     }
 }

@@ -1,17 +1,22 @@
-//! Tests of the test harness itself (tests/common): the servers it starts have the settings
-//! flowtally needs, fixtures are created as documented, private servers survive restarts, and no
-//! server outlives its test process.
-
-mod common;
+//! Tests of the test harness itself (flowtally_testkit's servers and fixtures): the servers it
+//! starts have the settings flowtally needs, fixtures are created as documented, private
+//! servers survive restarts, and no server outlives its test process.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sqlx::Row;
 
-#[tokio::test]
-async fn shared_server_has_binlog_settings_and_passwordless_root() {
-    let db = common::shared();
+use crate::common::{self, Flavor};
+
+on_both!(
+    shared_server_has_binlog_settings_and_passwordless_root,
+    create_tenant_builds_clean_tenant_databases,
+    private_server_keeps_data_across_stop_kill_and_restart,
+);
+
+async fn shared_server_has_binlog_settings_and_passwordless_root(flavor: Flavor) {
+    let db = common::shared(flavor);
     assert_eq!(db.url(), format!("mysql://root@127.0.0.1:{}", db.port));
     // Connecting as root without a password is itself part of the contract.
     let pool = db.pool().await;
@@ -41,12 +46,11 @@ async fn shared_server_has_binlog_settings_and_passwordless_root() {
     assert!(err.to_string().contains("no_such"), "{err}");
 }
 
-#[tokio::test]
-async fn create_tenant_builds_clean_tenant_databases() {
-    let db = common::shared();
+async fn create_tenant_builds_clean_tenant_databases(flavor: Flavor) {
+    let db = common::shared(flavor);
     let pool = db.pool().await;
 
-    let tables = |schema: &'static str| {
+    let tables = |schema: String| {
         let pool = pool.clone();
         async move {
             sqlx::query_scalar::<_, String>(
@@ -60,8 +64,10 @@ async fn create_tenant_builds_clean_tenant_databases() {
         }
     };
 
-    db.create_tenant("HarnessA", true).await;
-    let a = tables("bgerp_t_harnessa").await;
+    let a_code = common::unique_code("HarnessA");
+    let a_db = common::tenant_db(&a_code);
+    common::create_tenant(db, &a_code, true).await;
+    let a = tables(a_db.clone()).await;
     for t in [
         "flow_token",
         "token_assignment",
@@ -74,7 +80,7 @@ async fn create_tenant_builds_clean_tenant_databases() {
 
     // Without mv_ tables: only the seven source tables.
     let code = common::unique_code("Hb");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let b_db = common::tenant_db(&code);
     assert_eq!(b_db, format!("bgerp_t_hb{}", &code[2..]));
     let b = sqlx::query_scalar::<_, i64>(
@@ -87,37 +93,38 @@ async fn create_tenant_builds_clean_tenant_databases() {
     assert_eq!(b, 7);
 
     // Recreating drops old rows and keeps one active organization row per code.
-    sqlx::query(
-        "INSERT INTO bgerp_t_harnessa.flow_token (id_instance, status) VALUES (1, 'ready')",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO {a_db}.flow_token (id_instance, status) VALUES (1, 'ready')"
+    ))
     .execute(&pool)
     .await
     .expect("insert a token");
-    sqlx::query("UPDATE bgerp.organization SET status = 'inactive' WHERE code = 'HarnessA'")
+    sqlx::query("UPDATE bgerp.organization SET status = 'inactive' WHERE code = ?")
+        .bind(&a_code)
         .execute(&pool)
         .await
         .expect("deactivate");
-    db.create_tenant("HarnessA", true).await;
-    let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bgerp_t_harnessa.flow_token")
+    common::create_tenant(db, &a_code, true).await;
+    let tokens: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {a_db}.flow_token"))
         .fetch_one(&pool)
         .await
         .expect("count tokens");
     assert_eq!(tokens, 0);
     let orgs: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT code, name, CAST(status AS CHAR) FROM bgerp.organization WHERE code = 'HarnessA'",
+        "SELECT code, name, CAST(status AS CHAR) FROM bgerp.organization WHERE code = ?",
     )
+    .bind(&a_code)
     .fetch_all(&pool)
     .await
     .expect("read organization");
     assert_eq!(
         orgs,
-        vec![("HarnessA".into(), "HarnessA".into(), "active".into())]
+        vec![(a_code.clone(), a_code.clone(), "active".into())]
     );
 }
 
-#[tokio::test]
-async fn private_server_keeps_data_across_stop_kill_and_restart() {
-    let mut db = common::start_server(&["--binlog-format=MIXED"]);
+async fn private_server_keeps_data_across_stop_kill_and_restart(flavor: Flavor) {
+    let mut db = common::start_server(flavor, &["--binlog-format=MIXED"]);
     let port = db.port;
     db.exec(
         "CREATE DATABASE h; CREATE TABLE h.t (id INT PRIMARY KEY, v VARCHAR(20)); \
@@ -130,17 +137,17 @@ async fn private_server_keeps_data_across_stop_kill_and_restart() {
         "extra args override defaults"
     );
 
-    db.stop();
+    tokio::task::block_in_place(|| db.stop());
     assert!(!db.is_running());
     assert!(
         !common::accepts_connections(port),
         "stopped server still listens"
     );
-    db.restart();
+    tokio::task::block_in_place(|| db.restart());
     db.exec("INSERT INTO h.t VALUES (2, 'before kill');").await;
 
     db.kill9();
-    db.restart();
+    tokio::task::block_in_place(|| db.restart());
     assert_eq!(db.port, port);
     assert_eq!(
         binlog_format(&db).await,
@@ -166,12 +173,20 @@ async fn private_server_keeps_data_across_stop_kill_and_restart() {
 }
 
 #[test]
-#[should_panic(expected = "unknown option '--no-such-option'")]
-fn startup_failure_panics_with_the_server_log() {
-    common::start_server(&["--no-such-option"]);
+fn startup_failure_says_so_with_the_server_log() {
+    for flavor in Flavor::selected() {
+        let err = match common::Server::try_start(flavor, &["--no-such-option"]) {
+            Ok(_) => panic!("{flavor} started with an unknown option"),
+            Err(e) => e,
+        };
+        assert!(
+            err.contains("exited") && err.contains("no-such-option"),
+            "{flavor}: {err}"
+        );
+    }
 }
 
-async fn binlog_format(db: &common::MariaDb) -> String {
+async fn binlog_format(db: &common::Server) -> String {
     sqlx::query_scalar("SELECT CAST(@@binlog_format AS CHAR)")
         .fetch_one(&db.pool().await)
         .await
@@ -190,7 +205,11 @@ fn helper_start_server_then_die() {
     if std::env::var_os(HELPER_ENV).is_none() {
         return;
     }
-    let db = common::start_server(&[]);
+    let flavor = std::env::var(HELPER_ENV)
+        .ok()
+        .and_then(|f| Flavor::parse(&f))
+        .expect("a flavour in the helper's environment");
+    let db = common::Server::start(flavor, &[]);
     println!(
         "SERVER {} {}",
         db.port,
@@ -205,12 +224,18 @@ fn helper_start_server_then_die() {
 
 #[test]
 fn server_dies_with_its_test_process() {
+    for flavor in Flavor::selected() {
+        dies_with_its_test_process(flavor);
+    }
+}
+
+fn dies_with_its_test_process(flavor: Flavor) {
     let out = Command::new(std::env::current_exe().expect("current test binary"))
-        .env(HELPER_ENV, "1")
+        .env(HELPER_ENV, flavor.name())
         .args([
             "--ignored",
             "--exact",
-            "helper_start_server_then_die",
+            "harness::helper_start_server_then_die",
             "--nocapture",
         ])
         .output()

@@ -2,8 +2,8 @@
 //! tables. Tests, benchmarks and demos use it to produce realistic binlog traffic.
 //!
 //! It owns:
-//! - the test DDL ([`TENANT_SOURCE_DDL`], [`CORE_DDL`], [`MV_DDL`]) and creating a tenant from it
-//!   ([`setup_tenant`]: core database + `organization` row, tenant database + tables);
+//! - creating a tenant from the ERP fixtures ([`setup_tenant`]: core database + `organization`
+//!   row, tenant database + source tables);
 //! - the dimension seed of a fresh tenant ([`seed_dimensions`]: 2 routing graphs, 8 nodes, 5 teams,
 //!   15 operators with varied memberships, flags and capacities);
 //! - the traffic generator ([`run`]): transactions that spawn, assign, start, pause, resume,
@@ -45,12 +45,7 @@ use rand::{Rng, SeedableRng};
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Connection, MySqlPool, Row};
 
-/// Source tables of one tenant database (no `USE`: run on a connection whose default db is it).
-pub const TENANT_SOURCE_DDL: &str = include_str!("../tests/fixtures/tenant_source.sql");
-/// Core database `bgerp` and its `organization` table.
-pub const CORE_DDL: &str = include_str!("../tests/fixtures/core.sql");
-/// The five mv_ tables of one tenant database (no `USE`).
-pub const MV_DDL: &str = include_str!("../migrations/0001_mv_tables.sql");
+use crate::fixtures::{CORE_DDL, TENANT_SOURCE_DDL};
 
 /// A node id that no `routing_node` row has; bad-row tokens are moved there.
 pub const MISSING_NODE_ID: i64 = 999_999;
@@ -238,21 +233,19 @@ pub async fn setup_tenant(
     core_db: &str,
     db_prefix: &str,
     code: &str,
-    with_mv_tables: bool,
 ) -> Result<()> {
-    setup_tenant_at(pool, core_db, db_prefix, code, with_mv_tables, None).await
+    setup_tenant_at(pool, core_db, db_prefix, code, None).await
 }
 
 /// Creates `core_db` and its `organization` table if missing, (re)creates the tenant database
-/// `db_prefix + lowercase(code)` with the source tables (and the mv_ tables if asked), and
-/// upserts the active organization row. With `epoch`, the session runs `SET timestamp` first so
+/// `db_prefix + lowercase(code)` with the source tables, and upserts the active organization
+/// row. The mv_ tables are flowtally's to create (`flowtally migrate`). With `epoch`, the session runs `SET timestamp` first so
 /// the binlog events are dated then.
 pub async fn setup_tenant_at(
     pool: &MySqlPool,
     core_db: &str,
     db_prefix: &str,
     code: &str,
-    with_mv_tables: bool,
     epoch: Option<i64>,
 ) -> Result<()> {
     let db = tenant_db(db_prefix, code);
@@ -297,12 +290,6 @@ pub async fn setup_tenant_at(
             .execute(&mut conn)
             .await
             .with_context(|| format!("creating source tables in {db}"))?;
-        if with_mv_tables {
-            sqlx::raw_sql(MV_DDL)
-                .execute(&mut conn)
-                .await
-                .with_context(|| format!("creating mv_ tables in {db}"))?;
-        }
         sqlx::raw_sql(&format!(
             "INSERT INTO {}.organization (code, name, status) VALUES ({}, {}, 'active') \
              ON DUPLICATE KEY UPDATE code = VALUES(code), status = 'active'",

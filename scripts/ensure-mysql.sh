@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Makes a real MySQL 9.7 server available without installing it: downloads Debian sid's
+# mysql-server-core and mysql-client-core plus the libraries their binaries link (sid's own
+# glibc included), unpacks them with dpkg -x into a private root and runs every binary through
+# that root's dynamic loader. The machine's apt configuration, dpkg database and installed
+# packages (MariaDB, which conflicts with MySQL) are left alone. The unpacked root is cached, so
+# a second run does no network access and costs a few milliseconds.
+#
+#   source scripts/ensure-mysql.sh   exports FLOWTALLY_MYSQL_ROOT (the unpacked root),
+#                                    FLOWTALLY_MYSQL_BIN (wrappers mysqld, mysql, mysqlbinlog,
+#                                    mysqladmin, mysqldump, mysql_tzinfo_to_sql) and
+#                                    FLOWTALLY_MYSQL_VERSION (e.g. 9.7.4-2); leaves the caller's
+#                                    shell options alone; returns 1 on failure.
+#   scripts/ensure-mysql.sh          the same, printing the root path as the last line of stdout.
+#
+# The wrappers exec the real binary through the root's loader, so they can be exec'd by Rust
+# code and scripts like any binary (the process shows as ld-linux-x86-64.so.2 in ps; its pid is
+# the wrapper's pid). They are not put on PATH: /usr/bin/mysql here is MariaDB's client.
+# Pass --no-defaults first (to the clients too) so no /etc/mysql/my.cnf (MariaDB's, here) or
+# ~/.my.cnf is read. basedir, lc-messages-dir and plugin-dir need no flags: mysqld derives them
+# from its path (ROOT/usr/...).
+#
+# Environment:
+#   FLOWTALLY_MYSQL_CACHE   cache folder (default ${XDG_CACHE_HOME:-$HOME/.cache}/flowtally);
+#                           holds mysql-9.7/{root,bin,apt}.
+#   FLOWTALLY_MYSQL_MIRROR  Debian mirror to take sid from (default: the one the system's apt
+#                           sources use, else http://deb.debian.org/debian).
+#   FLOWTALLY_MYSQL_KEYRING keyring that signs sid (default /usr/share/keyrings/debian-archive-keyring.gpg).
+# Needs apt-get, apt-cache and dpkg-deb (Debian/Ubuntu); works as root and as a normal user.
+
+if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
+  # Sourced: do the work in a child bash so the caller's options, traps and names stay untouched.
+  if _ftmysql_out="$(bash "${BASH_SOURCE[0]}")"; then
+    export FLOWTALLY_MYSQL_ROOT="${_ftmysql_out##*$'\n'}"
+    export FLOWTALLY_MYSQL_BIN="${FLOWTALLY_MYSQL_ROOT%/*}/bin"
+    export FLOWTALLY_MYSQL_VERSION="$(sed -n 's/^version=//p' "${FLOWTALLY_MYSQL_ROOT%/*}/complete" 2>/dev/null)"
+    unset _ftmysql_out
+    return 0
+  else
+    unset _ftmysql_out
+    return 1
+  fi
+fi
+
+set -euo pipefail
+
+started=${EPOCHREALTIME/[.,]/}
+base="${FLOWTALLY_MYSQL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flowtally}/mysql-9.7"
+root="$base/root"
+bindir="$base/bin"
+stamp="$base/complete"
+stamp_format=1
+# The binaries that must resolve every library inside the root (mysqlbinlog ships in
+# mysql-server-core), then the other wrapped ones (checked too, wrapped only if they resolve).
+required_bins=(usr/sbin/mysqld usr/bin/mysqlbinlog usr/bin/mysql)
+extra_bins=(usr/bin/mysqladmin usr/bin/mysqldump usr/bin/mysql_tzinfo_to_sql)
+
+die() { echo "ensure-mysql: $*" >&2; exit 1; }
+elapsed() { local now=${EPOCHREALTIME/[.,]/}; printf '%d.%02d s' $(((now - started) / 1000000)) $(((now - started) / 10000 % 100)); }
+
+# Fast path: a complete root from an earlier run (the stamp is written last).
+cached() {
+  [[ -f "$stamp" ]] && grep -qx "format=$stamp_format" "$stamp" && [[ -x "$bindir/mysqld" && -x "$bindir/mysql" && -x "$bindir/mysqlbinlog" && -f "$root/usr/sbin/mysqld" ]]
+}
+if cached; then
+  echo "ensure-mysql: MySQL $(sed -n 's/^version=//p' "$stamp") cached in $root ($(elapsed))" >&2
+  echo "$root"
+  exit 0
+fi
+
+for tool in apt-get apt-cache dpkg-deb dpkg; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found: this script needs Debian's apt and dpkg (it runs on Debian/Ubuntu only)"
+done
+case "$(dpkg --print-architecture)" in
+  amd64) arch=amd64 triplet=x86_64-linux-gnu loader_name=ld-linux-x86-64.so.2 ;;
+  arm64) arch=arm64 triplet=aarch64-linux-gnu loader_name=ld-linux-aarch64.so.1 ;;
+  *) die "architecture $(dpkg --print-architecture) is not supported (amd64 and arm64 are)" ;;
+esac
+
+mkdir -p "$base" 2>/dev/null || die "cannot create $base (set FLOWTALLY_MYSQL_CACHE to a writable folder)"
+log="$base/log"
+# One run at a time per cache (parallel test binaries may all call this).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$base/lock"
+  flock 9
+  if cached; then
+    echo "ensure-mysql: MySQL $(sed -n 's/^version=//p' "$stamp") cached in $root (built by a parallel run, $(elapsed))" >&2
+    echo "$root"
+    exit 0
+  fi
+fi
+
+# A half-finished earlier run is redone from scratch.
+rm -rf "$root" "$bindir" "$base/debs" "$stamp"
+: >"$log"
+
+# The mirror the system already uses (deb822 .sources first, then one-line sources.list).
+mirror="${FLOWTALLY_MYSQL_MIRROR:-}"
+if [[ -z "$mirror" ]]; then
+  mirror="$(
+    {
+      for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -f "$f" ]] && awk '/^[ \t]*$/{if(u!="" && t~/deb( |$)/ && s!~/security/) print u; u="";s="";t="";next}
+          /^URIs:/{u=$2} /^Suites:/{s=$0} /^Types:/{t=$0} END{if(u!="" && t~/deb( |$)/ && s!~/security/) print u}' "$f"
+      done
+      for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -f "$f" ]] && awk '$1=="deb"{i=2; if($2 ~ /^\[/){while(i<=NF && $i !~ /\]$/) i++; i++} if($(i+1) !~ /security/) print $i}' "$f"
+      done
+    } 2>/dev/null | grep -E '^https?://' | grep -v -e security -e snapshot.debian.org | head -n 1
+  )" || true
+  mirror="${mirror:-http://deb.debian.org/debian}"
+fi
+mirror="${mirror%/}"
+keyring="${FLOWTALLY_MYSQL_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}"
+[[ -r "$keyring" ]] || die "Debian's archive keyring $keyring is missing: apt-get install debian-archive-keyring (or set FLOWTALLY_MYSQL_KEYRING)"
+
+# Private apt: its own sources, lists, cache and (empty) dpkg status; the system's apt.conf.d
+# is still read so proxy settings apply.
+apt_dir="$base/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/state"
+echo "deb [signed-by=$keyring] $mirror sid main" >"$apt_dir/sources.list"
+: >"$apt_dir/status"
+apt_opts=(
+  -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o "Dir::State=$apt_dir/state" -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status"
+  -o "Dir::Cache=$apt_dir/cache" -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+  -o "APT::Architecture=$arch" -o "APT::Architectures=$arch" -o Acquire::Languages=none
+  -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+  -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+  -o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false
+)
+# As root apt downloads as user _apt, who cannot enter a cache under /root.
+[[ "$(id -u)" -eq 0 ]] && apt_opts+=(-o APT::Sandbox::User=root)
+
+echo "ensure-mysql: fetching sid's package index from $mirror" >&2
+if ! apt-get "${apt_opts[@]}" -q update >>"$log" 2>&1 || ! compgen -G "$apt_dir/lists/*_sid_main_binary-${arch}_Packages*" >/dev/null; then
+  why="$(grep -E '^(E|W): ' "$log" | head -n 1 | cut -c4-)"
+  case "$why" in
+    *NO_PUBKEY* | *"not signed"* | *EXPKEYSIG* | *KEYEXPIRED*)
+      die "apt-get update of sid from $mirror failed ($why): $keyring lacks sid's signing key; set FLOWTALLY_MYSQL_KEYRING to the keyring of a newer debian-archive-keyring package" ;;
+    *) die "apt-get update of sid from $mirror failed (${why:-see $log}): check the network, or set FLOWTALLY_MYSQL_MIRROR to a reachable Debian mirror" ;;
+  esac
+fi
+
+top=(mysql-server-core mysql-client-core)
+# "package version" for each of the two that sid has.
+policy="$(apt-cache "${apt_opts[@]}" policy "${top[@]}" 2>>"$log" | awk '/^[^ ]+:$/{p=substr($1, 1, length($1) - 1)} /Candidate:/ && $2 != "(none)" {print p, $2}')"
+for p in "${top[@]}"; do
+  grep -q "^$p " <<<"$policy" || die "package $p not found in sid at $mirror (renamed or removed? see https://packages.debian.org/sid/$p)"
+done
+mysql_version="$(awk '$1 == "mysql-server-core" {print $2}' <<<"$policy")"
+
+# Every package the two could pull in: the pool the libraries' providers are picked from.
+mapfile -t pool < <(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+  --no-breaks --no-replaces --no-enhances "${top[@]}" 2>>"$log" | grep -v -e '^ ' -e '^<' | sort -u)
+[[ ${#pool[@]} -gt 2 ]] || die "apt-cache depends gave no dependencies for ${top[*]} (see $log)"
+
+debs="$base/debs"
+mkdir -p "$debs" "$root"
+downloaded=() # packages unpacked into the root
+tried=()      # "soname:pkg" pairs found not to provide soname
+rejected=()   # packages downloaded in vain
+bytes=0
+
+# Downloads the packages named in $@ into $debs (one apt-get call).
+fetch() {
+  (cd "$debs" && apt-get "${apt_opts[@]}" -q download "$@") >>"$log" 2>&1 ||
+    die "apt-get download $* failed ($(grep -E '^(E|W): ' "$log" | tail -n 1 | cut -c4-)): check the network, or see $log"
+}
+deb_of() { local f; for f in "$debs/$1"_*.deb; do [[ -f "$f" ]] && echo "$f" && return; done; }
+unpack() {
+  local f
+  f="$(deb_of "$1")"
+  dpkg -x "$f" "$root" || die "dpkg -x $f failed"
+  bytes=$((bytes + $(stat -c %s "$f")))
+  downloaded+=("$1")
+  rm -f "$f"
+}
+
+# libc6 ships the loader, the rest comes from what the binaries' lookups miss.
+fetch "${top[@]}" libc6
+for p in "${top[@]}" libc6; do unpack "$p"; done
+loader="$root/usr/lib/$triplet/$loader_name"
+[[ -x "$loader" ]] || loader="$(find "$root" -name "$loader_name" -type f | head -n 1)"
+[[ -n "$loader" && -x "$loader" ]] || die "sid's libc6 did not contain $loader_name"
+
+libpath() {
+  local d dirs=()
+  for d in "$root/usr/lib/$triplet" "$root/lib/$triplet"; do [[ -d "$d" ]] && dirs+=("$d"); done
+  local IFS=:
+  echo "${dirs[*]}"
+}
+# Prints the sonames that $1 (relative to the root) needs and that do not resolve inside the root.
+missing_of() {
+  LD_TRACE_LOADED_OBJECTS=1 "$loader" --inhibit-cache --library-path "$(libpath)" "$root/$1" 2>&1 |
+    awk -v root="$root/" '
+      /=> not found/ {print $1; next}
+      /=>/ && $1 !~ /^\// && index($3, root) != 1 {print $1; next}
+      /error while loading/ {print "!" $0}'
+}
+# Ranks the pool's packages for providing soname $1: best first.
+rank() {
+  local so="$1" stem ver name alias p q qs score
+  stem="${so%%.so*}"
+  ver="${so#*.so}"; ver="${ver#.}"
+  name="${stem//_/-}"; name="${name,,}"
+  case "$name" in
+    libcrypto) alias=libssl ;;
+    libtcmalloc | libtcmalloc-minimal | libprofiler) alias=libgoogle-perftools ;;
+    libz) alias=zlib ;;
+    libicu*) alias=libicu ;;
+    *) alias="" ;;
+  esac
+  for p in "${pool[@]}"; do
+    [[ " ${downloaded[*]} " == *" $p "* || " ${tried[*]} " == *" $so:$p "* ]] && continue
+    [[ "$p" == lib* || "$p" == zlib* ]] || continue
+    q="${p%t64}"
+    qs="$q"; [[ "$q" =~ ^(.*[^-.0-9])[-.0-9]+g?$ ]] && qs="${BASH_REMATCH[1]}"
+    if [[ "$q" == "$name$ver" || "$q" == "$name-$ver" ]]; then score=4
+    elif [[ -n "$alias" && ("$q" == "$alias$ver" || "$q" == "$alias-$ver" || "$q" == "$alias${ver}g") ]]; then score=3
+    elif [[ -n "$ver" && "$q" == *"$ver"* && ${#qs} -gt 4 && "$name" == "$qs"* ]]; then score=2
+    elif [[ -n "$ver" && "$q" == *"$ver"* ]]; then score=1
+    else score=0
+    fi
+    echo "$score $p"
+  done | sort -k1,1nr -s | awk '{print $2}'
+}
+
+check_bins=("${required_bins[@]}" "${extra_bins[@]}")
+for round in $(seq 1 12); do
+  declare -A want=() # soname -> candidate package
+  for b in "${required_bins[@]}"; do
+    [[ -f "$root/$b" ]] || die "$b is not in ${top[*]} any more (sid's packaging changed): update ${BASH_SOURCE[0]}"
+  done
+  mapfile -t missing < <(for b in "${check_bins[@]}"; do [[ -f "$root/$b" ]] && missing_of "$b"; done | sort -u)
+  [[ ${#missing[@]} -eq 0 ]] && break
+  for so in "${missing[@]}"; do
+    [[ "$so" == !* ]] && die "the loader failed on a binary: ${so#!}"
+    best="$(rank "$so" | head -n 1)"
+    [[ -n "$best" ]] || die "no package of sid provides $so (needed by the MySQL binaries): see $log"
+    want[$so]="$best"
+  done
+  mapfile -t pkgs < <(printf '%s\n' "${want[@]}" | sort -u)
+  echo "ensure-mysql: round $round: ${#missing[@]} libraries missing, fetching ${pkgs[*]}" >&2
+  fetch "${pkgs[@]}"
+  for p in "${pkgs[@]}"; do
+    f="$(deb_of "$p")"
+    [[ -n "$f" ]] || die "apt-get download $p gave no .deb (see $log)"
+    contents="$(dpkg-deb -c "$f" | awk '{print $6}')"
+    provides=0
+    for so in "${!want[@]}"; do
+      if awk -v s="/$so" 'substr($0, length($0) - length(s) + 1) == s {f = 1} END {exit !f}' <<<"$contents"; then provides=1; else [[ "${want[$so]}" == "$p" ]] && tried+=("$so:$p"); fi
+    done
+    if [[ $provides -eq 1 ]]; then unpack "$p"; else
+      echo "ensure-mysql: $p provides none of the missing libraries, trying other packages" >&2
+      bytes=$((bytes + $(stat -c %s "$f")))
+      rejected+=("$p")
+      rm -f "$f"
+    fi
+  done
+  unset want
+  [[ $round -lt 12 ]] || die "libraries still missing after 12 rounds: ${missing[*]} (see $log)"
+done
+
+# Self-check: the server is MySQL 9.x (9.7 is what flowtally tests) and every required binary
+# resolves all its libraries inside the root.
+for b in "${required_bins[@]}"; do
+  m="$(missing_of "$b")"
+  [[ -z "$m" ]] || die "$b still misses libraries: $(echo $m)"
+done
+lp="$(libpath)"
+version_line="$("$loader" --inhibit-cache --library-path "$lp" "$root/usr/sbin/mysqld" --no-defaults --version 2>&1)" ||
+  die "mysqld --version failed: $version_line"
+ver="$(sed -nE 's/.* Ver ([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' <<<"$version_line")"
+[[ "$version_line" != *MariaDB* && "$ver" == 9.* ]] || die "sid's mysqld is not MySQL 9.x: $version_line"
+minor="${ver#9.}"; minor="${minor%%.*}"
+[[ "$minor" -ge 7 ]] || die "sid's mysqld is $ver, older than the 9.7 flowtally needs"
+[[ "$minor" -eq 7 ]] || echo "ensure-mysql: warning: sid moved to MySQL $ver; flowtally is tested with 9.7" >&2
+
+# Wrappers: exec the binary through the root's loader with the root's libraries.
+mkdir -p "$bindir"
+for b in "${check_bins[@]}"; do
+  [[ -f "$root/$b" ]] || continue
+  if [[ " ${required_bins[*]} " != *" $b "* && -n "$(missing_of "$b")" ]]; then
+    echo "ensure-mysql: warning: not wrapping $b (libraries missing)" >&2
+    continue
+  fi
+  w="$bindir/${b##*/}"
+  {
+    echo '#!/bin/sh'
+    echo "# Generated by flowtally's scripts/ensure-mysql.sh: runs sid's ${b##*/} ($mysql_version) through sid's own loader."
+    printf 'exec %q --inhibit-cache --library-path %q %q "$@"\n' "$loader" "$lp" "$root/$b"
+  } >"$w.tmp"
+  chmod +x "$w.tmp"
+  mv "$w.tmp" "$w"
+done
+"$bindir/mysqlbinlog" --no-defaults --version >/dev/null 2>&1 || die "mysqlbinlog --version failed through its wrapper"
+
+rm -rf "$debs"
+mb="$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b / 1000000}')"
+{
+  echo "format=$stamp_format"
+  echo "version=$mysql_version"
+  echo "mirror=$mirror"
+  echo "packages=${downloaded[*]}"
+  echo "bytes=$bytes"
+  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"$stamp.tmp"
+mv "$stamp.tmp" "$stamp"
+echo "ensure-mysql: packages: ${downloaded[*]}" >&2
+echo "ensure-mysql: MySQL $mysql_version ready in $root (downloaded ${#downloaded[@]} packages$([[ ${#rejected[@]} -eq 0 ]] || echo " + ${#rejected[@]} not needed"), $mb MB, $(elapsed))" >&2
+echo "$root"
