@@ -3,7 +3,12 @@
 
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
+use futures_util::future::BoxFuture;
+
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode,
+};
+use sqlx::Row as _;
 
 use crate::config::{Endpoint, SslMode};
 
@@ -93,6 +98,37 @@ pub async fn binlog_conn(
     }
 }
 
+/// Runs `sql` as plain text: nothing is prepared, nothing is cached on the connection.
+///
+/// For the statements that change session state (`START TRANSACTION ...`, `COMMIT`,
+/// `ROLLBACK`, `SET ...`) and for DDL: MySQL cannot prepare some of them (error 1295, "not
+/// supported in the prepared statement protocol"), and a prepared statement cached by sqlx
+/// keeps the database it was prepared in on MariaDB. Every other statement flowtally sends
+/// names its tables with their database, so preparing and caching those is safe.
+///
+/// Boxed, so that callers' futures stay `Send` for tokio::spawn (sqlx's executor lifetimes
+/// defeat the compiler's proof otherwise).
+pub fn text<'c>(
+    conn: &'c mut MySqlConnection,
+    sql: &'c str,
+) -> BoxFuture<'c, Result<u64, sqlx::Error>> {
+    // A bare `&str` has no arguments, which sqlx sends with the text protocol (COM_QUERY).
+    Box::pin(async move { Ok(sqlx::Executor::execute(conn, sql).await?.rows_affected()) })
+}
+
+/// Column `i` of `row` as text, whatever the server's type for it: information_schema names
+/// are VARBINARY on MySQL, VARCHAR on MariaDB; bytes that are not UTF-8 are replaced.
+pub fn text_column(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
+    Ok(row
+        .try_get::<Option<Vec<u8>>, _>(i)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// [`text_column`] for a column that is never NULL (a NULL reads as the empty string).
+pub fn name_column(row: &MySqlRow, i: usize) -> Result<String, sqlx::Error> {
+    Ok(text_column(row, i)?.unwrap_or_default())
+}
+
 /// Backtick-quotes an identifier.
 pub fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -137,5 +173,16 @@ pub fn connect_error(ep: &Endpoint, e: &sqlx::Error) -> String {
         )
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("bgerp_t_a-b"), "`bgerp_t_a-b`");
+        assert_eq!(ident("we`ird"), "`we``ird`");
     }
 }

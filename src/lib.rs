@@ -31,6 +31,7 @@
 //! - [`ratelimit`]: at most one line per key per 10 s for warnings that can repeat.
 //! - [`config`], [`db`], [`cli`]: configuration, connections, the command line.
 
+pub mod catalog;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod http;
 pub mod live;
 pub mod model;
 pub mod ratelimit;
+pub mod schema;
 pub mod refresh;
 pub mod service;
 pub mod sink;

@@ -29,6 +29,7 @@ use crate::live::{Live, Served};
 use crate::model::clock::{Clock, Instant};
 use crate::model::TenantState;
 use crate::ratelimit::WARNINGS;
+use crate::schema::SchemaProblem;
 use crate::sink::migrate::missing_tables;
 use crate::sink::worker::{self, Job, Msg};
 use crate::source::binlog::{check_server, BinlogOptions, ServerInfo, StreamEvent, Transaction};
@@ -190,7 +191,7 @@ impl Service {
             .map_err(|e| Refused::Corrupt(Checkpoint::path(&self.cfg.state_dir), describe(&e)))?;
         let present = logs
             .iter()
-            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .filter_map(|r| crate::db::name_column(r, 0).ok())
             .any(|f| f == cp.position.file);
         if !present {
             return Err(Refused::Purged(cp.position.file));
@@ -214,7 +215,7 @@ impl Service {
                 ))
             })?;
         for r in rows {
-            let (Ok(id), Ok(code)) = (r.try_get::<i64, _>(0), r.try_get::<String, _>(1)) else {
+            let (Ok(id), Ok(code)) = (r.try_get::<i64, _>(0), crate::db::name_column(&r, 1)) else {
                 continue;
             };
             let active = r.try_get::<Option<i64>, _>(2).ok().flatten() == Some(1);
@@ -240,9 +241,9 @@ impl Service {
         let today = Instant(now_secs()).local(self.cfg.timezone).date();
         for Tenant { code, db } in wanted {
             let Some(db) = db else {
-                let problem = health::NO_DATABASE;
-                self.unserve(&Tenant::expected_db(&self.cfg.db_prefix, &code), problem);
-                self.live.status.tenant_problem(&code, problem);
+                let problem = SchemaProblem::NoDatabase.to_string();
+                self.unserve(&Tenant::expected_db(&self.cfg.db_prefix, &code), &problem);
+                self.live.status.tenant_problem(&code, &problem);
                 continue;
             };
             if self.live.tenants.contains_key(&key(&db)) {
@@ -265,7 +266,7 @@ impl Service {
             match self.source_problem(&db).await {
                 Ok(None) => {}
                 Ok(Some(problem)) => {
-                    self.live.status.tenant_problem(&code, &problem);
+                    self.live.status.tenant_problem(&code, &problem.to_string());
                     continue;
                 }
                 Err(e) => {
@@ -311,10 +312,11 @@ impl Service {
     }
 
     /// What keeps `db`'s source tables from being followed, if anything.
-    async fn source_problem(&self, db: &str) -> Result<Option<String>, String> {
+    async fn source_problem(&self, db: &str) -> Result<Option<SchemaProblem>, String> {
         let mut conn = self.source.acquire().await.map_err(|e| describe(&e))?;
-        health::source_problem(&mut conn, db)
+        crate::catalog::read_sources(&mut conn, &[db.to_string()])
             .await
+            .map(|c| c.source_problem(db))
             .map_err(|e| format!("cannot check the source tables: {}", describe(&e)))
     }
 
@@ -342,6 +344,7 @@ impl Service {
             match self.source_problem(&db).await {
                 Ok(None) => {}
                 Ok(Some(problem)) => {
+                    let problem = problem.to_string();
                     if self.unserve(&k, &problem).is_some() {
                         self.live.status.tenant_problem(&code, &problem);
                     }
@@ -507,7 +510,7 @@ impl Service {
             if stale != Some(true) {
                 continue;
             }
-            let problem = health::missing_columns(&d.table, &d.missing);
+            let problem = d.problem.to_string();
             if let Some(code) = self.unserve(&k, &problem) {
                 self.live.status.tenant_problem(&code, &problem);
             }

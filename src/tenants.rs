@@ -1,10 +1,10 @@
 //! The tenant registry: which tenants there are (active `organization` rows, or the configured
 //! list) and which database on the server holds each, matched case-insensitively.
 
-use sqlx::{MySqlConnection, Row};
+use sqlx::MySqlConnection;
 
 use crate::config::Config;
-use crate::db::ident;
+use crate::db::{ident, name_column};
 
 /// A tenant as the operator names it, and its database on the server if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +31,7 @@ pub async fn active_codes(
         ident(core_db)
     );
     let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
-}
-
-/// Databases on the server.
-pub async fn databases(conn: &mut MySqlConnection) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+    rows.iter().map(|r| name_column(r, 0)).collect()
 }
 
 /// The tenants to serve: discovered (filtered by `include` when given) or listed.
@@ -56,7 +48,7 @@ pub async fn discover(
     } else {
         cfg.include.clone()
     };
-    let dbs = databases(conn).await?;
+    let dbs = crate::catalog::databases(conn).await?;
     Ok(resolve(&codes, &dbs, &cfg.db_prefix))
 }
 

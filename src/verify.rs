@@ -21,6 +21,7 @@ use chrono::{Days, NaiveDate, NaiveDateTime};
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySqlConnection, Row};
 
+use crate::db::{ident, text_column};
 use crate::model::decimal::Dec2;
 use crate::model::views::View;
 
@@ -155,10 +156,6 @@ fn days_before(d: NaiveDate, n: u64) -> NaiveDate {
     d.checked_sub_days(Days::new(n)).unwrap_or(NaiveDate::MIN)
 }
 
-/// Backtick-quotes an identifier (a backtick inside is doubled).
-fn quote_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Row decoding: every integer the queries return is CAST(... AS SIGNED) (BIGINT), every text
@@ -175,12 +172,7 @@ fn get_i64_or0(row: &MySqlRow, i: usize) -> Result<i64, sqlx::Error> {
 /// Text, or bytes decoded as the binlog decoder does (invalid UTF-8 replaced): names are
 /// selected as BINARY so both implementations agree on names that are not valid UTF-8.
 fn get_text(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
-    match row.try_get::<Option<String>, _>(i) {
-        Ok(v) => Ok(v),
-        Err(_) => Ok(row
-            .try_get::<Option<Vec<u8>>, _>(i)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned())),
-    }
+    text_column(row, i)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +245,7 @@ fn sql(db: &str, at: NaiveDateTime, body: &str) -> String {
     // `{since}` first: the database name may contain anything, even a `{since}`.
     format!("{BASE_CTES}{body}")
         .replace("{since}", &since)
-        .replace("{db}", &quote_ident(db))
+        .replace("{db}", &ident(db))
 }
 
 /// The rows table `view` should hold for a snapshot at instant `at` (naive local wall-clock time;
@@ -694,7 +686,7 @@ pub async fn latest(
     db: &str,
     view: View,
 ) -> Result<Option<NaiveDateTime>, sqlx::Error> {
-    let table = format!("{}.{}", quote_ident(db), quote_ident(view.table()));
+    let table = format!("{}.{}", ident(db), ident(view.table()));
     sqlx::query_scalar(&format!("SELECT MAX(snapshot_at) FROM {table}"))
         .fetch_one(&mut *conn)
         .await
@@ -707,13 +699,13 @@ pub async fn rows_at(
     view: View,
     at: NaiveDateTime,
 ) -> Result<Vec<Record>, sqlx::Error> {
-    let table = format!("{}.{}", quote_ident(db), quote_ident(view.table()));
+    let table = format!("{}.{}", ident(db), ident(view.table()));
     let keys = key_columns(view);
     let vals = value_columns(view);
     let select = keys
         .iter()
         .chain(vals.iter())
-        .map(|c| format!("CAST({} AS CHAR)", quote_ident(c)))
+        .map(|c| format!("CAST({} AS CHAR)", ident(c)))
         .collect::<Vec<_>>()
         .join(", ");
     let rows = if view == View::Trends {
@@ -1016,11 +1008,5 @@ mod tests {
         let v: Vec<i64> = (1..=20).collect();
         assert_eq!(nearest_rank(&v, 50), Some(10));
         assert_eq!(nearest_rank(&v, 95), Some(19));
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote_ident("bgerp_t_a-b"), "`bgerp_t_a-b`");
-        assert_eq!(quote_ident("we`ird"), "`we``ird`");
     }
 }

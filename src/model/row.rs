@@ -8,6 +8,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+pub use crate::schema::Table;
+
 /// A column value as the sources deliver it, reduced to what the metrics need.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -47,83 +49,6 @@ impl Value {
     /// TINYINT flag: NULL and 0 are inactive.
     fn flag(&self) -> bool {
         self.int().is_some_and(|v| v != 0)
-    }
-}
-
-/// The source tables flowtally follows, with the columns it reads from each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Table {
-    Token,
-    Assignment,
-    Instance,
-    Node,
-    Graph,
-    Team,
-    Member,
-}
-
-impl Table {
-    pub const ALL: [Table; 7] = [
-        Table::Token,
-        Table::Assignment,
-        Table::Instance,
-        Table::Node,
-        Table::Graph,
-        Table::Team,
-        Table::Member,
-    ];
-
-    /// The table's name in a tenant database.
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Token => "flow_token",
-            Table::Assignment => "token_assignment",
-            Table::Instance => "job_graph_instance",
-            Table::Node => "routing_node",
-            Table::Graph => "routing_graph",
-            Table::Team => "team",
-            Table::Member => "team_member",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// The columns read, in the order decoders expect them.
-    pub fn columns(self) -> &'static [&'static str] {
-        match self {
-            Table::Token => &[
-                "id_token",
-                "id_instance",
-                "token_type",
-                "current_node_id",
-                "status",
-                "spawned_at",
-                "completed_at",
-            ],
-            Table::Assignment => &[
-                "id_assignment",
-                "id_token",
-                "id_node",
-                "assigned_to_user_id",
-                "status",
-                "assigned_at",
-                "started_at",
-                "completed_at",
-            ],
-            Table::Instance => &["id_instance", "id_graph", "production_type"],
-            Table::Node => &[
-                "id_node",
-                "id_graph",
-                "node_code",
-                "node_name",
-                "team_category",
-            ],
-            Table::Graph => &["id_graph", "production_type"],
-            Table::Team => &["id_team", "name", "team_category", "active"],
-            Table::Member => &["id_team", "id_member", "capacity_per_day", "active"],
-        }
     }
 }
 

@@ -1,87 +1,11 @@
-//! What the applier checks about a tenant besides applying its changes: whether its source
-//! tables still have what flowtally reads (a tenant whose schema drifted is not served, rather
-//! than served wrong), and which of its rows are left out of the metrics (SPEC §2 "Bad rows"),
-//! said in rate-limited log lines.
+//! Which of a tenant's rows are left out of the metrics (the bad rows), said in rate-limited
+//! log lines.
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{MySqlConnection, Row as _};
-
 use crate::model::row::LeftOut;
-use crate::model::{Change, Row, Table};
+use crate::model::{Change, Row};
 use crate::ratelimit::WARNINGS;
-
-/// The problem reported for a tenant whose database is gone.
-pub(super) const NO_DATABASE: &str = "no database on the server";
-
-/// The problem reported for a tenant whose `table` lacks needed columns.
-pub(super) fn missing_columns(table: &str, missing: &[String]) -> String {
-    format!(
-        "{table} lacks column(s) {} that flowtally reads (dropped or renamed): the tenant is not \
-         served until they are back, then it is reloaded",
-        missing.join(", ")
-    )
-}
-
-fn missing_table(table: &str) -> String {
-    format!(
-        "table {table} is missing (dropped, or not readable by flowtally's login): the tenant is \
-         not served until it is back, then it is reloaded"
-    )
-}
-
-/// What keeps tenant database `db` from being served, if anything: a source table missing or
-/// lacking a column flowtally reads. Read from information_schema, which shows what this login
-/// can read.
-pub(super) async fn source_problem(
-    conn: &mut MySqlConnection,
-    db: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let names: Vec<String> = Table::ALL
-        .iter()
-        .map(|t| format!("'{}'", t.name()))
-        .collect();
-    let sql = format!(
-        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({})",
-        names.join(", ")
-    );
-    let rows = sqlx::query(&sql).bind(db).fetch_all(&mut *conn).await?;
-    let mut have: HashMap<String, Vec<String>> = HashMap::new();
-    for r in &rows {
-        let text = |i: usize| {
-            r.try_get::<Vec<u8>, _>(i)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        };
-        have.entry(text(0)?).or_default().push(text(1)?);
-    }
-    if have.is_empty() {
-        let dbs =
-            sqlx::query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
-                .bind(db)
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get::<i64, _>(0)?;
-        if dbs == 0 {
-            return Ok(Some(NO_DATABASE.to_string()));
-        }
-    }
-    for table in Table::ALL {
-        let Some(columns) = have.get(table.name()) else {
-            return Ok(Some(missing_table(table.name())));
-        };
-        let missing: Vec<String> = table
-            .columns()
-            .iter()
-            .filter(|c| !columns.iter().any(|h| h.eq_ignore_ascii_case(c)))
-            .map(|c| c.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Ok(Some(missing_columns(table.name(), &missing)));
-        }
-    }
-    Ok(None)
-}
 
 /// Why a changed row counts in no metric or only in some, as far as the row alone tells (a
 /// node missing from routing_node needs the tenant's state: see [`LeftOutLog`]), with its id.
@@ -216,15 +140,5 @@ mod tests {
             ..a
         };
         assert_eq!(row_left_out(&Change::Upsert(Row::Assignment(fine))), None);
-    }
-
-    #[test]
-    fn problems_name_the_table_and_columns() {
-        let p = missing_columns("flow_token", &["completed_at".to_string()]);
-        assert!(
-            p.starts_with("flow_token lacks column(s) completed_at"),
-            "{p}"
-        );
-        assert!(missing_table("team_member").contains("team_member is missing"));
     }
 }

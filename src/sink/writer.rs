@@ -8,7 +8,7 @@ use sqlx::mysql::MySql;
 use sqlx::query_builder::Separated;
 use sqlx::{MySqlConnection, QueryBuilder};
 
-use crate::db::ident;
+use crate::db::{ident, text};
 use crate::model::decimal::Dec2;
 use crate::model::views::trends::WINDOW_DAYS;
 use crate::model::views::{
@@ -28,14 +28,14 @@ pub async fn write(
     snap: &Snapshot,
 ) -> Result<u64, sqlx::Error> {
     let Some(at) = snap.at else { return Ok(0) };
-    sqlx::query("START TRANSACTION").execute(&mut *conn).await?;
+    text(conn, "START TRANSACTION").await?;
     match write_in_tx(conn, db, at, snap).await {
         Ok(n) => {
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            text(conn, "COMMIT").await?;
             Ok(n)
         }
         Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            let _ = text(conn, "ROLLBACK").await;
             Err(e)
         }
     }

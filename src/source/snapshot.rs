@@ -12,19 +12,16 @@ use futures_util::TryStreamExt;
 use sqlx::{MySqlConnection, Row as _};
 
 use super::Position;
-use crate::db::ident;
+use crate::db::{ident, name_column, text, text_column};
 use crate::model::views::trends::LOOKBACK_DAYS;
-use crate::model::{Change, Row, Table, TenantState, Value};
+use crate::model::{Change, Row, TenantState, Value};
+use crate::schema::{Column, Kind, SchemaProblem, Table, TableProblem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A source table or column is missing: the tenant cannot be served until it is fixed.
-    #[error("{db}.{table}: {detail}")]
-    Schema {
-        db: String,
-        table: &'static str,
-        detail: String,
-    },
+    #[error("{0}")]
+    Schema(TableProblem),
     #[error("{0}")]
     Db(#[from] sqlx::Error),
 }
@@ -50,38 +47,23 @@ const LOAD_ORDER: [Table; 7] = [
     Table::Assignment,
 ];
 
-enum Kind {
-    Int,
-    Text,
-    DateTime,
-}
-
-fn kind(column: &str) -> Kind {
-    if column.ends_with("_at") {
-        Kind::DateTime
-    } else if column.starts_with("id_")
-        || column.ends_with("_id")
-        || column == "capacity_per_day"
-        || column == "active"
-    {
-        Kind::Int
-    } else {
-        Kind::Text
-    }
-}
-
-/// The SELECT list for `table`'s needed columns, normalised by casts.
+/// The SELECT list for `table`'s needed columns, normalised by casts, so production tables with
+/// other column types read the same way.
 fn select_list(table: Table) -> String {
     table
         .columns()
         .iter()
         .map(|c| {
-            let col = ident(c);
-            match kind(c) {
+            let col = ident(c.name);
+            match c.kind {
                 Kind::Int => format!("CAST({col} AS SIGNED)"),
                 // Bytes, so a name that is not valid UTF-8 still loads (replaced, not rejected).
                 Kind::Text => format!("CAST({col} AS BINARY)"),
-                Kind::DateTime => format!("CAST(NULLIF({col}, '0000-00-00 00:00:00') AS DATETIME)"),
+                // A zero date (allowed by a lax sql_mode) reads as NULL; compared with a valid
+                // literal, since MySQL's default NO_ZERO_DATE refuses a zero-date literal.
+                Kind::DateTime => {
+                    format!("CAST(IF({col} < '1000-01-01', NULL, {col}) AS DATETIME)")
+                }
             }
         })
         .collect::<Vec<_>>()
@@ -104,16 +86,12 @@ fn filter(table: Table, today: NaiveDate) -> String {
     }
 }
 
-fn value(row: &sqlx::mysql::MySqlRow, i: usize, column: &str) -> Result<Value, sqlx::Error> {
-    Ok(match kind(column) {
+fn value(row: &sqlx::mysql::MySqlRow, i: usize, column: &Column) -> Result<Value, sqlx::Error> {
+    Ok(match column.kind {
         Kind::Int => row
             .try_get::<Option<i64>, _>(i)?
             .map_or(Value::Null, Value::Int),
-        Kind::Text => row
-            .try_get::<Option<Vec<u8>>, _>(i)?
-            .map_or(Value::Null, |b| {
-                Value::Text(String::from_utf8_lossy(&b).into_owned())
-            }),
+        Kind::Text => text_column(row, i)?.map_or(Value::Null, Value::Text),
         Kind::DateTime => row
             .try_get::<Option<chrono::NaiveDateTime>, _>(i)?
             .map_or(Value::Null, Value::DateTime),
@@ -127,15 +105,11 @@ pub async fn load_tenant(
     db: &str,
     today: NaiveDate,
 ) -> Result<Loaded, LoadError> {
-    sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        .execute(&mut *conn)
-        .await?;
+    text(conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
+    text(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await?;
     let result = load_in_transaction(conn, db, today).await;
     // Read-only: ending it either way changes nothing.
-    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    let _ = text(conn, "ROLLBACK").await;
     result
 }
 
@@ -181,25 +155,33 @@ async fn load_in_transaction(
     Ok(loaded)
 }
 
-/// Missing tables and columns get a message that says what to fix; other errors pass through.
+/// A missing table, column or database is a [`SchemaProblem`]; other errors pass through.
 fn schema_error(db: &str, table: Table, e: sqlx::Error) -> LoadError {
-    let code = match &e {
-        sqlx::Error::Database(d) => d.code().map(|c| c.to_string()),
-        _ => None,
+    let (code, message) = match &e {
+        sqlx::Error::Database(d) => (d.code().map(|c| c.to_string()), d.message().to_string()),
+        _ => (None, String::new()),
     };
-    match code.as_deref() {
-        // ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR, ER_BAD_DB_ERROR
-        Some("42S02") | Some("42S22") | Some("42000") => LoadError::Schema {
-            db: db.to_string(),
-            table: table.name(),
-            detail: format!(
-                "{}; flowtally needs columns {}",
-                crate::db::describe(&e),
-                table.columns().join(", ")
-            ),
+    let problem = match code.as_deref() {
+        // ER_NO_SUCH_TABLE
+        Some("42S02") => SchemaProblem::MissingTable {
+            table: table.name().to_string(),
         },
-        _ => LoadError::Db(e),
-    }
+        // ER_BAD_FIELD_ERROR: "Unknown column 'x' in 'field list'"
+        Some("42S22") => SchemaProblem::MissingColumns {
+            table: table.name().to_string(),
+            columns: match message.split('\'').nth(1) {
+                Some(column) => vec![column.to_string()],
+                None => table.columns().iter().map(|c| c.name.to_string()).collect(),
+            },
+        },
+        // ER_BAD_DB_ERROR (42000 is also the class of denied commands: those pass through)
+        Some("42000") if message.contains("Unknown database") => SchemaProblem::NoDatabase,
+        _ => return LoadError::Db(e),
+    };
+    LoadError::Schema(TableProblem {
+        db: db.to_string(),
+        problem,
+    })
 }
 
 /// MariaDB reports the exact binlog position of a consistent snapshot.
@@ -210,8 +192,8 @@ async fn snapshot_position(conn: &mut MySqlConnection) -> Result<Option<Position
     let mut file = None;
     let mut pos = None;
     for r in &rows {
-        let name: String = r.try_get(0)?;
-        let value: String = r.try_get(1)?;
+        let name = name_column(r, 0)?;
+        let value = name_column(r, 1)?;
         match name.to_ascii_lowercase().as_str() {
             "binlog_snapshot_file" if !value.is_empty() => file = Some(value),
             "binlog_snapshot_position" => pos = value.parse().ok(),

@@ -18,7 +18,7 @@ use crate::model::Value;
 /// One column of a table as a row image stores it: how many bytes to step over, and what to make
 /// of them when flowtally reads the column.
 #[derive(Debug, Clone)]
-pub(super) struct Column {
+pub(super) struct ImageColumn {
     pub(super) width: Width,
     pub(super) conv: Conv,
 }
@@ -58,7 +58,7 @@ pub(super) enum Conv {
 }
 
 /// Width and conversion of a column from its binlog type and type metadata.
-pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<Column, String> {
+pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> {
     use ColumnType::*;
     let m = |i: usize| {
         meta.get(i)
@@ -66,14 +66,14 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<Column, String> {
             .ok_or_else(|| format!("type {t:?} without metadata"))
     };
     let fixed = |n: usize, conv: Conv| {
-        Ok(Column {
+        Ok(ImageColumn {
             width: Width::Fixed(n),
             conv,
         })
     };
     let prefixed = |n: usize, conv: Conv| {
         if (1..=4).contains(&n) {
-            Ok(Column {
+            Ok(ImageColumn {
                 width: Width::Prefixed(n),
                 conv,
             })

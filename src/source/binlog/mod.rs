@@ -14,7 +14,7 @@
 //! - `checks`: the start-up checks ([`check_server`], [`SetupError`]) and the server [`Flavor`].
 //! - `gtid`: the GTID state carried in positions (MariaDB GTID lists, MySQL GTID sets).
 //! - `tables`: table-map tracking: which table ids are tracked tables, their needed columns
-//!   located by name, [`SchemaDrift`].
+//!   located by name, the schema drift of a tracked table ([`TableProblem`]).
 //! - `rows`: rows events of tracked tables to [`SourceChange`]s.
 //! - `decode`: the row-image decoder, row bytes to [`Value`]s of the needed columns.
 //! - `bytes`: integer readers and the event CRC32.
@@ -39,10 +39,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder};
 
 pub use checks::{check_server, Flavor, ServerInfo, SetupError};
-pub use tables::SchemaDrift;
 
 use super::{Position, SourceChange};
 use crate::model::Value;
+use crate::schema::TableProblem;
 use bytes::{le_u32, le_u64, trailing_crc_matches};
 use checks::{scalar, ACCESS_DENIED};
 use gtid::{format_uuid, GtidState, PendingGtid};
@@ -114,7 +114,7 @@ pub struct Transaction {
     /// The position just after the commit event, GTID state included: resume here.
     pub end: Position,
     /// Tracked tables whose table map lacks needed columns; their rows were skipped.
-    pub drift: Vec<SchemaDrift>,
+    pub drift: Vec<TableProblem>,
 }
 
 const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
@@ -377,7 +377,7 @@ struct Decoder {
     in_txn: bool,
     pending_gtid: Option<PendingGtid>,
     changes: Vec<SourceChange>,
-    drift: Vec<SchemaDrift>,
+    drift: Vec<TableProblem>,
     skipped: u64,
     decoded: u64,
     scratch_before: Vec<Value>,

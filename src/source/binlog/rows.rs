@@ -53,7 +53,7 @@ impl Decoder {
             let absent = plan.slots.iter().enumerate().find_map(|(i, slot)| {
                 let slot = (*slot)?;
                 let here = present.get(i).is_some_and(|b| *b);
-                (!here).then(|| plan.target.columns().get(slot).copied().unwrap_or("?"))
+                (!here).then(|| plan.target.columns().get(slot).map_or("?", |c| c.name))
             });
             if let Some(column) = absent {
                 return Err(StreamError::Fatal(format!(

@@ -1,23 +1,15 @@
 //! Table-map tracking: which table ids belong to tracked tables (tenant source tables and the
 //! core `organization` table), where the columns flowtally reads sit in them, found by name in
-//! the table map's FULL metadata, and the schema drift of a tracked table that lost some.
+//! the table map's FULL metadata, and the [`SchemaProblem`] of a tracked table that lost some.
 
 use std::sync::Arc;
 
 use mysql_async::binlog::events::{Event, OptionalMetadataField, TableMapEvent};
 use mysql_async::consts::ColumnType;
 
-use super::decode::{column, Column, Conv};
+use super::decode::{column, Conv, ImageColumn};
 use super::{Decoder, StreamError};
-use crate::model::Table;
-
-/// A tracked table missing columns flowtally reads (dropped or renamed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemaDrift {
-    pub db: String,
-    pub table: String,
-    pub missing: Vec<String>,
-}
+use crate::schema::{Column, SchemaProblem, Table, TableProblem, ORGANIZATION_COLUMNS};
 
 /// The table behind a table id, and the table map bytes it was built from (tracked tables only,
 /// so that an unchanged map re-sent with every transaction is not analysed again).
@@ -54,8 +46,7 @@ impl Decoder {
         if let Plan::Drifted(drift) = &plan {
             tracing::warn!(
                 db = %drift.db,
-                table = %drift.table,
-                missing = ?drift.missing,
+                problem = %drift.problem,
                 "tracked table lacks columns flowtally reads; its changes are skipped"
             );
             self.drift.push(drift.clone());
@@ -92,11 +83,9 @@ pub(super) enum Target {
     Organization,
 }
 
-const ORGANIZATION_COLUMNS: &[&str] = &["id_org", "code", "status"];
-
 impl Target {
     /// The columns flowtally reads, in the order decoded values are delivered.
-    pub(super) fn columns(&self) -> &'static [&'static str] {
+    pub(super) fn columns(&self) -> &'static [Column] {
         match self {
             Target::Tenant { table, .. } => table.columns(),
             Target::Organization => ORGANIZATION_COLUMNS,
@@ -107,7 +96,7 @@ impl Target {
 /// What to do with the rows of a table id.
 pub(super) enum Plan {
     Ignore,
-    Drifted(SchemaDrift),
+    Drifted(TableProblem),
     Decode(Decoding),
 }
 
@@ -115,7 +104,7 @@ pub(super) enum Plan {
 pub(super) struct Decoding {
     pub(super) target: Target,
     /// Every column of the table, to walk over a row image.
-    pub(super) columns: Vec<Column>,
+    pub(super) columns: Vec<ImageColumn>,
     /// For each column, where its value goes in the output (a needed column) or nowhere.
     pub(super) slots: Vec<Option<usize>>,
     pub(super) needed: usize,
@@ -183,19 +172,19 @@ fn build_plan(tme: &TableMapEvent, target: Target) -> Result<Plan, StreamError> 
 
     let wanted = target.columns();
     let mut slots = vec![None; count];
-    let mut missing = Vec::new();
     for (slot, want) in wanted.iter().enumerate() {
-        match names.iter().position(|n| n.eq_ignore_ascii_case(want)) {
-            Some(i) => slots[i] = Some(slot),
-            None => missing.push(want.to_string()),
+        if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(want.name)) {
+            slots[i] = Some(slot);
         }
     }
-    if !missing.is_empty() {
-        let table = match &target {
-            Target::Tenant { table, .. } => table.name().to_string(),
-            Target::Organization => table,
-        };
-        return Ok(Plan::Drifted(SchemaDrift { db, table, missing }));
+    let table_name = match &target {
+        Target::Tenant { table, .. } => table.name().to_string(),
+        Target::Organization => table.clone(),
+    };
+    if let Some(problem) =
+        SchemaProblem::missing_columns(&table_name, wanted, names.iter().map(String::as_str))
+    {
+        return Ok(Plan::Drifted(TableProblem { db, problem }));
     }
 
     let mut columns = Vec::with_capacity(count);
@@ -223,7 +212,7 @@ fn build_plan(tme: &TableMapEvent, target: Target) -> Result<Plan, StreamError> 
             Conv::Int { .. } => {
                 let u = unsigned.get(numeric_seen).copied().unwrap_or(false);
                 numeric_seen += 1;
-                Column {
+                ImageColumn {
                     conv: Conv::Int { unsigned: u },
                     ..col
                 }
@@ -234,7 +223,7 @@ fn build_plan(tme: &TableMapEvent, target: Target) -> Result<Plan, StreamError> 
                     .cloned()
                     .unwrap_or_else(|| Arc::from([]));
                 enum_seen += 1;
-                Column {
+                ImageColumn {
                     conv: Conv::Enum(labels),
                     ..col
                 }
