@@ -51,7 +51,7 @@ impl Served {
     pub fn apply(&mut self, end: &Position, change: Change) {
         if let Some(pending) = &mut self.pending {
             pending.push((end.clone(), change));
-        } else if self.loaded_at.as_ref().is_none_or(|p| end > p) {
+        } else if self.loaded_at.as_ref().is_none_or(|p| end.is_after(p)) {
             self.state.apply(change);
         }
     }

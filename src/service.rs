@@ -505,7 +505,7 @@ impl Service {
             let k = key(&d.db);
             let stale =
                 self.live.tenants.get(&k).map(|s| {
-                    s.pending.is_some() || s.loaded_at.as_ref().is_none_or(|p| tx.end > *p)
+                    s.pending.is_some() || s.loaded_at.as_ref().is_none_or(|p| tx.end.is_after(p))
                 });
             if stale != Some(true) {
                 continue;

@@ -2,12 +2,14 @@
 //! new tenants). Both speak [`Change`](crate::model::Change) per tenant database.
 
 pub mod binlog;
+pub mod position;
 pub mod reader;
 pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::Change;
+pub use position::Position;
 
 /// A row of the core `organization` table: the tenant registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,24 +29,4 @@ pub enum SourceChange {
         id: i64,
         after: Option<Organization>,
     },
-}
-
-/// A point in the binlog: file and the offset of the next event, plus the GTID state there
-/// (MariaDB `domain-server-seq` list, or a MySQL GTID set) when GTIDs are in use.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Position {
-    pub file: String,
-    pub pos: u64,
-    #[serde(default)]
-    pub gtid: Option<String>,
-}
-
-impl std::fmt::Display for Position {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.pos)?;
-        if let Some(g) = &self.gtid {
-            write!(f, " (gtid {g})")?;
-        }
-        Ok(())
-    }
 }

@@ -573,7 +573,7 @@ async fn master_position(conn: &mut MySqlConnection) -> Result<Position> {
 }
 
 fn reached(at: &Position, end: &Position) -> bool {
-    (at.file.as_str(), at.pos) >= (end.file.as_str(), end.pos)
+    !end.is_after(at)
 }
 
 fn now_epoch() -> i64 {

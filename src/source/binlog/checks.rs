@@ -18,12 +18,45 @@ pub enum Flavor {
 
 impl Flavor {
     /// From `SELECT VERSION()`.
-    pub(super) fn of_version(version: &str) -> Flavor {
+    pub fn of_version(version: &str) -> Flavor {
         if version.to_ascii_lowercase().contains("mariadb") {
             Flavor::MariaDb
         } else {
             Flavor::MySql
         }
+    }
+
+    /// The statement that shows the end of the binlog (MySQL 8.2 renamed it; 8.4 dropped the
+    /// old name).
+    pub fn binlog_status_statement(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW MASTER STATUS",
+            Flavor::MySql => "SHOW BINARY LOG STATUS",
+        }
+    }
+
+    /// The grant that lets a login read binlog positions.
+    pub fn monitor_grant(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "BINLOG MONITOR",
+            Flavor::MySql => "REPLICATION CLIENT",
+        }
+    }
+
+    /// The setting that makes a replica write what it replicates to its own binlog.
+    pub fn replica_updates_setting(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "log_slave_updates",
+            Flavor::MySql => "log_replica_updates",
+        }
+    }
+
+    /// What a login needs to stream the binlog, as a GRANT statement.
+    pub fn replication_grants(self) -> String {
+        format!(
+            "GRANT REPLICATION SLAVE, {} ON *.* TO the flowtally user",
+            self.monitor_grant()
+        )
     }
 }
 
@@ -146,13 +179,10 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
     let position = match master_status(conn, flavor).await {
         Ok(p) => p,
         Err(StatusError::Denied(msg)) => {
-            let grant = match flavor {
-                Flavor::MariaDb => "BINLOG MONITOR (REPLICATION CLIENT)",
-                Flavor::MySql => "REPLICATION CLIENT",
-            };
             problems.push(SetupError::Privilege(format!(
-                "the login may not read the binlog position ({msg}): GRANT {grant} ON *.* TO the \
-                 flowtally user"
+                "the login may not read the binlog position ({msg}): GRANT {} ON *.* TO the \
+                 flowtally user",
+                flavor.monitor_grant()
             )));
             None
         }
@@ -167,7 +197,10 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
         return Err(err);
     }
     let position = position.ok_or_else(|| {
-        SetupError::Query("SHOW MASTER STATUS returned no row although log_bin is ON".into())
+        SetupError::Query(format!(
+            "{} returned no row although log_bin is ON",
+            flavor.binlog_status_statement()
+        ))
     })?;
     Ok(ServerInfo {
         flavor,
@@ -260,12 +293,12 @@ async fn master_status(conn: &mut Conn, flavor: Flavor) -> Result<Option<Positio
         }
         .map_err(classify)?;
         let rows = match conn
-            .query::<mysql_async::Row, _>("SHOW MASTER STATUS")
+            .query::<mysql_async::Row, _>(flavor.binlog_status_statement())
             .await
         {
             Err(mysql_async::Error::Server(se)) if se.code == ER_PARSE_ERROR => {
-                // MySQL 8.4 dropped SHOW MASTER STATUS.
-                conn.query::<mysql_async::Row, _>("SHOW BINARY LOG STATUS")
+                // MySQL before 8.2 knows only the old name.
+                conn.query::<mysql_async::Row, _>("SHOW MASTER STATUS")
                     .await
                     .map_err(classify)?
             }

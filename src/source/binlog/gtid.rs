@@ -16,9 +16,12 @@ pub(super) enum PendingGtid {
     },
     MySql {
         sid: String,
+        /// Empty for an untagged GTID.
+        tag: String,
         gno: u64,
     },
-    /// An anonymous or tagged MySQL transaction: the set can no longer be tracked.
+    /// An anonymous MySQL transaction (GTIDs off or being turned on): the set can no longer
+    /// be tracked.
     Untrackable,
 }
 
@@ -70,8 +73,8 @@ impl GtidState {
             ) => {
                 map.insert(domain, (server, seq));
             }
-            (Some(PendingGtid::MySql { sid, gno }), GtidState::MySql(Some(set))) => {
-                set.add(&sid, gno);
+            (Some(PendingGtid::MySql { sid, tag, gno }), GtidState::MySql(Some(set))) => {
+                set.add(&sid, &tag, gno);
             }
             (Some(PendingGtid::Untrackable), GtidState::MySql(set)) => *set = None,
             _ => {}
@@ -134,37 +137,60 @@ pub(super) fn format_uuid(sid: &[u8; 16]) -> String {
     )
 }
 
-/// A MySQL GTID set (`uuid:1-5:7,uuid2:1-3`), kept as sorted disjoint intervals per source.
+/// A MySQL GTID set (`uuid:1-5:7:tag:1-3,uuid2:1-3`), kept as sorted disjoint intervals per
+/// source and tag. Tagged GTIDs (MySQL 8.3+, `SET gtid_next='AUTOMATIC:tag'`) are intervals
+/// of their own under the same source; the empty tag is the untagged one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(super) struct MySqlGtidSet(BTreeMap<String, Vec<(u64, u64)>>);
+pub struct MySqlGtidSet(BTreeMap<(String, String), Vec<(u64, u64)>>);
 
 impl MySqlGtidSet {
-    /// `None` for sets this tracker does not model (tagged GTIDs of MySQL 8.4).
-    fn parse(s: &str) -> Option<MySqlGtidSet> {
+    /// Parses MySQL's text form (as `@@gtid_executed` prints it); `None` if it is not one.
+    pub fn parse(s: &str) -> Option<MySqlGtidSet> {
         let mut set = MySqlGtidSet::default();
         for source in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let mut parts = source.split(':');
-            let uuid = parts.next()?.trim().to_ascii_lowercase();
-            for range in parts {
-                let (a, b) = match range.split_once('-') {
+            let mut parts = source.split(':').map(str::trim);
+            let uuid = parts.next()?.to_ascii_lowercase();
+            if uuid.len() != 36 {
+                return None;
+            }
+            let mut tag = String::new();
+            for part in parts {
+                if part.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') {
+                    let valid = part.len() <= 32
+                        && part
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !valid {
+                        return None;
+                    }
+                    tag = part.to_string();
+                    continue;
+                }
+                let (a, b) = match part.split_once('-') {
                     Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
                     None => {
-                        let n = range.trim().parse().ok()?;
+                        let n = part.parse().ok()?;
                         (n, n)
                     }
                 };
-                set.add_range(&uuid, a, b);
+                if a > b || a == 0 {
+                    return None;
+                }
+                set.add_range(&uuid, &tag, a, b);
             }
         }
         Some(set)
     }
 
-    fn add(&mut self, uuid: &str, gno: u64) {
-        self.add_range(uuid, gno, gno);
+    pub fn add(&mut self, uuid: &str, tag: &str, gno: u64) {
+        self.add_range(uuid, tag, gno, gno);
     }
 
-    fn add_range(&mut self, uuid: &str, start: u64, end: u64) {
-        let ranges = self.0.entry(uuid.to_string()).or_default();
+    fn add_range(&mut self, uuid: &str, tag: &str, start: u64, end: u64) {
+        let ranges = self
+            .0
+            .entry((uuid.to_ascii_lowercase(), tag.to_string()))
+            .or_default();
         ranges.push((start, end));
         ranges.sort_unstable();
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
@@ -176,17 +202,59 @@ impl MySqlGtidSet {
         }
         *ranges = merged;
     }
+
+    /// Whether GTID `uuid:tag:gno` is in the set.
+    pub fn contains_gtid(&self, uuid: &str, tag: &str, gno: u64) -> bool {
+        self.0
+            .get(&(uuid.to_ascii_lowercase(), tag.to_string()))
+            .is_some_and(|r| r.iter().any(|(a, b)| *a <= gno && gno <= *b))
+    }
+
+    /// Whether every GTID of `other` is in this set.
+    pub fn contains(&self, other: &MySqlGtidSet) -> bool {
+        other.0.iter().all(|(key, theirs)| {
+            let ours = self.0.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            theirs
+                .iter()
+                .all(|(a, b)| ours.iter().any(|(x, y)| x <= a && b <= y))
+        })
+    }
+
+    /// Each source and tag with its intervals, as `uuid[:tag]:a-b:c-d` (the form a GTID dump
+    /// request takes them in).
+    pub fn sids(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|((uuid, tag), ranges)| {
+                let mut s = uuid.clone();
+                if !tag.is_empty() {
+                    s.push(':');
+                    s.push_str(tag);
+                }
+                for (a, b) in ranges {
+                    s.push_str(&format!(":{a}-{b}"));
+                }
+                s
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Display for MySqlGtidSet {
+    /// MySQL's own form: sources in order, each with its untagged intervals and then its tags.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut first = true;
-        for (uuid, ranges) in &self.0 {
-            if !first {
-                f.write_str(",")?;
+        let mut last_uuid: Option<&str> = None;
+        for ((uuid, tag), ranges) in &self.0 {
+            if last_uuid != Some(uuid) {
+                if last_uuid.is_some() {
+                    f.write_str(",")?;
+                }
+                f.write_str(uuid)?;
+                last_uuid = Some(uuid);
             }
-            first = false;
-            f.write_str(uuid)?;
+            if !tag.is_empty() {
+                write!(f, ":{tag}")?;
+            }
             for (a, b) in ranges {
                 if a == b {
                     write!(f, ":{a}")?;
@@ -216,18 +284,48 @@ mod tests {
             "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1",
         )
         .unwrap_or_default();
-        set.add("3e11fa47-71ca-11e1-9e33-c80aa9429562", 6);
-        set.add("3e11fa47-71ca-11e1-9e33-c80aa9429562", 9);
+        set.add("3e11fa47-71ca-11e1-9e33-c80aa9429562", "", 6);
+        set.add("3e11fa47-71ca-11e1-9e33-c80aa9429562", "", 9);
         assert_eq!(
             set.to_string(),
             "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9,4e11fa47-71ca-11e1-9e33-c80aa9429562:1"
         );
+        assert_eq!(MySqlGtidSet::parse("not-a-uuid:1-3"), None);
+        assert_eq!(MySqlGtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:x-1"), None);
         assert_eq!(
             format_uuid(&[
                 0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
                 0x95, 0x62
             ]),
             "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+        );
+    }
+
+    #[test]
+    fn tagged_gtids_are_kept_per_tag() {
+        let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let text = format!("{}:1-5:7:aa:1-3:bb_2:4,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:bb_2:1", u.to_uppercase());
+        let mut set = MySqlGtidSet::parse(&text).unwrap_or_default();
+        assert_eq!(
+            set.to_string(),
+            format!("{u}:1-5:7:aa:1-3:bb_2:4,4e11fa47-71ca-11e1-9e33-c80aa9429562:bb_2:1")
+        );
+        set.add(u, "aa", 4);
+        set.add(u, "", 6);
+        assert_eq!(
+            set.to_string(),
+            format!("{u}:1-7:aa:1-4:bb_2:4,4e11fa47-71ca-11e1-9e33-c80aa9429562:bb_2:1")
+        );
+        assert!(set.contains_gtid(u, "aa", 4));
+        assert!(!set.contains_gtid(u, "bb_2", 3));
+        assert!(!set.contains_gtid(u, "", 8));
+        assert_eq!(MySqlGtidSet::parse(&set.to_string()), Some(set.clone()));
+        let sub = MySqlGtidSet::parse(&format!("{u}:2-3:aa:1")).unwrap_or_default();
+        assert!(set.contains(&sub));
+        assert!(!sub.contains(&set));
+        assert_eq!(
+            sub.sids(),
+            vec![format!("{u}:2-3"), format!("{u}:aa:1-1")]
         );
     }
 }

@@ -150,11 +150,11 @@ impl BinlogStream {
             .max_allowed_packet(Some(MAX_PACKET));
         let mut conn = Conn::new(opts)
             .await
-            .map_err(|e| connect_error(e, Stage::Login))?;
+            .map_err(|e| connect_error(e, Stage::Login, None))?;
 
         let version = scalar(&mut conn, "SELECT VERSION()")
             .await
-            .map_err(|e| connect_error(e, Stage::Session))?
+            .map_err(|e| connect_error(e, Stage::Session, None))?
             .unwrap_or_default();
         let flavor = Flavor::of_version(&version);
 
@@ -177,7 +177,7 @@ impl BinlogStream {
         for sql in &setup {
             conn.query_drop(sql.as_str())
                 .await
-                .map_err(|e| connect_error(e, Stage::Session))?;
+                .map_err(|e| connect_error(e, Stage::Session, Some(flavor)))?;
         }
 
         let request = BinlogStreamRequest::new(options.server_id)
@@ -186,7 +186,7 @@ impl BinlogStream {
         let inner = conn
             .get_binlog_stream(request)
             .await
-            .map_err(|e| connect_error(e, Stage::Dump))?;
+            .map_err(|e| connect_error(e, Stage::Dump, Some(flavor)))?;
 
         let read_timeout = (!options.heartbeat.is_zero()).then(|| options.heartbeat * 3);
         Ok(BinlogStream {
@@ -294,7 +294,7 @@ enum Stage {
 
 /// Server messages never contain the password (only "using password: YES"), and Opts are never
 /// formatted, so these messages are safe to log.
-fn connect_error(err: mysql_async::Error, stage: Stage) -> StreamError {
+fn connect_error(err: mysql_async::Error, stage: Stage, flavor: Option<Flavor>) -> StreamError {
     let doing = match stage {
         Stage::Login => "logging in to the source server",
         Stage::Session => "preparing the replica session",
@@ -307,10 +307,13 @@ fn connect_error(err: mysql_async::Error, stage: Stage) -> StreamError {
                     "check the user name, the password (password_env / password_file) and the \
                      host the account allows"
                 }
-                _ => {
-                    "the flowtally user needs GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* \
-                      (REPLICATION CLIENT is BINLOG MONITOR on MariaDB)"
-                }
+                _ => match flavor {
+                    Some(f) => &format!("the flowtally user needs {}", f.replication_grants()),
+                    None => {
+                        "the flowtally user needs GRANT REPLICATION SLAVE, REPLICATION CLIENT ON \
+                         *.* (BINLOG MONITOR on MariaDB)"
+                    }
+                },
             };
             StreamError::Fatal(format!(
                 "{doing}: access denied (server error {}: {}); {hint}",
@@ -484,12 +487,13 @@ impl Decoder {
             k if k == EventType::GTID_EVENT as u8
                 || k == EventType::GTID_TAGGED_LOG_EVENT as u8 =>
             {
-                self.pending_gtid = Some(match event.read_event::<GtidEvent>() {
-                    Ok(g) if !g.is_tagged() => PendingGtid::MySql {
-                        sid: format_uuid(&g.sid()),
-                        gno: g.gno(),
-                    },
-                    _ => PendingGtid::Untrackable,
+                let g = event.read_event::<GtidEvent>().map_err(|e| {
+                    StreamError::Decode(format!("GTID event at {}: {e}", self.position()))
+                })?;
+                self.pending_gtid = Some(PendingGtid::MySql {
+                    sid: format_uuid(&g.sid()),
+                    tag: g.tag().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    gno: g.gno(),
                 });
                 Ok(None)
             }
