@@ -106,7 +106,7 @@ impl Checkpoint {
         let mut out = BTreeMap::new();
         if let Some(last) = self.last_instant {
             for v in View::ALL {
-                let step = 60 * v.cadence_minutes();
+                let step = 60 * v.cadence().minutes();
                 out.insert(v.short_name(), last - last.rem_euclid(step));
             }
         }

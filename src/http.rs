@@ -27,6 +27,7 @@ use serde_json::json;
 use crate::live::Live;
 use crate::model::clock::local_time;
 use crate::model::row::LeftOut;
+use crate::model::views::Cadence;
 use crate::model::{Table, View};
 use crate::status::{Phase, Report, CAUGHT_UP_SECS};
 
@@ -306,11 +307,11 @@ pub fn render_metrics(m: &MetricsInput) -> String {
         "gauge",
         "Unix time of the latest snapshot instant written, by cadence (0: none yet).",
     );
-    for cadence in ["1m", "5m", "15m"] {
-        let at = r.writes.last_snapshot.get(cadence).copied().unwrap_or(0);
+    for cadence in Cadence::ALL {
+        let at = r.writes.last_snapshot.get(&cadence).copied().unwrap_or(0);
         e.sample(
             "flowtally_last_snapshot_timestamp_seconds",
-            &[("cadence", cadence)],
+            &[("cadence", cadence.label())],
             at as f64,
         );
     }
@@ -566,7 +567,7 @@ async fn tenant_view(
     };
     let at = local_time(now_secs(), live.timezone);
     // The entry is held while the view is computed, and released before anything else.
-    let (code, snapshot) = {
+    let (code, mut snapshot) = {
         let Some(slot) = live.tenants.get(&key) else {
             return unknown_tenant(&live, &code);
         };
@@ -578,13 +579,7 @@ async fn tenant_view(
         }
         (slot.code.clone(), slot.state.view(at, &[view]))
     };
-    let rows = match view {
-        View::Summary => serde_json::to_value(snapshot.summary.unwrap_or_default()),
-        View::Bottlenecks => serde_json::to_value(snapshot.bottlenecks.unwrap_or_default()),
-        View::Workload => serde_json::to_value(snapshot.workload.unwrap_or_default()),
-        View::CycleTime => serde_json::to_value(snapshot.cycle_time.unwrap_or_default()),
-        View::Trends => serde_json::to_value(snapshot.trends.unwrap_or_default()),
-    };
+    let rows = serde_json::to_value(snapshot.take(view));
     match rows {
         Ok(rows) => Json(json!({
             "tenant": code,
@@ -613,8 +608,8 @@ mod tests {
         status.change_applied("Acme\"\\\n", Table::Token);
         status.change_applied("Acme\"\\\n", Table::Token);
         status.change_applied("B", Table::Member);
-        status.snapshot_written("B", Some(900), &["1m", "5m", "15m"], 12, 0.02);
-        status.snapshot_written("B", Some(960), &["1m"], 3, 2.0);
+        status.snapshot_written("B", Some(900), &Cadence::ALL, 12, 0.02);
+        status.snapshot_written("B", Some(960), &[Cadence::OneMinute], 3, 2.0);
         status.write_failed("lost connection", true);
         status.checkpointed(1234);
         status.tenant_problem("C", "no database on the server");

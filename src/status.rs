@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::model::views::Cadence;
 use crate::model::Table;
 use crate::source::Position;
 
@@ -103,8 +104,8 @@ pub struct Writes {
     /// Failed attempts in a row of the write being retried; 0 once a write succeeds.
     pub failing: u32,
     pub last_error: Option<String>,
-    /// Epoch seconds of the latest snapshot instant written, by cadence ("1m", "5m", "15m").
-    pub last_snapshot: BTreeMap<&'static str, i64>,
+    /// Epoch seconds of the latest snapshot instant written, by cadence.
+    pub last_snapshot: BTreeMap<Cadence, i64>,
 }
 
 impl Default for Writes {
@@ -350,12 +351,12 @@ impl Status {
     }
 
     /// A snapshot of `tenant` was written: `rows` rows in `secs` seconds, at instant `at`
-    /// (epoch seconds) of the given cadences ("1m", "5m", "15m").
+    /// (epoch seconds) of the given cadences.
     pub fn snapshot_written(
         &self,
         tenant: &str,
         at: Option<i64>,
-        cadences: &[&'static str],
+        cadences: &[Cadence],
         rows: u64,
         secs: f64,
     ) {
@@ -372,7 +373,7 @@ impl Status {
             w.last_error = None;
             if let Some(at) = at {
                 for c in cadences {
-                    let last = w.last_snapshot.entry(c).or_insert(at);
+                    let last = w.last_snapshot.entry(*c).or_insert(at);
                     *last = (*last).max(at);
                 }
             }
@@ -455,13 +456,13 @@ mod tests {
         s.write_failed("boom", true);
         s.write_failed("boom", true);
         assert_eq!(s.report().writes.failing, 2);
-        s.snapshot_written("A", Some(900), &["1m", "5m", "15m"], 7, 0.02);
-        s.snapshot_written("A", Some(960), &["1m"], 3, 0.02);
+        s.snapshot_written("A", Some(900), &Cadence::ALL, 7, 0.02);
+        s.snapshot_written("A", Some(960), &[Cadence::OneMinute], 3, 0.02);
         let w = s.report().writes;
         assert_eq!((w.failures, w.failing), (2, 0));
         assert_eq!(w.rows_by_tenant["A"], 10);
-        assert_eq!(w.last_snapshot["1m"], 960);
-        assert_eq!(w.last_snapshot["15m"], 900);
+        assert_eq!(w.last_snapshot[&Cadence::OneMinute], 960);
+        assert_eq!(w.last_snapshot[&Cadence::FifteenMinutes], 900);
         s.tenant_gone("A");
         assert_eq!(s.changes().len(), 1);
     }

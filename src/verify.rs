@@ -23,7 +23,7 @@ use sqlx::{MySqlConnection, Row};
 
 use crate::db::{ident, text_column};
 use crate::model::decimal::Dec2;
-use crate::model::views::View;
+use crate::model::views::{Cadence, View};
 
 /// One row of an mv_ table, as text: the key columns of its table and the other output columns
 /// (everything but `id` and `snapshot_at`). NULL is the text `NULL`, DECIMALs have two places,
@@ -849,12 +849,12 @@ pub async fn verify_tenant(
     // The 1-minute tables are written together; one whose snapshot had no rows keeps an older
     // latest snapshot_at, so they are compared at the latest instant any of them has.
     let mut minute: Option<NaiveDateTime> = None;
-    for v in View::ALL.into_iter().filter(|v| v.cadence_minutes() == 1) {
+    for v in View::ALL.into_iter().filter(|v| v.cadence() == Cadence::OneMinute) {
         minute = minute.max(latest(written, db, v).await?);
     }
     let mut diffs = Vec::new();
     for &view in views {
-        let at = if view.cadence_minutes() == 1 {
+        let at = if view.cadence() == Cadence::OneMinute {
             minute
         } else {
             latest(written, db, view).await?

@@ -8,19 +8,26 @@
 use chrono::{DateTime, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::views::View;
+use super::views::{Cadence, View};
 
 /// A snapshot instant: epoch seconds (UTC), a multiple of 60.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(pub i64);
 
 impl Instant {
+    /// The cadences this instant is one of (every instant is a one-minute one).
+    pub fn cadences(self) -> Vec<Cadence> {
+        Cadence::ALL
+            .into_iter()
+            .filter(|c| c.falls_on(self.0))
+            .collect()
+    }
+
     /// The views refreshed at this instant.
     pub fn views(self) -> Vec<View> {
-        let minute = self.0.div_euclid(60);
         View::ALL
             .into_iter()
-            .filter(|v| minute % v.cadence_minutes() == 0)
+            .filter(|v| v.cadence().falls_on(self.0))
             .collect()
     }
 
@@ -114,6 +121,7 @@ mod tests {
         );
         assert_eq!(Instant(300).views().len(), 4);
         assert_eq!(Instant(900).views(), View::ALL.to_vec());
+        assert_eq!(Instant(600).cadences(), vec![Cadence::OneMinute, Cadence::FiveMinutes]);
     }
 
     #[test]

@@ -16,14 +16,7 @@ use super::dims::Dims;
 use super::row::{Assignment, Change, Graph, Instance, Key, LeftOut, Row, Token};
 use super::stored::{FastMap, StoredAssignment, StoredToken};
 use super::token_days::{TokenDayEntry, TokenDays};
-use super::views::{
-    bottlenecks::{self, BottleneckRow},
-    cycle_time::{self, CycleTimeRow},
-    summary::{self, SummaryRow},
-    trends::{self, TrendRow},
-    workload::{self, WorkloadRow},
-    Ctx, View,
-};
+use super::views::{bottlenecks, cycle_time, summary, trends, workload, Cadence, Ctx, View, ViewRows};
 use super::wip::{WipEntry, WipIndex};
 
 #[derive(Debug, Default, Clone)]
@@ -45,24 +38,35 @@ pub struct TenantState {
     evicted_for: Option<NaiveDate>,
 }
 
-/// The rows of the views asked for, at one instant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// The rows of the views asked for, at one instant (naive local time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
-    pub at: Option<NaiveDateTime>,
-    pub summary: Option<Vec<SummaryRow>>,
-    pub bottlenecks: Option<Vec<BottleneckRow>>,
-    pub workload: Option<Vec<WorkloadRow>>,
-    pub cycle_time: Option<Vec<CycleTimeRow>>,
-    pub trends: Option<Vec<TrendRow>>,
+    pub at: NaiveDateTime,
+    pub views: Vec<ViewRows>,
 }
 
 impl Snapshot {
     pub fn row_count(&self) -> usize {
-        self.summary.as_ref().map_or(0, Vec::len)
-            + self.bottlenecks.as_ref().map_or(0, Vec::len)
-            + self.workload.as_ref().map_or(0, Vec::len)
-            + self.cycle_time.as_ref().map_or(0, Vec::len)
-            + self.trends.as_ref().map_or(0, Vec::len)
+        self.views.iter().map(ViewRows::len).sum()
+    }
+
+    /// The rows of `view`, if the snapshot holds it.
+    pub fn get(&self, view: View) -> Option<&ViewRows> {
+        self.views.iter().find(|r| r.view() == view)
+    }
+
+    /// The rows of `view`, taken out of the snapshot.
+    pub fn take(&mut self, view: View) -> Option<ViewRows> {
+        let i = self.views.iter().position(|r| r.view() == view)?;
+        Some(self.views.remove(i))
+    }
+
+    /// The cadences this snapshot belongs to, by the views it holds.
+    pub fn cadences(&self) -> Vec<Cadence> {
+        let mut out: Vec<Cadence> = self.views.iter().map(|r| r.view().cadence()).collect();
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
@@ -338,22 +342,17 @@ impl TenantState {
     /// Like `snapshot`, without forgetting anything: for live reads.
     pub fn view(&self, at: NaiveDateTime, views: &[View]) -> Snapshot {
         let ctx = Ctx::new(at, &self.dims);
-        let mut s = Snapshot {
-            at: Some(at),
-            ..Snapshot::default()
-        };
-        for v in views {
-            match v {
-                View::Summary => {
-                    s.summary = Some(summary::rows(&ctx, &self.wip, &self.completions))
-                }
-                View::Bottlenecks => s.bottlenecks = Some(bottlenecks::rows(&ctx, &self.wip)),
-                View::Workload => s.workload = Some(workload::rows(&ctx, &self.wip)),
-                View::CycleTime => s.cycle_time = Some(cycle_time::rows(&ctx, &self.completions)),
-                View::Trends => s.trends = Some(trends::rows(&ctx, &self.token_days)),
-            }
-        }
-        s
+        let views = views
+            .iter()
+            .map(|v| match v {
+                View::Summary => ViewRows::Summary(summary::rows(&ctx, &self.wip, &self.completions)),
+                View::Bottlenecks => ViewRows::Bottlenecks(bottlenecks::rows(&ctx, &self.wip)),
+                View::Workload => ViewRows::Workload(workload::rows(&ctx, &self.wip)),
+                View::CycleTime => ViewRows::CycleTime(cycle_time::rows(&ctx, &self.completions)),
+                View::Trends => ViewRows::Trends(trends::rows(&ctx, &self.token_days)),
+            })
+            .collect();
+        Snapshot { at, views }
     }
 
     /// Rows left out of some metric now, by reason: the bad rows held, plus live tokens and

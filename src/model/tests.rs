@@ -15,6 +15,16 @@ use super::views::trends::TrendRow;
 use super::views::workload::WorkloadRow;
 use super::{decimal::Dec2, Change, TenantState, View};
 
+/// The rows of one view in a snapshot (which must hold it).
+macro_rules! rows_of {
+    ($snap:expr, $view:ident) => {
+        match $snap.get(View::$view) {
+            Some(super::views::ViewRows::$view(rows)) => rows.clone(),
+            other => panic!("no {} rows: {other:?}", stringify!($view)),
+        }
+    };
+}
+
 fn at(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("test datetime")
 }
@@ -183,7 +193,7 @@ fn factory() -> TenantState {
 #[test]
 fn summary_groups_tokens_by_node_graph_and_team_plus_completions_today() {
     let mut s = factory();
-    let rows = s.snapshot(at(T), &[View::Summary]).summary.unwrap();
+    let rows = rows_of!(s.snapshot(at(T), &[View::Summary]), Summary);
     let row = |g, n, t, wip, completed, waiting| SummaryRow {
         graph_id: Some(g),
         node_id: n,
@@ -209,7 +219,7 @@ fn summary_groups_tokens_by_node_graph_and_team_plus_completions_today() {
 #[test]
 fn bottlenecks_per_node_with_exact_wait_mean() {
     let mut s = factory();
-    let rows = s.snapshot(at(T), &[View::Bottlenecks]).bottlenecks.unwrap();
+    let rows = rows_of!(s.snapshot(at(T), &[View::Bottlenecks]), Bottlenecks);
     let row = |n: i64, q, avg: Option<&str>, score: &str| BottleneckRow {
         node_id: n,
         node_code: Some(format!("N{n}")),
@@ -233,7 +243,7 @@ fn bottlenecks_per_node_with_exact_wait_mean() {
 #[test]
 fn workload_per_active_team_with_capped_load() {
     let mut s = factory();
-    let rows = s.snapshot(at(T), &[View::Workload]).workload.unwrap();
+    let rows = rows_of!(s.snapshot(at(T), &[View::Workload]), Workload);
     let row = |t: i64, cat: &str, active, waiting, load: &str| WorkloadRow {
         team_id: t,
         team_name: Some(format!("Team {t}")),
@@ -256,7 +266,7 @@ fn workload_per_active_team_with_capped_load() {
 #[test]
 fn cycle_time_rolling_week_per_node_team_and_node() {
     let mut s = factory();
-    let rows = s.snapshot(at(T), &[View::CycleTime]).cycle_time.unwrap();
+    let rows = rows_of!(s.snapshot(at(T), &[View::CycleTime]), CycleTime);
     let (start, end) = (at("2026-03-04 00:00:00").date(), at(T).date());
     let keys: Vec<(i64, Option<i64>, i64, Option<Dec2>)> = rows
         .iter()
@@ -378,7 +388,7 @@ fn trends_daily_per_production_type_and_instance_graph() {
         "2026-02-09 10:00:00",
         Some("2026-02-10 10:00:00"),
     ));
-    let rows = s.snapshot(at(T), &[View::Trends]).trends.unwrap();
+    let rows = rows_of!(s.snapshot(at(T), &[View::Trends]), Trends);
     let row = |day: &str, pt: Option<&str>, g: Option<i64>, c, sp, lead: Option<&str>, tp: &str| {
         TrendRow {
             period_date: at(&format!("{day} 00:00:00")).date(),
@@ -425,7 +435,7 @@ fn moving_a_token_and_deleting_rows_update_every_view() {
     s.apply(Change::Delete(Key::Token(12)));
     s.apply(Change::Delete(Key::Assignment(20)));
     let snap = s.snapshot(at(T), &[View::Summary, View::Bottlenecks]);
-    let summary = snap.summary.unwrap();
+    let summary = rows_of!(snap, Summary);
     let find = |n, t| {
         summary
             .iter()
@@ -446,7 +456,7 @@ fn moving_a_token_and_deleting_rows_update_every_view() {
         (qc.wip_count, qc.waiting_count, qc.completed_count),
         (1, 1, 1)
     );
-    let b = snap.bottlenecks.unwrap();
+    let b = rows_of!(snap, Bottlenecks);
     assert_eq!(b[1].node_id, 2);
     assert_eq!((b[1].queue_depth, b[1].avg_wait_minutes), (1, Some(d("4"))));
     // Node 1 waits: tokens 2 and 11 (60 and 40 minutes).
@@ -460,9 +470,7 @@ fn membership_change_reattributes_past_work() {
     // Operator 100 leaves team 7: sewing work now falls to team 5 (lowest of the rest).
     s.apply(Change::Upsert(Row::Member(member(7, 100, Some(0), false))));
     let snap = s.snapshot(at(T), &[View::CycleTime]);
-    let teams: Vec<_> = snap
-        .cycle_time
-        .unwrap()
+    let teams: Vec<_> = rows_of!(snap, CycleTime)
         .iter()
         .filter(|r| r.node_id == 1)
         .map(|r| (r.team_id, r.token_count))
@@ -634,7 +642,7 @@ fn rows_that_can_no_longer_count_are_evicted_and_come_back_whole() {
         asg(22, 2, 1, 100, AssignmentStatus::Assigned),
         "2026-04-30 11:00:00",
     ))));
-    let workload = s.snapshot(later, &[View::Workload]).workload.unwrap();
+    let workload = rows_of!(s.snapshot(later, &[View::Workload]), Workload);
     let sewing = workload.iter().find(|r| r.team_id == 7).unwrap();
     assert_eq!(sewing.waiting_tokens, 3, "tokens 1, 11 and now 2");
     assert_eq!(

@@ -58,21 +58,6 @@ pub async fn run(sink: MySqlPool, mut rx: mpsc::Receiver<Msg>, live: Arc<Live>) 
     }
 }
 
-/// The cadences ("1m", "5m", "15m") a snapshot belongs to, by the views it holds.
-fn cadences(s: &Snapshot) -> Vec<&'static str> {
-    let mut out = Vec::with_capacity(3);
-    if s.summary.is_some() || s.bottlenecks.is_some() || s.workload.is_some() {
-        out.push("1m");
-    }
-    if s.cycle_time.is_some() {
-        out.push("5m");
-    }
-    if s.trends.is_some() {
-        out.push("15m");
-    }
-    out
-}
-
 async fn write_with_retry(sink: &MySqlPool, job: &Job, live: &Live) {
     let mut attempt = 0;
     loop {
@@ -86,21 +71,20 @@ async fn write_with_retry(sink: &MySqlPool, job: &Job, live: &Live) {
                 let took = started.elapsed();
                 tracing::info!(
                     tenant = %job.code,
-                    at = %job.snapshot.at.map(|t| t.to_string()).unwrap_or_default(),
+                    at = %job.snapshot.at,
                     rows,
                     ms = took.as_millis() as u64,
                     "snapshot written"
                 );
-                let at = job.snapshot.at.and_then(|t| {
-                    live.timezone
-                        .from_local_datetime(&t)
-                        .earliest()
-                        .map(|t| t.timestamp())
-                });
+                let at = live
+                    .timezone
+                    .from_local_datetime(&job.snapshot.at)
+                    .earliest()
+                    .map(|t| t.timestamp());
                 live.status.snapshot_written(
                     &job.code,
                     at,
-                    &cadences(&job.snapshot),
+                    &job.snapshot.cadences(),
                     rows,
                     took.as_secs_f64(),
                 );

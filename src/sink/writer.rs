@@ -15,6 +15,7 @@ use crate::model::views::{
     bottlenecks::BottleneckRow, cycle_time::CycleTimeRow, summary::SummaryRow, trends::TrendRow,
     workload::WorkloadRow,
 };
+use crate::model::views::ViewRows;
 use crate::model::{Snapshot, View};
 
 /// Rows per INSERT statement and per retention DELETE.
@@ -27,7 +28,7 @@ pub async fn write(
     db: &str,
     snap: &Snapshot,
 ) -> Result<u64, sqlx::Error> {
-    let Some(at) = snap.at else { return Ok(0) };
+    let at = snap.at;
     text(conn, "START TRANSACTION").await?;
     match write_in_tx(conn, db, at, snap).await {
         Ok(n) => {
@@ -48,33 +49,39 @@ async fn write_in_tx(
     snap: &Snapshot,
 ) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
-    if let Some(rows) = &snap.summary {
-        inserted += write_series(conn, db, View::Summary, at, rows).await?;
-    }
-    if let Some(rows) = &snap.bottlenecks {
-        inserted += write_series(conn, db, View::Bottlenecks, at, rows).await?;
-    }
-    if let Some(rows) = &snap.workload {
-        inserted += write_series(conn, db, View::Workload, at, rows).await?;
-    }
-    if let Some(rows) = &snap.cycle_time {
-        inserted += write_series(conn, db, View::CycleTime, at, rows).await?;
-    }
-    if let Some(rows) = &snap.trends {
-        let t = format!("{}.{}", ident(db), View::Trends.table());
-        let today = at.date();
-        let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);
-        sqlx::query(&format!(
-            "DELETE FROM {t} WHERE period_date BETWEEN ? AND ?"
-        ))
-        .bind(first)
-        .bind(today)
-        .execute(&mut *conn)
-        .await?;
-        inserted += insert_rows(conn, &t, at, rows).await?;
-        trim(conn, &t, "period_date", first).await?;
+    for rows in &snap.views {
+        let view = rows.view();
+        inserted += match rows {
+            ViewRows::Summary(r) => write_series(conn, db, view, at, r).await?,
+            ViewRows::Bottlenecks(r) => write_series(conn, db, view, at, r).await?,
+            ViewRows::Workload(r) => write_series(conn, db, view, at, r).await?,
+            ViewRows::CycleTime(r) => write_series(conn, db, view, at, r).await?,
+            ViewRows::Trends(r) => write_days(conn, db, at, r).await?,
+        };
     }
     Ok(inserted)
+}
+
+/// The trends: replace the rows of the days in the window, then drop days before it.
+async fn write_days(
+    conn: &mut MySqlConnection,
+    db: &str,
+    at: NaiveDateTime,
+    rows: &[TrendRow],
+) -> Result<u64, sqlx::Error> {
+    let t = format!("{}.{}", ident(db), View::Trends.table());
+    let today = at.date();
+    let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);
+    sqlx::query(&format!(
+        "DELETE FROM {t} WHERE period_date BETWEEN ? AND ?"
+    ))
+    .bind(first)
+    .bind(today)
+    .execute(&mut *conn)
+    .await?;
+    let n = insert_rows(conn, &t, at, rows).await?;
+    trim(conn, &t, "period_date", first).await?;
+    Ok(n)
 }
 
 /// An append-only snapshot series: replace the rows of `at`, then trim past retention.

@@ -12,7 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::dims::{Dims, TeamResolver};
 
@@ -57,12 +57,12 @@ impl View {
         }
     }
 
-    /// Minutes between two snapshots of this table.
-    pub fn cadence_minutes(self) -> i64 {
+    /// How often this table gets a snapshot.
+    pub fn cadence(self) -> Cadence {
         match self {
-            View::Summary | View::Bottlenecks | View::Workload => 1,
-            View::CycleTime => 5,
-            View::Trends => 15,
+            View::Summary | View::Bottlenecks | View::Workload => Cadence::OneMinute,
+            View::CycleTime => Cadence::FiveMinutes,
+            View::Trends => Cadence::FifteenMinutes,
         }
     }
 
@@ -72,6 +72,87 @@ impl View {
             View::CycleTime => 7 * 86_400,
             _ => 86_400,
         }
+    }
+}
+
+/// How often a table gets a snapshot: every minute, every 5th or every 15th minute on the
+/// clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Cadence {
+    OneMinute,
+    FiveMinutes,
+    FifteenMinutes,
+}
+
+impl Cadence {
+    pub const ALL: [Cadence; 3] = [
+        Cadence::OneMinute,
+        Cadence::FiveMinutes,
+        Cadence::FifteenMinutes,
+    ];
+
+    pub fn minutes(self) -> i64 {
+        match self {
+            Cadence::OneMinute => 1,
+            Cadence::FiveMinutes => 5,
+            Cadence::FifteenMinutes => 15,
+        }
+    }
+
+    /// `1m`, `5m`, `15m`: metric labels and displays.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cadence::OneMinute => "1m",
+            Cadence::FiveMinutes => "5m",
+            Cadence::FifteenMinutes => "15m",
+        }
+    }
+
+    /// Whether the instant `epoch_secs` (a minute boundary) is one of this cadence's.
+    pub fn falls_on(self, epoch_secs: i64) -> bool {
+        epoch_secs.rem_euclid(60 * self.minutes()) == 0
+    }
+
+    /// The views refreshed on this cadence.
+    pub fn views(self) -> impl Iterator<Item = View> {
+        View::ALL.into_iter().filter(move |v| v.cadence() == self)
+    }
+}
+
+/// The rows one view yields at one instant: what one mv_ table gets in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ViewRows {
+    Summary(Vec<summary::SummaryRow>),
+    Bottlenecks(Vec<bottlenecks::BottleneckRow>),
+    Workload(Vec<workload::WorkloadRow>),
+    CycleTime(Vec<cycle_time::CycleTimeRow>),
+    Trends(Vec<trends::TrendRow>),
+}
+
+impl ViewRows {
+    pub fn view(&self) -> View {
+        match self {
+            ViewRows::Summary(_) => View::Summary,
+            ViewRows::Bottlenecks(_) => View::Bottlenecks,
+            ViewRows::Workload(_) => View::Workload,
+            ViewRows::CycleTime(_) => View::CycleTime,
+            ViewRows::Trends(_) => View::Trends,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ViewRows::Summary(r) => r.len(),
+            ViewRows::Bottlenecks(r) => r.len(),
+            ViewRows::Workload(r) => r.len(),
+            ViewRows::CycleTime(r) => r.len(),
+            ViewRows::Trends(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
