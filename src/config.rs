@@ -90,6 +90,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub checkpoint_secs: u64,
     pub http_listen: String,
+    /// Tenants loaded from their source tables at once (start-up, new tenants).
+    pub load_concurrency: usize,
+    /// Tenants whose snapshots are written at once.
+    pub write_concurrency: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +133,7 @@ struct RawSink {
     password_file: Option<PathBuf>,
     ssl_mode: Option<SslMode>,
     ssl_ca: Option<PathBuf>,
+    write_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +143,7 @@ struct RawTenants {
     db_prefix: Option<String>,
     discover: Option<bool>,
     include: Option<Vec<String>>,
+    load_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,9 +182,19 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "sink",
-        &["url", "password_env", "password_file", "ssl_mode", "ssl_ca"],
+        &[
+            "url",
+            "password_env",
+            "password_file",
+            "ssl_mode",
+            "ssl_ca",
+            "write_concurrency",
+        ],
     ),
-    ("tenants", &["core_db", "db_prefix", "discover", "include"]),
+    (
+        "tenants",
+        &["core_db", "db_prefix", "discover", "include", "load_concurrency"],
+    ),
     ("time", &["timezone"]),
     ("state", &["dir", "checkpoint_secs"]),
     ("http", &["listen"]),
@@ -289,6 +305,15 @@ impl Config {
                 "[http] listen '{listen}' is not an address: use host:port, e.g. \"127.0.0.1:9187\""
             ));
         }
+        let concurrency = |key: &str, v: Option<usize>, default: usize| match v {
+            Some(0) => err(format!("{key} must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let load_concurrency =
+            concurrency("[tenants] load_concurrency", raw.tenants.load_concurrency, 4)?;
+        let write_concurrency =
+            concurrency("[sink] write_concurrency", raw.sink.write_concurrency, 8)?;
         Ok(Config {
             source,
             server_id,
@@ -300,8 +325,10 @@ impl Config {
             include,
             timezone,
             state_dir: raw.state.dir.unwrap_or_else(|| "state".into()),
-            checkpoint_secs: raw.state.checkpoint_secs.unwrap_or(60).max(1),
+            checkpoint_secs: raw.state.checkpoint_secs.unwrap_or(10).max(1),
             http_listen: listen,
+            load_concurrency,
+            write_concurrency,
         })
     }
 }
@@ -329,7 +356,8 @@ fn apply_env(doc: &mut toml::Table, env: &BTreeMap<String, String>) -> Result<()
                         ))
                     }
                 }),
-                "server_id" | "heartbeat_secs" | "checkpoint_secs" => toml::Value::Integer(
+                "server_id" | "heartbeat_secs" | "checkpoint_secs" | "load_concurrency"
+                | "write_concurrency" => toml::Value::Integer(
                     raw.trim()
                         .parse()
                         .map_err(|_| ConfigError(format!("{var}='{raw}' is not a whole number")))?,

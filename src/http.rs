@@ -95,12 +95,17 @@ pub fn health(r: &Report, now: i64) -> Result<(), Unhealthy> {
                 r.reason.as_deref().unwrap_or("unknown reason")
             ),
         ),
-        Phase::Streaming if r.writes.failing > 0 => unhealthy(
+        Phase::Streaming if !r.writes.failing.is_empty() => unhealthy(
             "sink_failing",
             format!(
-                "the last {} snapshot write attempt(s) failed and are retried: {}",
-                r.writes.failing,
-                r.writes.last_error.as_deref().unwrap_or("unknown error")
+                "snapshot writes of {} tenant(s) fail and are retried: {}",
+                r.writes.failing.len(),
+                r.writes
+                    .failing
+                    .iter()
+                    .map(|(t, (n, e))| format!("{t} ({n} attempt(s)): {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         ),
         Phase::Streaming if !r.caught_up(now) => unhealthy(
@@ -179,18 +184,11 @@ impl MetricsInput {
         let mut tenants: Vec<TenantMetrics> = live
             .tenants
             .iter()
-            .map(|s| {
-                let loading = s.pending.is_some();
-                TenantMetrics {
-                    code: s.code.clone(),
-                    loading,
-                    rows: s.state.rows(),
-                    left_out: if loading {
-                        BTreeMap::new()
-                    } else {
-                        s.state.left_out()
-                    },
-                }
+            .map(|s| TenantMetrics {
+                code: s.code.clone(),
+                loading: s.is_loading(),
+                rows: s.ready().map_or(0, |r| r.state.rows()),
+                left_out: s.ready().map(|r| r.state.left_out()).unwrap_or_default(),
             })
             .collect();
         tenants.sort_by(|a, b| a.code.cmp(&b.code));
@@ -490,8 +488,8 @@ fn tenant_list(live: &Live) -> Vec<TenantInfo> {
         .map(|s| TenantInfo {
             code: s.code.clone(),
             database: Some(s.db.clone()),
-            loading: s.pending.is_some(),
-            rows: s.state.rows(),
+            loading: s.is_loading(),
+            rows: s.ready().map_or(0, |r| r.state.rows()),
             problem: None,
         })
         .collect();
@@ -571,13 +569,13 @@ async fn tenant_view(
         let Some(slot) = live.tenants.get(&key) else {
             return unknown_tenant(&live, &code);
         };
-        if slot.pending.is_some() {
+        let Some(ready) = slot.ready() else {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("tenant {} is still loading", slot.code),
             );
-        }
-        (slot.code.clone(), slot.state.view(at, &[view]))
+        };
+        (slot.code.clone(), ready.state.view(at, &[view]))
     };
     let rows = serde_json::to_value(snapshot.take(view));
     match rows {
@@ -610,7 +608,7 @@ mod tests {
         status.change_applied("B", Table::Member);
         status.snapshot_written("B", Some(900), &Cadence::ALL, 12, 0.02);
         status.snapshot_written("B", Some(960), &[Cadence::OneMinute], 3, 2.0);
-        status.write_failed("lost connection", true);
+        status.write_failed("A", "lost connection", true);
         status.checkpointed(1234);
         status.tenant_problem("C", "no database on the server");
         let mut left_out = BTreeMap::new();
@@ -753,7 +751,7 @@ mod tests {
         assert_eq!(reason(&status), Some("lagging"), "nothing heard yet");
         status.idle();
         assert_eq!(reason(&status), None);
-        status.write_failed("lost connection", true);
+        status.write_failed("A", "lost connection", true);
         let u = health(&status.report(), now).unwrap_err();
         assert_eq!(u.reason, "sink_failing");
         assert!(u.detail.contains("lost connection"));

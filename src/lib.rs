@@ -31,9 +31,11 @@
 //! - [`ratelimit`]: at most one line per key per 10 s for warnings that can repeat.
 //! - [`config`], [`db`], [`cli`]: configuration, connections, the command line.
 
+pub mod backoff;
 pub mod catalog;
 pub mod checkpoint;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod http;

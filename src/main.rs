@@ -1,10 +1,11 @@
-//! The `flowtally` binary: parse the command line, set up logging, run the command.
+//! The `flowtally` binary: parse the command line, set up logging, run the command, exit with
+//! its code.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use flowtally::cli::{self, Cli, Command, LogFormat};
+use flowtally::cli::{Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -29,24 +30,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let outcome = runtime.block_on(async {
-        match &cli.command {
-            Command::Refresh { tenant, tables } => {
-                cli::refresh(&cli, tenant.as_deref(), tables.as_deref()).await
-            }
-            Command::Migrate { tenant } => cli::migrate(&cli, tenant.as_deref()).await,
-            Command::Verify { tenant, tables } => {
-                cli::verify(&cli, tenant.as_deref(), tables.as_deref()).await
-            }
-            Command::Checkpoint { action } => cli::checkpoint(&cli, action),
-            Command::Run => cli::run(&cli).await,
-        }
-    });
-    match outcome {
+    match runtime.block_on(flowtally::commands::execute(&cli)) {
         Ok(code) => code,
-        Err(f) => {
-            eprintln!("flowtally: {}", f.message);
-            ExitCode::from(f.code)
+        Err(e) => {
+            eprintln!("flowtally: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

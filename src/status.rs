@@ -101,9 +101,8 @@ pub struct Writes {
     pub rows_by_tenant: BTreeMap<String, u64>,
     /// Failed write attempts, retried or not.
     pub failures: u64,
-    /// Failed attempts in a row of the write being retried; 0 once a write succeeds.
-    pub failing: u32,
-    pub last_error: Option<String>,
+    /// Tenants whose snapshot write is being retried: failed attempts in a row, last error.
+    pub failing: BTreeMap<String, (u32, String)>,
     /// Epoch seconds of the latest snapshot instant written, by cadence.
     pub last_snapshot: BTreeMap<Cadence, i64>,
 }
@@ -114,8 +113,7 @@ impl Default for Writes {
             duration: Histogram::new(WRITE_BUCKETS),
             rows_by_tenant: BTreeMap::new(),
             failures: 0,
-            failing: 0,
-            last_error: None,
+            failing: BTreeMap::new(),
             last_snapshot: BTreeMap::new(),
         }
     }
@@ -369,8 +367,7 @@ impl Status {
                     w.rows_by_tenant.insert(tenant.to_string(), rows);
                 }
             }
-            w.failing = 0;
-            w.last_error = None;
+            w.failing.remove(tenant);
             if let Some(at) = at {
                 for c in cadences {
                     let last = w.last_snapshot.entry(*c).or_insert(at);
@@ -380,18 +377,21 @@ impl Status {
         });
     }
 
-    /// A snapshot write attempt failed; `retrying` when the writer tries it again (the sink is
-    /// failing) rather than dropping it (then the writer moves on: it is not failing).
-    pub fn write_failed(&self, error: &str, retrying: bool) {
+    /// A snapshot write attempt of `tenant` failed; `retrying` when the writer tries it again
+    /// (the sink is failing for it) rather than dropping it (then it is not failing).
+    pub fn write_failed(&self, tenant: &str, error: &str, retrying: bool) {
         self.with(|r| {
             let w = &mut r.writes;
             w.failures += 1;
             if retrying {
-                w.failing += 1;
-                w.last_error = Some(error.to_string());
+                let f = w
+                    .failing
+                    .entry(tenant.to_string())
+                    .or_insert((0, String::new()));
+                f.0 += 1;
+                f.1 = error.to_string();
             } else {
-                w.failing = 0;
-                w.last_error = None;
+                w.failing.remove(tenant);
             }
         });
     }
@@ -453,13 +453,13 @@ mod tests {
                 ("B".to_string(), Table::Token, 1),
             ]
         );
-        s.write_failed("boom", true);
-        s.write_failed("boom", true);
-        assert_eq!(s.report().writes.failing, 2);
+        s.write_failed("A", "boom", true);
+        s.write_failed("A", "boom", true);
+        assert_eq!(s.report().writes.failing["A"], (2, "boom".to_string()));
         s.snapshot_written("A", Some(900), &Cadence::ALL, 7, 0.02);
         s.snapshot_written("A", Some(960), &[Cadence::OneMinute], 3, 0.02);
         let w = s.report().writes;
-        assert_eq!((w.failures, w.failing), (2, 0));
+        assert_eq!((w.failures, w.failing.len()), (2, 0));
         assert_eq!(w.rows_by_tenant["A"], 10);
         assert_eq!(w.last_snapshot[&Cadence::OneMinute], 960);
         assert_eq!(w.last_snapshot[&Cadence::FifteenMinutes], 900);

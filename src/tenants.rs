@@ -1,10 +1,11 @@
 //! The tenant registry: which tenants there are (active `organization` rows, or the configured
 //! list) and which database on the server holds each, matched case-insensitively.
 
-use sqlx::MySqlConnection;
+use sqlx::{MySqlConnection, Row as _};
 
 use crate::config::Config;
-use crate::db::{ident, name_column};
+use crate::db::{ident, text_column};
+use crate::source::Organization;
 
 /// A tenant as the operator names it, and its database on the server if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,17 +22,26 @@ impl Tenant {
     }
 }
 
-/// The active organization codes in the core database.
-pub async fn active_codes(
+/// Every row of the core database's `organization` table (the tenant registry), by id.
+pub async fn organizations(
     conn: &mut MySqlConnection,
     core_db: &str,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<Organization>, sqlx::Error> {
     let sql = format!(
-        "SELECT code FROM {}.organization WHERE status = 'active' ORDER BY id_org",
+        "SELECT CAST(id_org AS SIGNED), code, status = 'active' FROM {}.organization \
+         ORDER BY id_org",
         ident(core_db)
     );
     let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| name_column(r, 0)).collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (Some(id), Some(code)) = (r.try_get::<Option<i64>, _>(0)?, text_column(r, 1)?) else {
+            continue;
+        };
+        let active = r.try_get::<Option<i64>, _>(2)?.unwrap_or(0) == 1;
+        out.push(Organization { id, code, active });
+    }
+    Ok(out)
 }
 
 /// The tenants to serve: discovered (filtered by `include` when given) or listed.
@@ -39,17 +49,26 @@ pub async fn discover(
     conn: &mut MySqlConnection,
     cfg: &Config,
 ) -> Result<Vec<Tenant>, sqlx::Error> {
-    let codes = if cfg.discover {
-        let mut codes = active_codes(conn, &cfg.core_db).await?;
-        if !cfg.include.is_empty() {
-            codes.retain(|c| cfg.include.iter().any(|i| i.eq_ignore_ascii_case(c)));
-        }
-        codes
+    let orgs = if cfg.discover {
+        organizations(conn, &cfg.core_db).await?
     } else {
-        cfg.include.clone()
+        Vec::new()
     };
     let dbs = crate::catalog::databases(conn).await?;
-    Ok(resolve(&codes, &dbs, &cfg.db_prefix))
+    Ok(resolve(&wanted(cfg, &orgs), &dbs, &cfg.db_prefix))
+}
+
+/// The codes to serve: the active organizations (filtered by `include` when given), or the
+/// configured list.
+pub fn wanted(cfg: &Config, orgs: &[Organization]) -> Vec<String> {
+    if !cfg.discover {
+        return cfg.include.clone();
+    }
+    orgs.iter()
+        .filter(|o| o.active)
+        .filter(|o| cfg.include.is_empty() || cfg.include.iter().any(|i| i.eq_ignore_ascii_case(&o.code)))
+        .map(|o| o.code.clone())
+        .collect()
 }
 
 /// Pairs codes with the server's databases, case-insensitively; one tenant per database.
@@ -69,13 +88,6 @@ pub fn resolve(codes: &[String], databases: &[String], prefix: &str) -> Vec<Tena
         }
     }
     out
-}
-
-/// The tenant a database name belongs to, if it is one of `tenants`.
-pub fn by_db<'a>(tenants: &'a [Tenant], db: &str) -> Option<&'a Tenant> {
-    tenants
-        .iter()
-        .find(|t| t.db.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(db)))
 }
 
 #[cfg(test)]
@@ -113,10 +125,6 @@ mod tests {
                 },
             ],
             "a code appearing twice in two cases is one tenant"
-        );
-        assert_eq!(
-            by_db(&t, "bgerp_t_acme").map(|t| t.code.as_str()),
-            Some("acme")
         );
     }
 }

@@ -427,7 +427,7 @@ impl Key {
 }
 
 /// One change to a tenant's source rows: a row set to its after-image, or removed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Change {
     Upsert(Row),
     Delete(Key),

@@ -36,6 +36,10 @@ pub struct TenantState {
     bad_rows: BTreeMap<LeftOut, i64>,
     /// The day rows were last evicted for (see `evict`).
     evicted_for: Option<NaiveDate>,
+    /// The changes applied since the journal was last taken, while one is kept (see
+    /// [`TenantState::keep_journal`]): what a checkpoint adds to this tenant's part. Rows
+    /// forgotten by eviction are in it as deletes.
+    journal: Option<Vec<Change>>,
 }
 
 /// The rows of the views asked for, at one instant (naive local time).
@@ -71,34 +75,56 @@ impl Snapshot {
 }
 
 impl TenantState {
+    /// Sets a row to its after-image, or removes it.
     pub fn apply(&mut self, change: Change) {
+        self.apply_ref(&change);
+        if let Some(journal) = &mut self.journal {
+            journal.push(change);
+        }
+    }
+
+    fn apply_ref(&mut self, change: &Change) {
         match change {
-            Change::Upsert(Row::Token(t)) => self.set_token(t.id, Some(t)),
-            Change::Delete(Key::Token(id)) => self.set_token(id, None),
-            Change::Upsert(Row::Assignment(a)) => self.set_assignment(a.id, Some(a)),
-            Change::Delete(Key::Assignment(id)) => self.set_assignment(id, None),
-            Change::Upsert(Row::Instance(r)) => self.set_instance(r.id, Some(r)),
-            Change::Delete(Key::Instance(id)) => self.set_instance(id, None),
+            Change::Upsert(Row::Token(t)) => self.set_token(t.id, Some(t.clone())),
+            Change::Delete(Key::Token(id)) => self.set_token(*id, None),
+            Change::Upsert(Row::Assignment(a)) => self.set_assignment(a.id, Some(a.clone())),
+            Change::Delete(Key::Assignment(id)) => self.set_assignment(*id, None),
+            Change::Upsert(Row::Instance(r)) => self.set_instance(r.id, Some(r.clone())),
+            Change::Delete(Key::Instance(id)) => self.set_instance(*id, None),
             Change::Upsert(Row::Node(r)) => {
-                self.dims.nodes.insert(r.id, r);
+                self.dims.nodes.insert(r.id, r.clone());
             }
             Change::Delete(Key::Node(id)) => {
-                self.dims.nodes.remove(&id);
+                self.dims.nodes.remove(id);
             }
-            Change::Upsert(Row::Graph(r)) => self.set_graph(r.id, Some(r)),
-            Change::Delete(Key::Graph(id)) => self.set_graph(id, None),
+            Change::Upsert(Row::Graph(r)) => self.set_graph(r.id, Some(r.clone())),
+            Change::Delete(Key::Graph(id)) => self.set_graph(*id, None),
             Change::Upsert(Row::Team(r)) => {
-                self.dims.teams.insert(r.id, r);
+                self.dims.teams.insert(r.id, r.clone());
             }
             Change::Delete(Key::Team(id)) => {
-                self.dims.teams.remove(&id);
+                self.dims.teams.remove(id);
             }
             Change::Upsert(Row::Member(r)) => {
-                self.dims.members.insert((r.team, r.operator), r);
+                self.dims.members.insert((r.team, r.operator), r.clone());
             }
             Change::Delete(Key::Member { team, operator }) => {
-                self.dims.members.remove(&(team, operator));
+                self.dims.members.remove(&(*team, *operator));
             }
+        }
+    }
+
+    /// From now on, keeps the changes applied (and the rows evicted) for
+    /// [`TenantState::take_journal`].
+    pub fn keep_journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes since the journal was last taken (empty if none is kept). O(1).
+    pub fn take_journal(&mut self) -> Vec<Change> {
+        match &mut self.journal {
+            Some(journal) => std::mem::take(journal),
+            None => Vec::new(),
         }
     }
 
@@ -322,6 +348,9 @@ impl TenantState {
                 self.unfile_product(e.instance, t.id);
             }
             self.tokens.remove(&t.id);
+            if let Some(journal) = &mut self.journal {
+                journal.push(Change::Delete(Key::Token(t.id)));
+            }
         }
         let assignments: Vec<Assignment> = self
             .assignments
@@ -336,6 +365,9 @@ impl TenantState {
         for a in assignments {
             self.count_bad(Self::assignment_left_out(&a), -1);
             self.assignments.remove(&a.id);
+            if let Some(journal) = &mut self.journal {
+                journal.push(Change::Delete(Key::Assignment(a.id)));
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! new tenants). Both speak [`Change`](crate::model::Change) per tenant database.
 
 pub mod binlog;
+pub mod gtid;
 pub mod position;
 pub mod reader;
 pub mod snapshot;

@@ -2,12 +2,11 @@
 //! signals to the applier in binlog order through a bounded channel, and reconnects with capped
 //! exponential backoff from the last transaction it delivered, so nothing is lost or repeated.
 
-use std::time::Duration;
-
 use tokio::sync::mpsc;
 
-use super::binlog::{BinlogOptions, BinlogStream, StreamError, StreamEvent};
+use super::binlog::{check_server, BinlogOptions, BinlogStream, ServerInfo, StreamError, StreamEvent};
 use super::Position;
+use crate::backoff::backoff;
 use crate::ratelimit::WARNINGS;
 
 /// What the applier hears from the reader.
@@ -19,13 +18,15 @@ pub enum SourceEvent {
         reason: String,
         attempt: u32,
     },
-    /// The binlog at the position is gone (purged): only a full recompute can go on.
-    PositionLost(String),
-    /// The stream cannot go on (compressed events, revoked grant).
-    Fatal(String),
+    /// The binlog at the position is gone (purged): only a full recompute can go on, from the
+    /// end of the binlog read now. The reader has stopped.
+    PositionLost {
+        reason: String,
+        now: Result<ServerInfo, StreamError>,
+    },
+    /// The stream cannot go on (compressed events, revoked grant). The reader has stopped.
+    Fatal(StreamError),
 }
-
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Reads from `from` until the receiver is dropped or a fatal error.
 pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<SourceEvent>) {
@@ -46,14 +47,14 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
                     }
                     Err(e) if e.is_retryable() => break e.to_string(),
                     Err(e) => {
-                        let _ = out.send(stopped(e)).await;
+                        let _ = out.send(stopped(&options, e).await).await;
                         return;
                     }
                 }
             },
             Err(e) if e.is_retryable() => e.to_string(),
             Err(e) => {
-                let _ = out.send(stopped(e)).await;
+                let _ = out.send(stopped(&options, e).await).await;
                 return;
             }
         };
@@ -72,29 +73,24 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
     }
 }
 
-fn stopped(e: StreamError) -> SourceEvent {
+async fn stopped(options: &BinlogOptions, e: StreamError) -> SourceEvent {
     match e {
-        StreamError::PositionLost(reason) => SourceEvent::PositionLost(reason),
-        other => SourceEvent::Fatal(other.to_string()),
+        StreamError::PositionLost(reason) => SourceEvent::PositionLost {
+            reason,
+            now: server_now(options).await,
+        },
+        other => SourceEvent::Fatal(other),
     }
 }
 
-/// 0.5 s, 1 s, 2 s, … capped at 30 s.
-pub fn backoff(attempt: u32) -> Duration {
-    let ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(16));
-    Duration::from_millis(ms).min(MAX_BACKOFF)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_thirty_seconds() {
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(1));
-        assert_eq!(backoff(4), Duration::from_secs(4));
-        assert_eq!(backoff(7), Duration::from_secs(30));
-        assert_eq!(backoff(100), Duration::from_secs(30));
-    }
+/// The server as it is now (its binlog end, for a restart from there).
+async fn server_now(options: &BinlogOptions) -> Result<ServerInfo, StreamError> {
+    let mut conn = mysql_async::Conn::new(options.opts.clone())
+        .await
+        .map_err(|e| StreamError::Disconnected(e.to_string()))?;
+    let info = check_server(&mut conn)
+        .await
+        .map_err(|e| StreamError::Fatal(e.to_string()));
+    let _ = conn.disconnect().await;
+    info
 }

@@ -11,6 +11,10 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sqlx::{MySqlConnection, Row as _};
 
+use serde::{Deserialize, Serialize};
+
+use super::binlog::Flavor;
+use super::gtid::{Gtid, MySqlGtidSet};
 use super::Position;
 use crate::db::{ident, name_column, text, text_column};
 use crate::model::views::trends::LOOKBACK_DAYS;
@@ -28,11 +32,50 @@ pub enum LoadError {
 
 pub struct Loaded {
     pub state: TenantState,
-    /// The binlog position the snapshot saw (MariaDB reports it exactly; MySQL does not).
-    pub position: Option<Position>,
+    /// What the snapshot saw, as precisely as the server tells.
+    pub point: Option<LoadPoint>,
     pub rows: u64,
     /// Rows that could not be keyed (NULL primary key).
     pub unkeyed: u64,
+}
+
+/// The transactions a consistent-snapshot load saw. It only ever names transactions the
+/// snapshot holds; a transaction it does not name may still be in the snapshot (replaying it
+/// onto the load is harmless, see `service::slot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadPoint {
+    /// MariaDB's `binlog_snapshot_file` / `binlog_snapshot_position` of the snapshot (exact);
+    /// on MySQL without GTIDs, the end of the binlog when it did not move while the snapshot
+    /// started. Transactions ending at or before it.
+    Position(Position),
+    /// MySQL with GTIDs: `@@gtid_executed` read just before the snapshot started. A GTID
+    /// joins that set only after its transaction committed in the storage engine, so every
+    /// transaction in it is in the snapshot.
+    Gtids(String),
+}
+
+impl LoadPoint {
+    /// Whether the load saw the transaction ending at `end` with GTID `gtid`.
+    pub fn includes(&self, end: &Position, gtid: Option<&Gtid>) -> bool {
+        match self {
+            LoadPoint::Position(p) => !end.is_after(p),
+            LoadPoint::Gtids(set) => gtid.and_then(|g| g.is_in(set)).unwrap_or(false),
+        }
+    }
+
+    /// Whether the stream, at `end`, is past everything the load saw.
+    pub fn passed_by(&self, end: &Position) -> bool {
+        match self {
+            LoadPoint::Position(p) => !p.is_after(end),
+            LoadPoint::Gtids(set) => match (
+                end.gtid.as_deref().and_then(MySqlGtidSet::parse),
+                MySqlGtidSet::parse(set),
+            ) {
+                (Some(stream), Some(load)) => stream.contains(&load),
+                _ => false,
+            },
+        }
+    }
 }
 
 /// Dimensions first, so each token finds its instance (and trends group) when it is filed
@@ -106,22 +149,69 @@ pub async fn load_tenant(
     today: NaiveDate,
 ) -> Result<Loaded, LoadError> {
     text(conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
-    text(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await?;
-    let result = load_in_transaction(conn, db, today).await;
+    let point = start_snapshot(conn).await?;
+    let result = load_in_transaction(conn, db, today, point).await;
     // Read-only: ending it either way changes nothing.
     let _ = text(conn, "ROLLBACK").await;
     result
+}
+
+const START: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+
+/// Starts the snapshot transaction, and tells what it saw (see [`LoadPoint`]).
+async fn start_snapshot(conn: &mut MySqlConnection) -> Result<Option<LoadPoint>, sqlx::Error> {
+    let version = sqlx::query("SELECT VERSION()").fetch_one(&mut *conn).await?;
+    if Flavor::of_version(&name_column(&version, 0)?) == Flavor::MariaDb {
+        text(conn, START).await?;
+        return mariadb_snapshot_position(conn).await;
+    }
+    let gtids = sqlx::query("SELECT @@GLOBAL.gtid_executed")
+        .fetch_one(&mut *conn)
+        .await?;
+    let gtids: String = name_column(&gtids, 0)?.split_whitespace().collect();
+    if !gtids.is_empty() {
+        text(conn, START).await?;
+        return Ok(Some(LoadPoint::Gtids(gtids)));
+    }
+    // No GTIDs: a binlog end that did not move while the snapshot started.
+    for _ in 0..3 {
+        let before = binlog_end(conn).await?;
+        text(conn, START).await?;
+        if before.is_some() && binlog_end(conn).await? == before {
+            return Ok(before.map(LoadPoint::Position));
+        }
+        text(conn, "ROLLBACK").await?;
+    }
+    text(conn, START).await?;
+    Ok(None)
+}
+
+/// MySQL's end of the binlog (8.2 renamed the statement; before, only the old name works).
+async fn binlog_end(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx::Error> {
+    let rows = match sqlx::query("SHOW BINARY LOG STATUS").fetch_all(&mut *conn).await {
+        Ok(rows) => rows,
+        Err(_) => sqlx::query("SHOW MASTER STATUS").fetch_all(&mut *conn).await?,
+    };
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let pos = text_column(row, 1)?.and_then(|p| p.trim().parse().ok());
+    Ok(pos.map(|pos| Position {
+        file: name_column(row, 0).unwrap_or_default(),
+        pos,
+        gtid: None,
+    }))
 }
 
 async fn load_in_transaction(
     conn: &mut MySqlConnection,
     db: &str,
     today: NaiveDate,
+    point: Option<LoadPoint>,
 ) -> Result<Loaded, LoadError> {
-    let position = snapshot_position(conn).await?;
     let mut loaded = Loaded {
         state: TenantState::default(),
-        position,
+        point,
         rows: 0,
         unkeyed: 0,
     };
@@ -185,7 +275,9 @@ fn schema_error(db: &str, table: Table, e: sqlx::Error) -> LoadError {
 }
 
 /// MariaDB reports the exact binlog position of a consistent snapshot.
-async fn snapshot_position(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx::Error> {
+async fn mariadb_snapshot_position(
+    conn: &mut MySqlConnection,
+) -> Result<Option<LoadPoint>, sqlx::Error> {
     let rows = sqlx::query("SHOW STATUS LIKE 'binlog_snapshot_%'")
         .fetch_all(&mut *conn)
         .await?;
@@ -200,9 +292,11 @@ async fn snapshot_position(conn: &mut MySqlConnection) -> Result<Option<Position
             _ => {}
         }
     }
-    Ok(file.zip(pos).map(|(file, pos)| Position {
-        file,
-        pos,
-        gtid: None,
+    Ok(file.zip(pos).map(|(file, pos)| {
+        LoadPoint::Position(Position {
+            file,
+            pos,
+            gtid: None,
+        })
     }))
 }

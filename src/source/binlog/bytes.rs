@@ -44,34 +44,12 @@ pub(super) fn le_u64(b: Option<&[u8]>) -> Option<u64> {
     Some(u64::from_le_bytes(b?.try_into().ok()?))
 }
 
-const CRC32_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
 fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut c = !0u32;
+    let mut h = crc32fast::Hasher::new();
     for part in parts {
-        for b in *part {
-            c = CRC32_TABLE[((c ^ u32::from(*b)) & 0xff) as usize] ^ (c >> 8);
-        }
+        h.update(part);
     }
-    !c
+    h.finalize()
 }
 
 /// Whether the event's last 4 data bytes are the CRC32 of everything before them.

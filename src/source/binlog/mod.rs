@@ -22,7 +22,6 @@
 mod bytes;
 mod checks;
 mod decode;
-mod gtid;
 mod rows;
 mod tables;
 
@@ -45,7 +44,7 @@ use crate::model::Value;
 use crate::schema::TableProblem;
 use bytes::{le_u32, le_u64, trailing_crc_matches};
 use checks::{scalar, ACCESS_DENIED};
-use gtid::{format_uuid, GtidState, PendingGtid};
+use crate::source::gtid::{format_uuid, Gtid, GtidState};
 use rows::is_rows_event;
 use tables::Mapped;
 
@@ -113,6 +112,8 @@ pub struct Transaction {
     pub commit_ts: i64,
     /// The position just after the commit event, GTID state included: resume here.
     pub end: Position,
+    /// The transaction's GTID, when it has one.
+    pub gtid: Option<Gtid>,
     /// Tracked tables whose table map lacks needed columns; their rows were skipped.
     pub drift: Vec<TableProblem>,
 }
@@ -378,7 +379,9 @@ struct Decoder {
     tables: HashMap<u64, Mapped>,
     /// A BEGIN (or a non-standalone MariaDB GTID) opened a group that a commit will close.
     in_txn: bool,
-    pending_gtid: Option<PendingGtid>,
+    /// The GTID of the transaction in progress, and whether it is an anonymous one.
+    pending_gtid: Option<Gtid>,
+    anonymous: bool,
     changes: Vec<SourceChange>,
     drift: Vec<TableProblem>,
     skipped: u64,
@@ -399,6 +402,7 @@ impl Decoder {
             tables: HashMap::new(),
             in_txn: false,
             pending_gtid: None,
+            anonymous: false,
             changes: Vec::new(),
             drift: Vec::new(),
             skipped: 0,
@@ -457,7 +461,7 @@ impl Decoder {
                 let flags = data.get(12).copied();
                 match (seq, domain, flags) {
                     (Some(seq), Some(domain), Some(flags)) => {
-                        self.pending_gtid = Some(PendingGtid::MariaDb {
+                        self.pending_gtid = Some(Gtid::MariaDb {
                             domain,
                             server: header.server_id(),
                             seq,
@@ -473,7 +477,7 @@ impl Decoder {
                 }
             }
             MARIA_GTID_LIST => {
-                self.gtid.gtid_list(event.data());
+                self.gtid_list(event.data());
                 Ok(None)
             }
             k if (MARIA_COMPRESSED_FIRST..=MARIA_COMPRESSED_LAST).contains(&k) => {
@@ -490,15 +494,15 @@ impl Decoder {
                 let g = event.read_event::<GtidEvent>().map_err(|e| {
                     StreamError::Decode(format!("GTID event at {}: {e}", self.position()))
                 })?;
-                self.pending_gtid = Some(PendingGtid::MySql {
-                    sid: format_uuid(&g.sid()),
+                self.pending_gtid = Some(Gtid::MySql {
+                    uuid: format_uuid(&g.sid()),
                     tag: g.tag().map(|t| t.as_str().to_string()).unwrap_or_default(),
                     gno: g.gno(),
                 });
                 Ok(None)
             }
             k if k == EventType::ANONYMOUS_GTID_EVENT as u8 => {
-                self.pending_gtid = Some(PendingGtid::Untrackable);
+                self.anonymous = true;
                 Ok(None)
             }
             k if k == EventType::TRANSACTION_PAYLOAD_EVENT as u8 => {
@@ -551,14 +555,39 @@ impl Decoder {
     }
 
     fn commit(&mut self, timestamp: u32) -> StreamEvent {
-        self.gtid.commit(self.pending_gtid.take());
+        let gtid = self.pending_gtid.take();
+        match &gtid {
+            Some(g) => self.gtid.commit(g),
+            None if std::mem::take(&mut self.anonymous) => self.gtid.anonymous(),
+            None => {}
+        }
         self.in_txn = false;
         StreamEvent::Transaction(Transaction {
             changes: std::mem::take(&mut self.changes),
             commit_ts: i64::from(timestamp),
             end: self.position(),
+            gtid,
             drift: std::mem::take(&mut self.drift),
         })
+    }
+
+    /// A MariaDB GTID list event: a count, then (domain u32, server u32, seq u64) entries.
+    fn gtid_list(&mut self, data: &[u8]) {
+        let Some(count) = le_u32(data.get(0..4)) else {
+            return;
+        };
+        let count = (count & 0x0fff_ffff) as usize;
+        for i in 0..count {
+            let at = 4 + i * 16;
+            let (Some(domain), Some(server), Some(seq)) = (
+                le_u32(data.get(at..at + 4)),
+                le_u32(data.get(at + 4..at + 8)),
+                le_u64(data.get(at + 8..at + 16)),
+            ) else {
+                return;
+            };
+            self.gtid.fill_domain(domain, server, seq);
+        }
     }
 
     fn check_payload(&self, event: &Event) -> Result<(), StreamError> {

@@ -1,43 +1,91 @@
-//! The GTID state carried in positions, so that a checkpoint names the same point a GTID-based
-//! replica would: MariaDB's `domain-server-seq` list (one entry per replication domain) and
-//! MySQL's GTID sets (intervals of transaction numbers per source server).
+//! GTIDs: the id of each transaction (MariaDB `domain-server-seq`, MySQL `uuid[:tag]:gno`)
+//! and the GTID state carried in positions, so that a checkpoint names the same point a
+//! GTID-based replica would: MariaDB's list (the last sequence number per replication domain)
+//! and MySQL's GTID sets (intervals of transaction numbers per source server and tag). A
+//! position of one server means nothing on another; its GTID state does, which is what a
+//! failover resumes from. Pure: parsing, formatting, containment.
 
 use std::collections::BTreeMap;
 
-use super::bytes::{le_u32, le_u64};
-use super::Flavor;
+use crate::source::binlog::Flavor;
 
-/// The GTID of the transaction in progress, applied to the state once it commits.
-pub(super) enum PendingGtid {
+/// The GTID of one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gtid {
     MariaDb {
         domain: u32,
         server: u32,
         seq: u64,
     },
     MySql {
-        sid: String,
+        uuid: String,
         /// Empty for an untagged GTID.
         tag: String,
         gno: u64,
     },
-    /// An anonymous MySQL transaction (GTIDs off or being turned on): the set can no longer
-    /// be tracked.
-    Untrackable,
 }
 
-/// The GTID state at the current position.
-pub(super) enum GtidState {
+impl Gtid {
+    /// Whether the GTID state `state` (as positions carry it) includes this transaction;
+    /// `None` when the state is not of this GTID's kind.
+    pub fn is_in(&self, state: &str) -> Option<bool> {
+        match self {
+            Gtid::MariaDb { domain, seq, .. } => {
+                let list = MariaGtids::parse(state)?;
+                Some(list.0.get(domain).is_some_and(|(_, last)| seq <= last))
+            }
+            Gtid::MySql { uuid, tag, gno } => {
+                Some(MySqlGtidSet::parse(state)?.contains_gtid(uuid, tag, *gno))
+            }
+        }
+    }
+}
+
+/// A MariaDB GTID list (`@@gtid_binlog_pos`): per replication domain, the server and sequence
+/// number of its last transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MariaGtids(pub BTreeMap<u32, (u32, u64)>);
+
+impl MariaGtids {
+    /// `domain-server-seq,...`; `None` if it is not one.
+    pub fn parse(s: &str) -> Option<MariaGtids> {
+        let mut map = BTreeMap::new();
+        for g in s.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+            let mut parts = g.splitn(3, '-');
+            let domain = parts.next()?.parse().ok()?;
+            let server = parts.next()?.parse().ok()?;
+            let seq = parts.next()?.parse().ok()?;
+            map.insert(domain, (server, seq));
+        }
+        Some(MariaGtids(map))
+    }
+}
+
+impl std::fmt::Display for MariaGtids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list: Vec<String> = self
+            .0
+            .iter()
+            .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
+            .collect();
+        f.write_str(&list.join(","))
+    }
+}
+
+/// The GTID state at the binlog reader's position.
+pub(crate) enum GtidState {
     None,
-    MariaDb(BTreeMap<u32, (u32, u64)>),
+    MariaDb(MariaGtids),
+    /// `None` once an anonymous transaction made the set untrackable.
     MySql(Option<MySqlGtidSet>),
 }
 
 impl GtidState {
     /// The state at the starting position, given as there (`Position::gtid`).
-    pub(super) fn start(flavor: Flavor, from: Option<&str>) -> GtidState {
+    pub(crate) fn start(flavor: Flavor, from: Option<&str>) -> GtidState {
         match flavor {
             Flavor::MariaDb => {
-                GtidState::MariaDb(from.map(parse_mariadb_gtids).unwrap_or_default())
+                GtidState::MariaDb(from.and_then(MariaGtids::parse).unwrap_or_default())
             }
             // Without a starting set, single GTIDs would make a wrong partial set: keep None.
             Flavor::MySql => match from.map(MySqlGtidSet::parse) {
@@ -48,11 +96,11 @@ impl GtidState {
     }
 
     /// As a position reports it: `None` when nothing is known or the set is untrackable.
-    pub(super) fn current(&self) -> Option<String> {
+    pub(crate) fn current(&self) -> Option<String> {
         match self {
             GtidState::None => None,
-            GtidState::MariaDb(map) if map.is_empty() => None,
-            GtidState::MariaDb(map) => Some(format_mariadb_gtids(map)),
+            GtidState::MariaDb(list) if list.0.is_empty() => None,
+            GtidState::MariaDb(list) => Some(list.to_string()),
             GtidState::MySql(set) => set
                 .as_ref()
                 .map(|s| s.to_string())
@@ -60,72 +108,45 @@ impl GtidState {
         }
     }
 
-    /// A transaction committed: its GTID (if any) joins the state.
-    pub(super) fn commit(&mut self, pending: Option<PendingGtid>) {
-        match (pending, self) {
+    /// A transaction with this GTID committed: it joins the state.
+    pub(crate) fn commit(&mut self, gtid: &Gtid) {
+        match (gtid, self) {
             (
-                Some(PendingGtid::MariaDb {
+                Gtid::MariaDb {
                     domain,
                     server,
                     seq,
-                }),
-                GtidState::MariaDb(map),
+                },
+                GtidState::MariaDb(list),
             ) => {
-                map.insert(domain, (server, seq));
+                list.0.insert(*domain, (*server, *seq));
             }
-            (Some(PendingGtid::MySql { sid, tag, gno }), GtidState::MySql(Some(set))) => {
-                set.add(&sid, &tag, gno);
+            (Gtid::MySql { uuid, tag, gno }, GtidState::MySql(Some(set))) => {
+                set.add(uuid, tag, *gno);
             }
-            (Some(PendingGtid::Untrackable), GtidState::MySql(set)) => *set = None,
             _ => {}
         }
     }
 
-    /// A MariaDB GTID list event (the body of a `MARIA_GTID_LIST` event).
-    pub(super) fn gtid_list(&mut self, data: &[u8]) {
-        let GtidState::MariaDb(map) = self else {
-            return;
-        };
-        let Some(count) = le_u32(data.get(0..4)) else {
-            return;
-        };
-        let count = (count & 0x0fff_ffff) as usize;
-        for i in 0..count {
-            let at = 4 + i * 16;
-            let (Some(domain), Some(server), Some(seq)) = (
-                le_u32(data.get(at..at + 4)),
-                le_u32(data.get(at + 4..at + 8)),
-                le_u64(data.get(at + 8..at + 16)),
-            ) else {
-                return;
-            };
-            // The list describes the start of a file: it only fills domains we know nothing of.
-            map.entry(domain).or_insert((server, seq));
+    /// An anonymous MySQL transaction committed (GTIDs off, or being turned on): the set can
+    /// no longer be tracked.
+    pub(crate) fn anonymous(&mut self) {
+        if let GtidState::MySql(set) = self {
+            *set = None;
+        }
+    }
+
+    /// A domain's entry from a MariaDB GTID list event, which describes the start of a file:
+    /// it only fills domains nothing is known of.
+    pub(crate) fn fill_domain(&mut self, domain: u32, server: u32, seq: u64) {
+        if let GtidState::MariaDb(list) = self {
+            list.0.entry(domain).or_insert((server, seq));
         }
     }
 }
 
-/// `domain-server-seq,...` as MariaDB prints `@@gtid_binlog_pos`.
-fn parse_mariadb_gtids(s: &str) -> BTreeMap<u32, (u32, u64)> {
-    s.split(',')
-        .filter_map(|g| {
-            let mut parts = g.trim().splitn(3, '-');
-            let domain = parts.next()?.parse().ok()?;
-            let server = parts.next()?.parse().ok()?;
-            let seq = parts.next()?.parse().ok()?;
-            Some((domain, (server, seq)))
-        })
-        .collect()
-}
-
-fn format_mariadb_gtids(map: &BTreeMap<u32, (u32, u64)>) -> String {
-    map.iter()
-        .map(|(d, (s, n))| format!("{d}-{s}-{n}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub(super) fn format_uuid(sid: &[u8; 16]) -> String {
+/// A 16-byte server uuid as MySQL prints it.
+pub fn format_uuid(sid: &[u8; 16]) -> String {
     let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
@@ -273,9 +294,18 @@ mod tests {
 
     #[test]
     fn mariadb_gtids_round_trip() {
-        let map = parse_mariadb_gtids("1-2-30, 0-1-5");
-        assert_eq!(format_mariadb_gtids(&map), "0-1-5,1-2-30");
-        assert!(parse_mariadb_gtids("").is_empty());
+        let list = MariaGtids::parse("1-2-30, 0-1-5").unwrap_or_default();
+        assert_eq!(list.to_string(), "0-1-5,1-2-30");
+        assert_eq!(MariaGtids::parse(""), Some(MariaGtids::default()));
+        assert_eq!(MariaGtids::parse("0-1"), None);
+        let g = |domain, seq| Gtid::MariaDb {
+            domain,
+            server: 1,
+            seq,
+        };
+        assert_eq!(g(0, 5).is_in("0-1-5,1-2-30"), Some(true));
+        assert_eq!(g(0, 6).is_in("0-1-5,1-2-30"), Some(false));
+        assert_eq!(g(2, 1).is_in("0-1-5,1-2-30"), Some(false));
     }
 
     #[test]

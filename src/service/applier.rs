@@ -1,0 +1,464 @@
+//! The applier: the one ordered loop at the centre of `flowtally run`. It applies the binlog's
+//! transactions in order to the tenants' states, takes the snapshots the cadence clock releases
+//! and hands them to the snapshot writer, acts on the watcher's surveys and the loader's
+//! results, drops a tenant at the commit that deactivates it, and hands checkpoints to the
+//! checkpoint writer.
+//!
+//! Order is the correctness argument: one task applies everything, so a snapshot at T holds
+//! exactly the transactions committed before T, whatever the timing of the other tasks. It does
+//! no I/O itself: it waits only for its inputs, for the snapshot writer when that is far behind
+//! (backpressure, seen as lag), and for the last writes at shutdown.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use tokio::sync::{mpsc, Notify};
+
+use super::health::{self, LeftOutLog};
+use super::loader::{LoadDone, LoadRequest};
+use super::shutdown::Shutdown;
+use super::slot::{Phase, Ready, TenantSlot};
+use super::watcher::Survey;
+use super::RunError;
+use crate::checkpoint::part;
+use crate::checkpoint::writer::{Checkpointer, Job as CheckpointJob, PartWork, TenantUpdate};
+use crate::live::Live;
+use crate::model::clock::{Clock, Instant};
+use crate::model::views::Cadence;
+use crate::model::Row;
+use crate::sink::worker::{Job, Snapshots};
+use crate::source::binlog::{StreamEvent, Transaction};
+use crate::source::reader::SourceEvent;
+use crate::source::{Organization, Position, SourceChange};
+use crate::tenants::Tenant;
+
+/// How soon a checkpoint that had to wait for snapshot writes is tried again.
+const CHECKPOINT_RETRY: Duration = Duration::from_millis(250);
+/// How long the last snapshot writes may take at shutdown.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(20);
+
+/// Starts a binlog reader at a position; its events come out of the receiver.
+pub type Reader = Box<dyn Fn(Position) -> mpsc::Receiver<SourceEvent> + Send>;
+
+/// What the applier is wired to.
+pub struct Wiring {
+    pub live: Arc<Live>,
+    pub server: String,
+    pub db_prefix: String,
+    pub timezone: Tz,
+    pub checkpoint_every: Duration,
+    pub snapshots: Snapshots,
+    pub checkpointer: Checkpointer,
+    /// Set by the checkpoint writer when a checkpoint failed: the next one starts every part
+    /// afresh.
+    pub resync: Arc<AtomicBool>,
+    pub loads: mpsc::UnboundedSender<LoadRequest>,
+    pub poke: Arc<Notify>,
+    pub reader: Reader,
+}
+
+pub struct Applier {
+    w: Wiring,
+    orgs: HashMap<i64, Organization>,
+    clock: Clock,
+    position: Position,
+    written: BTreeMap<Cadence, i64>,
+    next_load: u64,
+    left_out: LeftOutLog,
+    /// Loads that start-up (or a recompute) waits for before it says it is streaming: `None`
+    /// until the first survey after it told which.
+    initial: Option<HashSet<String>>,
+    recomputing: bool,
+    checkpoint_due: bool,
+}
+
+fn key(db: &str) -> String {
+    db.to_lowercase()
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Applier {
+    pub fn new(
+        w: Wiring,
+        orgs: Vec<Organization>,
+        clock: Clock,
+        position: Position,
+        written: BTreeMap<Cadence, i64>,
+        recomputing: bool,
+    ) -> Applier {
+        Applier {
+            w,
+            orgs: orgs.into_iter().map(|o| (o.id, o)).collect(),
+            clock,
+            position,
+            written,
+            next_load: 0,
+            left_out: LeftOutLog::default(),
+            initial: None,
+            recomputing,
+            checkpoint_due: false,
+        }
+    }
+
+    /// Applies until shutdown (or a fatal stream error), then writes what is queued and the
+    /// last checkpoint.
+    pub async fn run(
+        mut self,
+        mut surveys: mpsc::Receiver<Survey>,
+        mut loads: mpsc::Receiver<LoadDone>,
+        mut shutdown: Shutdown,
+    ) -> Result<(), RunError> {
+        let mut source = (self.w.reader)(self.position.clone());
+        let mut ticks = tokio::time::interval(self.w.checkpoint_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.reset();
+        let result = loop {
+            let retry = self.checkpoint_due;
+            tokio::select! {
+                biased;
+                _ = shutdown.fired() => break Ok(()),
+                event = source.recv() => match event {
+                    Some(SourceEvent::Stream(StreamEvent::Transaction(tx))) => {
+                        self.on_transaction(tx).await
+                    }
+                    Some(SourceEvent::Stream(StreamEvent::Heartbeat)) => self.on_idle().await,
+                    Some(SourceEvent::Reconnecting { reason, .. }) => {
+                        self.w.live.status.reconnecting(&reason)
+                    }
+                    Some(SourceEvent::PositionLost { reason, now }) => match now {
+                        Ok(info) => {
+                            self.start_over(&reason, info.position);
+                            source = (self.w.reader)(self.position.clone());
+                        }
+                        Err(e) => break Err(RunError::Stream(e)),
+                    },
+                    Some(SourceEvent::Fatal(e)) => break Err(RunError::Stream(e)),
+                    None => break Err(RunError::ReaderStopped),
+                },
+                Some(survey) = surveys.recv() => self.on_survey(survey),
+                Some(done) = loads.recv() => self.on_loaded(done),
+                _ = ticks.tick() => self.checkpoint_due = true,
+                _ = tokio::time::sleep(CHECKPOINT_RETRY), if retry => {}
+            }
+            if self.checkpoint_due {
+                self.checkpoint(false).await;
+            }
+        };
+        // Whatever stopped the stream, what was applied is kept for the next start.
+        if tokio::time::timeout(SHUTDOWN_FLUSH, self.w.snapshots.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("snapshots still unwritten at shutdown: the checkpoint stays behind them");
+        }
+        self.checkpoint(true).await;
+        result
+    }
+
+    async fn on_transaction(&mut self, mut tx: Transaction) {
+        while let Some(t) = self.clock.pass_event(tx.commit_ts) {
+            self.emit(t).await;
+        }
+        for change in std::mem::take(&mut tx.changes) {
+            match change {
+                SourceChange::Tenant { db, change } => {
+                    if let Some(mut slot) = self.w.live.tenants.get_mut(&key(&db)) {
+                        self.w.live.status.change_applied(&slot.code, change.table());
+                        health::log_bad_row(&slot.code, &change);
+                        slot.apply(change);
+                    }
+                }
+                SourceChange::Organization { id, after } => self.on_organization(id, after),
+            }
+        }
+        for drift in std::mem::take(&mut tx.drift) {
+            let k = key(&drift.db);
+            let problem = match self.w.live.tenants.get_mut(&k) {
+                Some(mut slot) => slot.drifted(&tx, drift),
+                None => None,
+            };
+            if let Some(p) = problem {
+                self.unserve(&k, &p.problem.to_string());
+            }
+        }
+        self.position = tx.end;
+        self.w.live.status.transaction_applied();
+        self.w.live.status.position(&self.position, tx.commit_ts);
+    }
+
+    /// An organization row changed: a tenant that became inactive (or lost its code) gets no
+    /// snapshot after this commit; a new or reactivated one is surveyed now.
+    fn on_organization(&mut self, id: i64, after: Option<Organization>) {
+        let before = self.orgs.remove(&id);
+        if let Some(org) = &after {
+            self.orgs.insert(id, org.clone());
+            if org.active && before.as_ref() != Some(org) {
+                self.w.poke.notify_one();
+            }
+        }
+        let gone = before.filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
+        if let Some(b) = gone {
+            let k = Tenant::expected_db(&self.w.db_prefix, &b.code);
+            if self.w.live.tenants.remove(&k).is_some() {
+                self.left_out.forget(&k);
+                tracing::info!(tenant = %b.code, "organization inactive: tenant no longer served");
+                self.w.live.status.tenant_gone(&b.code);
+            }
+            if let Some(initial) = &mut self.initial {
+                initial.remove(&k);
+            }
+        }
+    }
+
+    async fn on_idle(&mut self) {
+        while let Some(t) = self.clock.pass_idle(now_secs()) {
+            self.emit(t).await;
+        }
+        self.w.live.status.idle();
+    }
+
+    /// Takes the snapshot at `t` of every ready tenant whose first instant it has reached, and
+    /// queues it for the writer.
+    async fn emit(&mut self, t: Instant) {
+        let views = t.views();
+        let at = t.local(self.w.timezone);
+        // Computed first, sent after: no map lock is held while waiting on the writer.
+        let jobs: Vec<Job> = self
+            .w
+            .live
+            .tenants
+            .iter_mut()
+            .filter_map(|mut slot| {
+                let (code, db) = (slot.code.clone(), slot.db.clone());
+                let ready = slot.ready_mut().filter(|r| r.first_instant <= t)?;
+                Some(Job {
+                    code,
+                    db,
+                    snapshot: ready.state.snapshot(at, &views),
+                })
+            })
+            .collect();
+        for job in jobs {
+            self.w.snapshots.write(job).await;
+        }
+        for c in t.cadences() {
+            self.written.insert(c, t.0);
+        }
+        self.w.live.status.instant(t.0);
+    }
+
+    /// Acts on a survey: loads the tenants listed and fine that are not served, stops serving
+    /// those with a problem or no longer listed, and says which is which.
+    fn on_survey(&mut self, survey: Survey) {
+        let mut listed = HashSet::new();
+        let mut requested = HashSet::new();
+        for t in survey.tenants {
+            let k = match &t.db {
+                Some(db) => key(db),
+                None => Tenant::expected_db(&self.w.db_prefix, &t.code),
+            };
+            listed.insert(k.clone());
+            match (t.db, t.problem) {
+                (_, Some(problem)) => {
+                    let problem = problem.to_string();
+                    self.unserve(&k, &problem);
+                    self.w.live.status.tenant_problem(&t.code, &problem);
+                }
+                (Some(db), None) => {
+                    self.w.live.status.tenant_ok(&t.code);
+                    if !self.w.live.tenants.contains_key(&k) {
+                        self.request_load(k.clone(), t.code, db);
+                        requested.insert(k);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        let unlisted: Vec<String> = self
+            .w
+            .live
+            .tenants
+            .iter()
+            .map(|s| s.key().clone())
+            .filter(|k| !listed.contains(k))
+            .collect();
+        for k in unlisted {
+            self.unserve(&k, "no longer an active tenant");
+        }
+        if self.initial.is_none() {
+            self.initial = Some(requested);
+            self.initial_done();
+        }
+        // Left-out rows, logged when they grow.
+        for slot in self.w.live.tenants.iter() {
+            if let Some(r) = slot.ready() {
+                self.left_out.check(slot.key(), &slot.code, r.state.left_out());
+            }
+        }
+    }
+
+    fn request_load(&mut self, k: String, code: String, db: String) {
+        self.next_load += 1;
+        let load = self.next_load;
+        self.w.live.tenants.insert(
+            k.clone(),
+            TenantSlot::loading(code, db.clone(), load, now_secs()),
+        );
+        if self.w.loads.send(LoadRequest { key: k, db, load }).is_err() {
+            tracing::error!("tenant loader stopped");
+        }
+    }
+
+    fn on_loaded(&mut self, done: LoadDone) {
+        let outcome = {
+            let Some(mut slot) = self.w.live.tenants.get_mut(&done.key) else {
+                tracing::debug!(db = %done.key, "result of an abandoned tenant load dropped");
+                return;
+            };
+            if slot.awaited_load() != Some(done.load) {
+                tracing::debug!(db = %done.key, "result of an abandoned tenant load dropped");
+                return;
+            }
+            let code = slot.code.clone();
+            match done.result {
+                Ok(load) => {
+                    // The first boundary after the snapshot: everything before it is in the
+                    // load or in the queue replayed onto it.
+                    let first = Clock::after(done.started).next();
+                    tracing::info!(tenant = %code, rows = load.rows, at = ?load.point, "tenant loaded");
+                    self.w.live.status.rows_loaded(load.rows);
+                    let problem = slot.finish_load(load.state, load.point, load.base, first);
+                    problem.map(|p| (code, p.problem.to_string()))
+                }
+                Err(e) => Some((code, format!("load failed: {e}"))),
+            }
+        };
+        if let Some((code, problem)) = outcome {
+            self.unserve(&done.key, &problem);
+            self.w.live.status.tenant_problem(&code, &problem);
+        }
+        if let Some(initial) = &mut self.initial {
+            initial.remove(&done.key);
+        }
+        self.initial_done();
+    }
+
+    /// Start-up (or a recompute) is done once the loads it waited for are: streaming, and a
+    /// first checkpoint.
+    fn initial_done(&mut self) {
+        if self.recomputing && self.initial.as_ref().is_some_and(HashSet::is_empty) {
+            self.recomputing = false;
+            self.w.live.status.streaming();
+            self.checkpoint_due = true;
+        }
+    }
+
+    /// Stops serving tenant `k` (its state is dropped, a load under way is abandoned).
+    fn unserve(&mut self, k: &str, why: &str) {
+        self.left_out.forget(k);
+        if let Some(initial) = &mut self.initial {
+            initial.remove(k);
+        }
+        if let Some((_, slot)) = self.w.live.tenants.remove(k) {
+            tracing::error!(tenant = %slot.code, problem = %why, "tenant no longer served");
+        }
+    }
+
+    /// The binlog the stream needs is gone (purged while behind): start over from the source
+    /// tables at the server's current binlog end.
+    fn start_over(&mut self, reason: &str, at: Position) {
+        tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
+        self.w.live.status.recompute("binlog_purged");
+        self.w.live.tenants.clear();
+        self.left_out.clear();
+        self.position = at;
+        self.clock = Clock::after(now_secs());
+        self.w.resync.store(true, Ordering::SeqCst);
+        self.initial = None;
+        self.recomputing = true;
+        self.w.poke.notify_one();
+    }
+
+    /// Hands a checkpoint to the checkpoint writer, at this transaction boundary. Only once
+    /// every snapshot taken is written (a checkpoint past an unwritten snapshot would lose it
+    /// on a crash): otherwise it is tried again shortly. With `wait` (shutdown), waits for the
+    /// writer and for the checkpoint to be on disk.
+    async fn checkpoint(&mut self, wait: bool) {
+        if !self.w.snapshots.all_written() {
+            self.checkpoint_due = !wait;
+            return;
+        }
+        let permit = if wait {
+            self.w.checkpointer.begin().await
+        } else {
+            self.w.checkpointer.try_begin()
+        };
+        let Some(permit) = permit else {
+            return;
+        };
+        self.checkpoint_due = false;
+        let resync = self.w.resync.swap(false, Ordering::SeqCst);
+        let mut tenants = Vec::with_capacity(self.w.live.tenants.len());
+        for mut slot in self.w.live.tenants.iter_mut() {
+            let (code, db) = (slot.code.clone(), slot.db.clone());
+            let Phase::Ready(r) = &mut slot.phase else {
+                continue;
+            };
+            r.passed(&self.position);
+            match part_work(r, resync) {
+                Ok(work) => tenants.push(TenantUpdate {
+                    code,
+                    db,
+                    loaded_at: r.loaded_at.clone(),
+                    first_instant: r.first_instant.0,
+                    work,
+                }),
+                Err(e) => {
+                    tracing::error!(tenant = %code, error = %e, "checkpoint not written");
+                    self.w.resync.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+        let job = CheckpointJob {
+            server: self.w.server.clone(),
+            position: self.position.clone(),
+            written: self.written.clone(),
+            tenants,
+        };
+        self.w.checkpointer.submit(permit, job, wait).await;
+    }
+}
+
+/// What the checkpoint does to a ready tenant's part: start it (a fresh load, or every part
+/// after a failed checkpoint), or add its journal.
+fn part_work(r: &mut Ready, resync: bool) -> std::io::Result<PartWork> {
+    let changes = r.state.take_journal();
+    if let Some((base, base_rows)) = r.base.take() {
+        return Ok(PartWork::Start {
+            base,
+            base_rows,
+            changes,
+        });
+    }
+    if resync {
+        // Rare (a checkpoint failed): the rows are walked here, at the applier's expense.
+        let rows: Vec<Row> = r.state.all_rows().collect();
+        return Ok(PartWork::Start {
+            base: part::base_frame(&rows)?,
+            base_rows: rows.len() as u64,
+            changes: Vec::new(),
+        });
+    }
+    Ok(if changes.is_empty() {
+        PartWork::Unchanged
+    } else {
+        PartWork::Changes(changes)
+    })
+}

@@ -1,0 +1,192 @@
+//! A served tenant's slot in the live map: loading (its changes wait in a queue while its
+//! consistent-snapshot load runs beside the applier) or ready (its state follows the stream and
+//! is snapshotted from its first instant on).
+//!
+//! Why replaying the queue onto the load is exact: the queue starts before the load's snapshot
+//! is taken, so it holds every transaction after that snapshot (and maybe a few before it).
+//! Every change sets a row to its after-image or removes it, so after the whole queue each row
+//! is at its last image, whichever of those transactions the snapshot already saw. The same
+//! holds for the stream that replays from a position read before a full recompute. What the
+//! load saw matters only for schema drift: a tracked table whose binlog table map lacks a
+//! column skips that transaction's rows, which is harmless only if the load saw it
+//! ([`Ready::saw`]).
+
+use crate::model::clock::Instant;
+use crate::model::{Change, TenantState};
+use crate::schema::TableProblem;
+use crate::source::binlog::Transaction;
+use crate::source::snapshot::LoadPoint;
+use crate::source::Position;
+
+pub struct TenantSlot {
+    /// The code as stored in `organization` (or as configured).
+    pub code: String,
+    /// The tenant database, named as on the server.
+    pub db: String,
+    pub phase: Phase,
+}
+
+pub enum Phase {
+    Loading(Loading),
+    Ready(Ready),
+}
+
+pub struct Loading {
+    /// Which load this slot waits for: the result of an earlier, abandoned one is dropped.
+    pub load: u64,
+    /// Epoch seconds when the load was asked for.
+    pub since: i64,
+    /// The tenant's changes since then, in binlog order.
+    pub queue: Vec<Change>,
+    /// Schema drift seen meanwhile, with the end and GTID of its transaction: decided once
+    /// the load tells what it saw.
+    pub drift: Vec<(TxPoint, TableProblem)>,
+}
+
+pub struct Ready {
+    pub state: TenantState,
+    /// What the tenant's last load saw, while the stream may not be past it.
+    pub loaded_at: Option<LoadPoint>,
+    /// No snapshot before this instant: the first boundary after the load (a tenant restored
+    /// from a checkpoint keeps the one it had).
+    pub first_instant: Instant,
+    /// A part to start at the next checkpoint (the base frame of a fresh load, and its rows).
+    pub base: Option<(Vec<u8>, u64)>,
+}
+
+/// Where a transaction ends in the binlog, and its GTID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxPoint {
+    pub end: Position,
+    pub gtid: Option<crate::source::gtid::Gtid>,
+}
+
+impl TxPoint {
+    pub fn of(tx: &Transaction) -> TxPoint {
+        TxPoint {
+            end: tx.end.clone(),
+            gtid: tx.gtid.clone(),
+        }
+    }
+}
+
+impl TenantSlot {
+    pub fn loading(code: String, db: String, load: u64, since: i64) -> TenantSlot {
+        TenantSlot {
+            code,
+            db,
+            phase: Phase::Loading(Loading {
+                load,
+                since,
+                queue: Vec::new(),
+                drift: Vec::new(),
+            }),
+        }
+    }
+
+    pub fn ready(&self) -> Option<&Ready> {
+        match &self.phase {
+            Phase::Ready(r) => Some(r),
+            Phase::Loading(_) => None,
+        }
+    }
+
+    pub fn ready_mut(&mut self) -> Option<&mut Ready> {
+        match &mut self.phase {
+            Phase::Ready(r) => Some(r),
+            Phase::Loading(_) => None,
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self.phase, Phase::Loading(_))
+    }
+
+    /// The load this slot waits for, if it is loading.
+    pub fn awaited_load(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Loading(l) => Some(l.load),
+            Phase::Ready(_) => None,
+        }
+    }
+
+    pub fn apply(&mut self, change: Change) {
+        match &mut self.phase {
+            Phase::Loading(l) => l.queue.push(change),
+            Phase::Ready(r) => r.state.apply(change),
+        }
+    }
+
+    /// A tracked table of this tenant lost columns in `tx`: its rows there were skipped. Some
+    /// problem when that makes the state wrong (see the module doc); decided later while
+    /// loading.
+    pub fn drifted(&mut self, tx: &Transaction, problem: TableProblem) -> Option<TableProblem> {
+        match &mut self.phase {
+            Phase::Loading(l) => {
+                l.drift.push((TxPoint::of(tx), problem));
+                None
+            }
+            Phase::Ready(r) => (!r.saw(&TxPoint::of(tx))).then_some(problem),
+        }
+    }
+
+    /// The load finished with `state`, which saw `point`: replays the queue onto it. Some
+    /// problem if drift seen while loading was not in what the load saw.
+    pub fn finish_load(
+        &mut self,
+        mut state: TenantState,
+        point: Option<LoadPoint>,
+        base: (Vec<u8>, u64),
+        first_instant: Instant,
+    ) -> Option<TableProblem> {
+        let Phase::Loading(loading) = std::mem::replace(
+            &mut self.phase,
+            Phase::Loading(Loading {
+                load: 0,
+                since: 0,
+                queue: Vec::new(),
+                drift: Vec::new(),
+            }),
+        ) else {
+            return None;
+        };
+        state.keep_journal();
+        for change in loading.queue {
+            state.apply(change);
+        }
+        let ready = Ready {
+            state,
+            loaded_at: point,
+            first_instant,
+            base: Some(base),
+        };
+        let problem = loading
+            .drift
+            .into_iter()
+            .find(|(tx, _)| !ready.saw(tx))
+            .map(|(_, p)| p);
+        self.phase = Phase::Ready(ready);
+        problem
+    }
+}
+
+impl Ready {
+    /// Whether the load this state came from already saw the transaction at `tx` (a tenant
+    /// that follows the stream from a checkpoint saw nothing beyond it).
+    pub fn saw(&self, tx: &TxPoint) -> bool {
+        self.loaded_at
+            .as_ref()
+            .is_some_and(|load| load.includes(&tx.end, tx.gtid.as_ref()))
+    }
+
+    /// The stream passed what the load saw: nothing more to tell apart.
+    pub fn passed(&mut self, end: &Position) {
+        if self
+            .loaded_at
+            .as_ref()
+            .is_some_and(|load| load.passed_by(end))
+        {
+            self.loaded_at = None;
+        }
+    }
+}

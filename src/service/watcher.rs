@@ -1,0 +1,111 @@
+//! The tenant watcher: a task beside the applier that surveys the tenants every
+//! [`SURVEY_SECS`] (sooner when the applier pokes it after an organization change): which
+//! tenants the registry lists, whether their databases exist, whether their source tables have
+//! every column flowtally reads (checked as the reader) and whether their mv_ tables exist
+//! (checked as the writer). One query per question for all tenants, and the answer goes to the
+//! applier as one [`Survey`]; the applier acts on it without any I/O of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::MySqlPool;
+use tokio::sync::{mpsc, Notify};
+
+use super::shutdown::Shutdown;
+use crate::catalog;
+use crate::config::Config;
+use crate::db::describe;
+use crate::model::View;
+use crate::ratelimit::WARNINGS;
+use crate::schema::SchemaProblem;
+use crate::tenants::{self, Tenant};
+
+/// Seconds between two surveys.
+pub const SURVEY_SECS: u64 = 10;
+
+/// One tenant as the survey found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Surveyed {
+    pub code: String,
+    /// Its database, when the server has it.
+    pub db: Option<String>,
+    /// What keeps it from being served, if anything.
+    pub problem: Option<SchemaProblem>,
+}
+
+/// The tenants the registry lists now, each with its problem if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Survey {
+    pub tenants: Vec<Surveyed>,
+}
+
+/// Surveys until shutdown: once at once, then every [`SURVEY_SECS`] or when `poke` is
+/// notified.
+pub fn spawn(
+    cfg: Arc<Config>,
+    source: MySqlPool,
+    sink: MySqlPool,
+    poke: Arc<Notify>,
+    out: mpsc::Sender<Survey>,
+    mut shutdown: Shutdown,
+) {
+    tokio::spawn(async move {
+        loop {
+            match survey(&cfg, &source, &sink).await {
+                Ok(s) => {
+                    if out.send(s).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    if let Some(suppressed) = WARNINGS.check("tenant survey") {
+                        tracing::warn!(error = %e, suppressed, "tenant survey failed; retrying");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.fired() => return,
+                _ = poke.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(SURVEY_SECS)) => {}
+            }
+        }
+    });
+}
+
+/// One survey: the registry, the databases, then the source and mv_ tables of all tenants.
+pub async fn survey(cfg: &Config, source: &MySqlPool, sink: &MySqlPool) -> Result<Survey, String> {
+    let found = {
+        let mut conn = source.acquire().await.map_err(|e| describe(&e))?;
+        tenants::discover(&mut conn, cfg)
+            .await
+            .map_err(|e| format!("reading the tenants: {}", describe(&e)))?
+    };
+    let dbs: Vec<String> = found.iter().filter_map(|t| t.db.clone()).collect();
+    let sources = {
+        let mut conn = source.acquire().await.map_err(|e| describe(&e))?;
+        catalog::read_sources(&mut conn, &dbs)
+            .await
+            .map_err(|e| format!("checking the source tables: {}", describe(&e)))?
+    };
+    let mv_tables: Vec<&'static str> = View::ALL.iter().map(|v| v.table()).collect();
+    let sinks = {
+        let mut conn = sink.acquire().await.map_err(|e| describe(&e))?;
+        catalog::read(&mut conn, &dbs, &mv_tables)
+            .await
+            .map_err(|e| format!("checking the mv_ tables: {}", describe(&e)))?
+    };
+    let tenants = found
+        .into_iter()
+        .map(|Tenant { code, db }| {
+            let problem = match &db {
+                None => Some(SchemaProblem::NoDatabase),
+                Some(db) => sources.source_problem(db).or_else(|| {
+                    let tables = sinks.missing_tables(db, &mv_tables);
+                    (!tables.is_empty()).then_some(SchemaProblem::NoMvTables { tables })
+                }),
+            };
+            Surveyed { code, db, problem }
+        })
+        .collect();
+    Ok(Survey { tenants })
+}
