@@ -39,8 +39,8 @@
 //!    traffic in the same binlog. Reported as p50 / p99 from the COMMIT being sent (an upper
 //!    bound: it includes the commit itself) and from its acknowledgement.
 //! 4. **Start-up**, on the largest dataset: cold full recompute ([`load_tenant`]); the checkpoint
-//!    of that state ([`Checkpoint::save`], time and file size); warm resume
-//!    ([`Checkpoint::load`] + [`TenantRows::restore`]).
+//!    of that state (a fresh part: base frame and manifest, time and size); warm resume
+//!    ([`Manifest::load`] + [`Manifest::restore`]).
 //! 5. **Memory**: resident bytes per cached source row (RSS from `/proc/self/statm` before and
 //!    after a load, divided by [`TenantState::rows`]; glibc's free memory is first returned to
 //!    the system with `malloc_trim` so the baseline is honest), and the peak RSS during the cold
@@ -62,12 +62,12 @@ use chrono_tz::Tz;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySqlPool, Row as _};
 
-use flowtally::checkpoint::{Checkpoint, TenantRows};
+use flowtally::checkpoint::{self, part, Manifest, TenantEntry};
 use flowtally::model::{Change, Row, TenantState, View};
 use flowtally::refresh;
 use flowtally::sink::writer;
 use flowtally::source::binlog::{BinlogOptions, BinlogStream, StreamEvent};
-use flowtally::source::snapshot::load_tenant;
+use flowtally::source::snapshot::{load_tenant, LoadPoint};
 use flowtally::source::{Position, SourceChange};
 use flowtally::tenants::Tenant;
 use flowtally::verify;
@@ -782,7 +782,10 @@ async fn bench_size(
             fmt_secs(secs),
             fmt_bytes(peak as f64)
         ));
-        position = loaded.position.clone();
+        position = match &loaded.point {
+            Some(LoadPoint::Position(p)) => Some(p.clone()),
+            _ => None,
+        };
         state = Some(loaded.state);
     }
     r.load = stats(&loads);
@@ -831,34 +834,57 @@ async fn bench_size(
     if largest {
         // Checkpoint save and warm resume.
         let dir = server.root().join(format!("state-{label}"));
-        let cp = Checkpoint {
+        let parts = checkpoint::parts_dir(&dir);
+        std::fs::create_dir_all(&parts)?;
+        let file = checkpoint::part_name(&db, 1);
+        let mut manifest = Manifest {
             server: "bench".into(),
             position: position.clone().unwrap_or(Position {
                 file: "bin.000001".into(),
                 pos: 4,
                 gtid: None,
             }),
-            last_instant: None,
+            written: Default::default(),
             taken_at: now_epoch(),
-            tenants: vec![TenantRows::capture(&code, &db, position.as_ref(), &state)],
+            tenants: vec![TenantEntry {
+                code: code.clone(),
+                db: db.clone(),
+                file: file.clone(),
+                len: 0,
+                base_len: 0,
+                base_rows: state.rows() as u64,
+                changes: 0,
+                loaded_at: None,
+                first_instant: 0,
+            }],
         };
-        drop(state);
         let mut saves = Vec::new();
         for _ in 0..runs {
+            // A fresh tenant's part: every row in a base frame, then the manifest.
             let t = Instant::now();
-            let bytes = cp.save(&dir).context("saving the checkpoint")?;
+            let rows: Vec<Row> = state.all_rows().collect();
+            let base = part::base_frame(&rows).context("encoding the checkpoint part")?;
+            let len = part::create(&parts.join(&file), &[&base]).context("writing the part")?;
+            manifest.tenants[0].len = len;
+            manifest.tenants[0].base_len = len;
+            let bytes = manifest.save(&dir).context("saving the manifest")?;
             saves.push(t.elapsed().as_secs_f64());
-            r.checkpoint_bytes = Some(bytes);
+            r.checkpoint_bytes = Some(len + bytes);
         }
-        drop(cp);
+        drop(state);
         r.checkpoint_save = stats(&saves);
         let mut resumes = Vec::new();
         let (mut reads, mut restores) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             let t = Instant::now();
-            let cp = Checkpoint::load(&dir, Some("bench")).map_err(|e| anyhow!("{e}"))?;
+            let m = Manifest::load(&dir).map_err(|e| anyhow!("{e}"))?;
             let read = t.elapsed().as_secs_f64();
-            let restored: Vec<TenantState> = cp.tenants.iter().map(TenantRows::restore).collect();
+            let restored: Vec<TenantState> = m
+                .restore(&dir)
+                .map_err(|e| anyhow!("{e}"))?
+                .into_iter()
+                .map(|r| r.state)
+                .collect();
             let total = t.elapsed().as_secs_f64();
             resumes.push(total);
             reads.push(read);
@@ -1250,9 +1276,9 @@ async fn freshness_run(
     let base = PROBE_BASE + (run as i64) * 1_000_000;
     let mut conn = connection(pool).await?;
     let loaded = load_tenant(&mut conn, db, local_now().date()).await?;
-    let from = match loaded.position {
-        Some(p) => p,
-        None => master_position(&mut conn).await?,
+    let from = match loaded.point {
+        Some(LoadPoint::Position(p)) => p,
+        _ => master_position(&mut conn).await?,
     };
     let mut state = loaded.state;
 
@@ -1600,9 +1626,9 @@ impl Report {
                         c,
                     ]);
                     for (name, st) in [
-                        ("warm resume (Checkpoint::load + restore)", &s.resume),
-                        ("  of which Checkpoint::load", &s.resume_read),
-                        ("  of which TenantRows::restore", &s.resume_restore),
+                        ("warm resume (Manifest::load + restore)", &s.resume),
+                        ("  of which Manifest::load", &s.resume_read),
+                        ("  of which Manifest::restore", &s.resume_restore),
                     ] {
                         let [a, b, c] = mmm_secs(st);
                         t.row(vec![size_label(s.tokens), name.into(), a, b, c]);
