@@ -121,6 +121,20 @@ pub struct Difference {
     pub got: String,
 }
 
+impl Difference {
+    /// Work that was not done: `table` has no snapshot that could be compared, or only one
+    /// older than the sources' last change by more than its cadence.
+    fn missing(view: View, expected: String, got: String) -> Difference {
+        Difference {
+            table: view.table(),
+            key: "(latest snapshot)".into(),
+            column: "snapshot_at".into(),
+            expected,
+            got,
+        }
+    }
+}
+
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -836,8 +850,42 @@ pub fn compare(view: View, expected: &[Record], actual: &[Record]) -> Vec<Differ
     diffs
 }
 
-/// For each view: the latest written snapshot (skipped when the table is empty) against the SQL
-/// recomputation at its snapshot_at.
+/// The sources' last recorded change: the latest of the DATETIMEs of flow_token and
+/// token_assignment that is not after `now` (the ERP stamps each change with them).
+pub async fn last_change(
+    conn: &mut MySqlConnection,
+    db: &str,
+    now: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, sqlx::Error> {
+    let db = ident(db);
+    let one = |table: &str, column: &str| {
+        format!(
+            "SELECT MAX({column}) AS t FROM {db}.{table} \
+             WHERE {column} >= '1000-01-01' AND {column} <= ?"
+        )
+    };
+    let parts = [
+        one("flow_token", "spawned_at"),
+        one("flow_token", "completed_at"),
+        one("token_assignment", "assigned_at"),
+        one("token_assignment", "started_at"),
+        one("token_assignment", "completed_at"),
+    ];
+    let sql = format!(
+        "SELECT CAST(MAX(t) AS DATETIME) FROM ({}) changes",
+        parts.join(" UNION ALL ")
+    );
+    let mut q = sqlx::query_scalar(&sql);
+    for _ in 0..parts.len() {
+        q = q.bind(now);
+    }
+    q.fetch_one(&mut *conn).await
+}
+
+/// For each view: the latest written snapshot against the SQL recomputation at its
+/// snapshot_at. Missing work is a difference too: a table with no snapshot while the sources
+/// give it rows now, and a 1-minute snapshot older than the sources' last change (at `now` or
+/// before) by more than a minute.
 /// `sources` reads the source tables (the reader's grants), `written` the mv_ tables (the
 /// writer's); with one login for both, pass two connections of one pool.
 pub async fn verify_tenant(
@@ -845,6 +893,7 @@ pub async fn verify_tenant(
     written: &mut MySqlConnection,
     db: &str,
     views: &[View],
+    now: NaiveDateTime,
 ) -> Result<Vec<Difference>, sqlx::Error> {
     // The 1-minute tables are written together; one whose snapshot had no rows keeps an older
     // latest snapshot_at, so they are compared at the latest instant any of them has.
@@ -852,6 +901,7 @@ pub async fn verify_tenant(
     for v in View::ALL.into_iter().filter(|v| v.cadence() == Cadence::OneMinute) {
         minute = minute.max(latest(written, db, v).await?);
     }
+    let changed = last_change(sources, db, now).await?;
     let mut diffs = Vec::new();
     for &view in views {
         let at = if view.cadence() == Cadence::OneMinute {
@@ -860,8 +910,26 @@ pub async fn verify_tenant(
             latest(written, db, view).await?
         };
         let Some(at) = at else {
+            if !expected(sources, db, view, now).await?.is_empty() {
+                diffs.push(Difference::missing(
+                    view,
+                    format!("a snapshot (the sources give rows at {now})"),
+                    "none written".into(),
+                ));
+            }
             continue;
         };
+        let cadence = chrono::Duration::minutes(view.cadence().minutes());
+        if let Some(changed) = changed.filter(|c| view.cadence() == Cadence::OneMinute && *c > at + cadence) {
+            diffs.push(Difference::missing(
+                view,
+                format!(
+                    "a snapshot at or after {} (the sources changed at {changed})",
+                    changed - cadence
+                ),
+                format!("{at}: flowtally is not writing (is `flowtally run` up and caught up?)"),
+            ));
+        }
         let got = rows_at(written, db, view, at).await?;
         let want = expected(sources, db, view, at).await?;
         diffs.extend(compare(view, &want, &got));

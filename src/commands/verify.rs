@@ -11,6 +11,7 @@ pub async fn verify(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> Ou
     let source = connect(&cfg.source, "source").await?;
     let sink = connect(&cfg.sink, "sink").await?;
     let tenants = select_tenants(&cfg, &source, tenant).await?;
+    let now = crate::refresh::instant_now(&cfg);
     let mut out = Out::new();
     let mut differences = 0usize;
     for t in &tenants {
@@ -20,7 +21,7 @@ pub async fn verify(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> Ou
         };
         let conns = tokio::try_join!(source.acquire(), sink.acquire());
         let (mut sources, mut written) = conns.map_err(|e| CommandError::Failed(describe(&e)))?;
-        match crate::verify::verify_tenant(&mut sources, &mut written, db, &views).await {
+        match crate::verify::verify_tenant(&mut sources, &mut written, db, &views, now).await {
             Ok(diffs) => {
                 for d in &diffs {
                     out.line(format_args!("{} {d}", t.code));
