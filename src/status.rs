@@ -149,18 +149,13 @@ impl Histogram {
         self.counts.iter().sum()
     }
 
-    /// `(upper bound, observations ≤ it)` per bucket, ending with `(+∞, count)`.
-    pub fn cumulative(&self) -> Vec<(f64, u64)> {
-        let mut total = 0;
+    /// `(upper bound, observations in the bucket)` per bucket, ending with `+∞`.
+    pub fn buckets(&self) -> Vec<(f64, u64)> {
         self.bounds
             .iter()
             .copied()
             .chain(std::iter::once(f64::INFINITY))
-            .zip(&self.counts)
-            .map(|(b, n)| {
-                total += n;
-                (b, total)
-            })
+            .zip(self.counts.iter().copied())
             .collect()
     }
 }
@@ -409,7 +404,7 @@ mod tests {
         }
         assert_eq!(h.counts, vec![2, 1, 1]);
         assert_eq!(h.count(), 4);
-        assert_eq!(h.cumulative(), vec![(0.1, 2), (1.0, 3), (f64::INFINITY, 4)]);
+        assert_eq!(h.buckets(), vec![(0.1, 2), (1.0, 1), (f64::INFINITY, 1)]);
         assert!((h.sum - 2.65).abs() < 1e-9);
     }
 
