@@ -43,8 +43,9 @@ impl Catalog {
         if !self.databases.contains(&db.to_lowercase()) {
             return Some(SchemaProblem::NoDatabase);
         }
-        Table::ALL.into_iter().find_map(|table| {
-            match self.columns(db, table.name()) {
+        Table::ALL
+            .into_iter()
+            .find_map(|table| match self.columns(db, table.name()) {
                 None => Some(SchemaProblem::MissingTable {
                     table: table.name().to_string(),
                 }),
@@ -53,8 +54,7 @@ impl Catalog {
                     table.columns(),
                     present.iter().map(String::as_str),
                 ),
-            }
-        })
+            })
     }
 
     /// Which of `wanted` `db` lacks (all of them when the database is missing).
@@ -130,7 +130,10 @@ mod tests {
                 .insert(("bgerp_t_a".into(), t.name().to_string()), cols);
         }
         assert_eq!(c.source_problem("BGERP_T_A"), None);
-        assert_eq!(c.source_problem("bgerp_t_b"), Some(SchemaProblem::NoDatabase));
+        assert_eq!(
+            c.source_problem("bgerp_t_b"),
+            Some(SchemaProblem::NoDatabase)
+        );
         c.tables
             .insert(("bgerp_t_a".into(), "team".into()), vec!["id_team".into()]);
         assert!(matches!(

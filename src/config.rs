@@ -1,4 +1,4 @@
-//! The configuration: a TOML file (SPEC §5), `FLOWTALLY_<SECTION>_<KEY>` environment overrides,
+//! The configuration: a TOML file (see config/flowtally.toml), `FLOWTALLY_<SECTION>_<KEY>` environment overrides,
 //! and secrets from environment variables or files. Every error names the key and the fix.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
-/// TLS on a server connection (SPEC §4).
+/// TLS on a server connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum SslMode {
@@ -193,7 +193,13 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "tenants",
-        &["core_db", "db_prefix", "discover", "include", "load_concurrency"],
+        &[
+            "core_db",
+            "db_prefix",
+            "discover",
+            "include",
+            "load_concurrency",
+        ],
     ),
     ("time", &["timezone"]),
     ("state", &["dir", "checkpoint_secs"]),
@@ -310,8 +316,11 @@ impl Config {
             Some(n) => Ok(n),
             None => Ok(default),
         };
-        let load_concurrency =
-            concurrency("[tenants] load_concurrency", raw.tenants.load_concurrency, 4)?;
+        let load_concurrency = concurrency(
+            "[tenants] load_concurrency",
+            raw.tenants.load_concurrency,
+            4,
+        )?;
         let write_concurrency =
             concurrency("[sink] write_concurrency", raw.sink.write_concurrency, 8)?;
         Ok(Config {

@@ -66,7 +66,9 @@ pub fn wanted(cfg: &Config, orgs: &[Organization]) -> Vec<String> {
     }
     orgs.iter()
         .filter(|o| o.active)
-        .filter(|o| cfg.include.is_empty() || cfg.include.iter().any(|i| i.eq_ignore_ascii_case(&o.code)))
+        .filter(|o| {
+            cfg.include.is_empty() || cfg.include.iter().any(|i| i.eq_ignore_ascii_case(&o.code))
+        })
         .map(|o| o.code.clone())
         .collect()
 }

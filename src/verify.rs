@@ -1,4 +1,5 @@
-//! `flowtally verify`: a second, independent implementation of SPEC §3, written as SQL over the
+//! `flowtally verify`: a second, independent implementation of the metrics of
+//! docs/metrics.md, written as SQL over the
 //! current source rows of one tenant database, and the cell-by-cell comparison of its result with
 //! the latest snapshot written to each mv_ table.
 //!
@@ -170,7 +171,6 @@ fn days_before(d: NaiveDate, n: u64) -> NaiveDate {
     d.checked_sub_days(Days::new(n)).unwrap_or(NaiveDate::MIN)
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Row decoding: every integer the queries return is CAST(... AS SIGNED) (BIGINT), every text
 // CAST(... AS CHAR).
@@ -193,7 +193,7 @@ fn get_text(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
 // The SQL. `{db}` is replaced by the quoted database name and `{since}` by the first day of the
 // cycle-time window (the oldest completion any view looks at with its team), so the team of an
 // assignment is only resolved for the assignments that can matter. The common table expressions
-// encode the vocabulary and bad-row rules of SPEC §2; they take no bind parameters.
+// encode the vocabulary and bad-row rules of docs/metrics.md; they take no bind parameters.
 
 const BASE_CTES: &str = "
 WITH
@@ -898,7 +898,10 @@ pub async fn verify_tenant(
     // The 1-minute tables are written together; one whose snapshot had no rows keeps an older
     // latest snapshot_at, so they are compared at the latest instant any of them has.
     let mut minute: Option<NaiveDateTime> = None;
-    for v in View::ALL.into_iter().filter(|v| v.cadence() == Cadence::OneMinute) {
+    for v in View::ALL
+        .into_iter()
+        .filter(|v| v.cadence() == Cadence::OneMinute)
+    {
         minute = minute.max(latest(written, db, v).await?);
     }
     let changed = last_change(sources, db, now).await?;
@@ -920,7 +923,9 @@ pub async fn verify_tenant(
             continue;
         };
         let cadence = chrono::Duration::minutes(view.cadence().minutes());
-        if let Some(changed) = changed.filter(|c| view.cadence() == Cadence::OneMinute && *c > at + cadence) {
+        if let Some(changed) =
+            changed.filter(|c| view.cadence() == Cadence::OneMinute && *c > at + cadence)
+        {
             diffs.push(Difference::missing(
                 view,
                 format!(

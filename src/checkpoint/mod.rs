@@ -298,14 +298,20 @@ mod tests {
     #[test]
     fn manifest_round_trip_and_refusals() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(Manifest::load(dir.path()), Err(Refused::Missing(_))));
+        assert!(matches!(
+            Manifest::load(dir.path()),
+            Err(Refused::Missing(_))
+        ));
         sample().save(dir.path()).unwrap();
         let m = Manifest::load(dir.path()).unwrap();
         assert_eq!(m, sample());
         assert_eq!(m.last_instant(), Some(1_860));
 
         std::fs::write(path(dir.path()), b"garbage").unwrap();
-        assert!(matches!(Manifest::load(dir.path()), Err(Refused::Corrupt(..))));
+        assert!(matches!(
+            Manifest::load(dir.path()),
+            Err(Refused::Corrupt(..))
+        ));
         let mut old = MAGIC.to_vec();
         old.extend_from_slice(&2u32.to_le_bytes());
         std::fs::write(path(dir.path()), old).unwrap();

@@ -43,8 +43,8 @@ pub enum PartError {
 /// The bytes of a frame holding `payload`.
 fn frame(payload: &FrameOut) -> io::Result<Vec<u8>> {
     let body = bincode::serialize(payload).map_err(io::Error::other)?;
-    let len = u32::try_from(body.len())
-        .map_err(|_| io::Error::other("a checkpoint frame over 4 GiB"))?;
+    let len =
+        u32::try_from(body.len()).map_err(|_| io::Error::other("a checkpoint frame over 4 GiB"))?;
     let mut out = Vec::with_capacity(body.len() + 8);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());

@@ -102,12 +102,7 @@ impl Checkpointer {
         let (tx, mut rx) = mpsc::channel::<Submitted>(1);
         let mut store = Store::new(dir, current);
         tokio::spawn(async move {
-            while let Some(Submitted {
-                job,
-                done,
-                _permit,
-            }) = rx.recv().await
-            {
+            while let Some(Submitted { job, done, _permit }) = rx.recv().await {
                 let (s, outcome) = match tokio::task::spawn_blocking(move || {
                     let outcome = store.write(job);
                     (store, outcome)
@@ -372,7 +367,9 @@ impl Store {
                     t.changes = 0;
                     written += len;
                 }
-                Err(e) => tracing::warn!(tenant = %t.code, error = %e, "checkpoint part not compacted"),
+                Err(e) => {
+                    tracing::warn!(tenant = %t.code, error = %e, "checkpoint part not compacted")
+                }
             }
         }
         if replaced.is_empty() {

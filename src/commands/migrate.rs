@@ -14,7 +14,10 @@ pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
     let mut ok = true;
     for t in &tenants {
         let Some(db) = &t.db else {
-            out.line(format_args!("{}: no database on the server, skipped", t.code));
+            out.line(format_args!(
+                "{}: no database on the server, skipped",
+                t.code
+            ));
             ok = false;
             continue;
         };

@@ -141,7 +141,10 @@ impl Out {
             return;
         }
         let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{text}").and_then(|()| stdout.flush()).is_err() {
+        if writeln!(stdout, "{text}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
             self.closed = true;
         }
     }

@@ -16,7 +16,10 @@ pub async fn verify(cli: &Cli, tenant: Option<&str>, tables: Option<&str>) -> Ou
     let mut differences = 0usize;
     for t in &tenants {
         let Some(db) = &t.db else {
-            out.line(format_args!("{}: no database on the server, skipped", t.code));
+            out.line(format_args!(
+                "{}: no database on the server, skipped",
+                t.code
+            ));
             continue;
         };
         let conns = tokio::try_join!(source.acquire(), sink.acquire());

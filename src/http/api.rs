@@ -16,7 +16,6 @@ use crate::live::Live;
 use crate::model::clock::local_time;
 use crate::model::View;
 
-
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantInfo {
     pub code: String,

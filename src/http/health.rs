@@ -14,7 +14,6 @@ use super::now_secs;
 use crate::live::Live;
 use crate::status::{Phase, Report, CAUGHT_UP_SECS};
 
-
 /// Why the service is not healthy: a reason label and a human detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unhealthy {

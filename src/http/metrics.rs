@@ -145,7 +145,10 @@ impl Collector for Families {
             MetricType::Counter,
             m.changes.iter().map(|(tenant, table, n)| {
                 (
-                    vec![("tenant", tenant.clone()), ("table", table.name().to_string())],
+                    vec![
+                        ("tenant", tenant.clone()),
+                        ("table", table.name().to_string()),
+                    ],
                     counter(*n),
                 )
             }),

@@ -121,7 +121,10 @@ mod tests {
         );
         assert_eq!(Instant(300).views().len(), 4);
         assert_eq!(Instant(900).views(), View::ALL.to_vec());
-        assert_eq!(Instant(600).cadences(), vec![Cadence::OneMinute, Cadence::FiveMinutes]);
+        assert_eq!(
+            Instant(600).cadences(),
+            vec![Cadence::OneMinute, Cadence::FiveMinutes]
+        );
     }
 
     #[test]

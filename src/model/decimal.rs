@@ -1,6 +1,6 @@
 //! DECIMAL(…,2) outputs: exact rational values rounded half away from zero to two places.
 //!
-//! Every mean and ratio of SPEC §3 is a quotient of integers (seconds, counts), so it is computed
+//! Every mean and ratio of docs/metrics.md is a quotient of integers (seconds, counts), so it is computed
 //! exactly and rounded once, never through a float.
 
 use std::fmt;

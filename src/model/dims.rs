@@ -53,7 +53,7 @@ impl Dims {
     }
 }
 
-/// Team attribution (SPEC §2, "team of an operator at a node"), prepared once per snapshot.
+/// Team attribution (docs/metrics.md, "team of an operator at a node"), prepared once per snapshot.
 pub struct TeamResolver<'a> {
     dims: &'a Dims,
     /// Operator → candidate teams (active membership in an active team), ascending id_team.

@@ -1,4 +1,4 @@
-//! The typed source rows of SPEC §2, decoded by column name, and the bad-row rules that decide
+//! The typed source rows (docs/metrics.md, "The source tables"), decoded by column name, and the bad-row rules that decide
 //! whether a row may count at all.
 //!
 //! Both sources (binlog row images and snapshot SELECTs) hand over the needed columns of a table
@@ -123,7 +123,7 @@ impl AssignmentStatus {
     }
 }
 
-/// Why a row is left out of some or all metrics (SPEC §2, "Bad rows").
+/// Why a row is left out of some or all metrics (docs/metrics.md, "Bad rows").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum LeftOut {
     /// Status outside its enum: out of every metric.

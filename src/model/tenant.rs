@@ -16,7 +16,9 @@ use super::dims::Dims;
 use super::row::{Assignment, Change, Graph, Instance, Key, LeftOut, Row, Token};
 use super::stored::{FastMap, StoredAssignment, StoredToken};
 use super::token_days::{TokenDayEntry, TokenDays};
-use super::views::{bottlenecks, cycle_time, summary, trends, workload, Cadence, Ctx, View, ViewRows};
+use super::views::{
+    bottlenecks, cycle_time, summary, trends, workload, Cadence, Ctx, View, ViewRows,
+};
 use super::wip::{WipEntry, WipIndex};
 
 #[derive(Debug, Default, Clone)]
@@ -32,7 +34,7 @@ pub struct TenantState {
     wip: WipIndex,
     completions: CompletionIndex,
     token_days: TokenDays,
-    /// Rows held now that count nowhere or only partly, by reason (SPEC §2 "Bad rows").
+    /// Rows held now that count nowhere or only partly, by reason (docs/metrics.md, "Bad rows").
     bad_rows: BTreeMap<LeftOut, i64>,
     /// The day rows were last evicted for (see `evict`).
     evicted_for: Option<NaiveDate>,
@@ -377,7 +379,9 @@ impl TenantState {
         let views = views
             .iter()
             .map(|v| match v {
-                View::Summary => ViewRows::Summary(summary::rows(&ctx, &self.wip, &self.completions)),
+                View::Summary => {
+                    ViewRows::Summary(summary::rows(&ctx, &self.wip, &self.completions))
+                }
                 View::Bottlenecks => ViewRows::Bottlenecks(bottlenecks::rows(&ctx, &self.wip)),
                 View::Workload => ViewRows::Workload(workload::rows(&ctx, &self.wip)),
                 View::CycleTime => ViewRows::CycleTime(cycle_time::rows(&ctx, &self.completions)),

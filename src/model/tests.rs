@@ -1,4 +1,4 @@
-//! SPEC §3 by hand: one seeded factory, every rule of every view checked against numbers worked
+//! docs/metrics.md by hand: one seeded factory, every rule of every view checked against numbers worked
 //! out on paper (see the comments), and a randomized check that incremental upkeep equals a
 //! fresh build from the final rows.
 

@@ -155,7 +155,9 @@ impl Applier {
             .await
             .is_err()
         {
-            tracing::warn!("snapshots still unwritten at shutdown: the checkpoint stays behind them");
+            tracing::warn!(
+                "snapshots still unwritten at shutdown: the checkpoint stays behind them"
+            );
         }
         self.checkpoint(true).await;
         result
@@ -169,7 +171,10 @@ impl Applier {
             match change {
                 SourceChange::Tenant { db, change } => {
                     if let Some(mut slot) = self.w.live.tenants.get_mut(&key(&db)) {
-                        self.w.live.status.change_applied(&slot.code, change.table());
+                        self.w
+                            .live
+                            .status
+                            .change_applied(&slot.code, change.table());
                         health::log_bad_row(&slot.code, &change);
                         slot.apply(change);
                     }
@@ -298,7 +303,8 @@ impl Applier {
         // Left-out rows, logged when they grow.
         for slot in self.w.live.tenants.iter() {
             if let Some(r) = slot.ready() {
-                self.left_out.check(slot.key(), &slot.code, r.state.left_out());
+                self.left_out
+                    .check(slot.key(), &slot.code, r.state.left_out());
             }
         }
     }

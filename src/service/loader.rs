@@ -82,11 +82,7 @@ pub fn spawn(
     (requests, results)
 }
 
-async fn load(
-    source: &MySqlPool,
-    db: &str,
-    today: chrono::NaiveDate,
-) -> Result<Load, LoadError> {
+async fn load(source: &MySqlPool, db: &str, today: chrono::NaiveDate) -> Result<Load, LoadError> {
     let loaded = {
         let mut conn = source.acquire().await?;
         load_tenant(&mut conn, db, today).await?

@@ -83,14 +83,13 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
         .await
         .map_err(|e| connect_failed("sink", &cfg.sink, &e))?;
     let server = {
-        let (mut conn, tls) =
-            binlog_conn(&cfg.source)
-                .await
-                .map_err(|e| RunError::Connect {
-                    role: "source",
-                    endpoint: cfg.source.to_string(),
-                    detail: e.to_string(),
-                })?;
+        let (mut conn, tls) = binlog_conn(&cfg.source)
+            .await
+            .map_err(|e| RunError::Connect {
+                role: "source",
+                endpoint: cfg.source.to_string(),
+                detail: e.to_string(),
+            })?;
         // `preferred` is now TLS or plain, for every later binlog connection too.
         cfg.source.ssl_mode = tls;
         let info = check_server(&mut conn).await?;
@@ -136,8 +135,7 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
     }
 
     let cfg = Arc::new(cfg);
-    let (snapshots, writer_task) =
-        worker::spawn(sink.clone(), live.clone(), cfg.write_concurrency);
+    let (snapshots, writer_task) = worker::spawn(sink.clone(), live.clone(), cfg.write_concurrency);
     let resync = Arc::new(AtomicBool::new(false));
     let checkpointer = {
         let (live, resync) = (live.clone(), resync.clone());

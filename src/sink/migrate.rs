@@ -90,8 +90,11 @@ pub async fn migrate(conn: &mut MySqlConnection, db: &str) -> Result<Migrated, s
     for stmt in plan() {
         match &stmt {
             Statement::Create { table, rest } => {
-                text(conn, &format!("CREATE TABLE IF NOT EXISTS {q}.{} {rest}", ident(table)))
-                    .await?;
+                text(
+                    conn,
+                    &format!("CREATE TABLE IF NOT EXISTS {q}.{} {rest}", ident(table)),
+                )
+                .await?;
             }
             Statement::AddColumn {
                 table,

@@ -183,7 +183,13 @@ impl Scheduler {
         }
     }
 
-    fn finished(&mut self, key: String, job: Job, result: Result<u64, sqlx::Error>, took: Duration) {
+    fn finished(
+        &mut self,
+        key: String,
+        job: Job,
+        result: Result<u64, sqlx::Error>,
+        took: Duration,
+    ) {
         let q = self.queues.entry(key.clone()).or_default();
         q.writing = false;
         match result {

@@ -1,4 +1,4 @@
-//! Idempotent snapshot writes (SPEC §4): one transaction per tenant that deletes the rows of
+//! Idempotent snapshot writes (docs/architecture.md, "Writes"): one transaction per tenant that deletes the rows of
 //! that snapshot_at, inserts the new ones, and deletes what fell out of retention in bounded
 //! batches. Trends replace the rows of the days they cover. Writing a snapshot twice leaves the
 //! tables as writing it once.
@@ -11,11 +11,11 @@ use sqlx::{MySqlConnection, QueryBuilder};
 use crate::db::{ident, text};
 use crate::model::decimal::Dec2;
 use crate::model::views::trends::WINDOW_DAYS;
+use crate::model::views::ViewRows;
 use crate::model::views::{
     bottlenecks::BottleneckRow, cycle_time::CycleTimeRow, summary::SummaryRow, trends::TrendRow,
     workload::WorkloadRow,
 };
-use crate::model::views::ViewRows;
 use crate::model::{Snapshot, View};
 
 /// Rows per INSERT statement and per retention DELETE.

@@ -321,7 +321,10 @@ mod tests {
             "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7:9,4e11fa47-71ca-11e1-9e33-c80aa9429562:1"
         );
         assert_eq!(MySqlGtidSet::parse("not-a-uuid:1-3"), None);
-        assert_eq!(MySqlGtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:x-1"), None);
+        assert_eq!(
+            MySqlGtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:x-1"),
+            None
+        );
         assert_eq!(
             format_uuid(&[
                 0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
@@ -334,7 +337,10 @@ mod tests {
     #[test]
     fn tagged_gtids_are_kept_per_tag() {
         let u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
-        let text = format!("{}:1-5:7:aa:1-3:bb_2:4,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:bb_2:1", u.to_uppercase());
+        let text = format!(
+            "{}:1-5:7:aa:1-3:bb_2:4,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:bb_2:1",
+            u.to_uppercase()
+        );
         let mut set = MySqlGtidSet::parse(&text).unwrap_or_default();
         assert_eq!(
             set.to_string(),
@@ -353,9 +359,6 @@ mod tests {
         let sub = MySqlGtidSet::parse(&format!("{u}:2-3:aa:1")).unwrap_or_default();
         assert!(set.contains(&sub));
         assert!(!sub.contains(&set));
-        assert_eq!(
-            sub.sids(),
-            vec![format!("{u}:2-3"), format!("{u}:aa:1-1")]
-        );
+        assert_eq!(sub.sids(), vec![format!("{u}:2-3"), format!("{u}:aa:1-1")]);
     }
 }

@@ -4,7 +4,9 @@
 
 use tokio::sync::mpsc;
 
-use super::binlog::{check_server, BinlogOptions, BinlogStream, ServerInfo, StreamError, StreamEvent};
+use super::binlog::{
+    check_server, BinlogOptions, BinlogStream, ServerInfo, StreamError, StreamEvent,
+};
 use super::Position;
 use crate::backoff::backoff;
 use crate::ratelimit::WARNINGS;

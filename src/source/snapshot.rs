@@ -148,7 +148,11 @@ pub async fn load_tenant(
     db: &str,
     today: NaiveDate,
 ) -> Result<Loaded, LoadError> {
-    text(conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
+    text(
+        conn,
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    )
+    .await?;
     let point = start_snapshot(conn).await?;
     let result = load_in_transaction(conn, db, today, point).await;
     // Read-only: ending it either way changes nothing.
@@ -160,7 +164,9 @@ const START: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
 
 /// Starts the snapshot transaction, and tells what it saw (see [`LoadPoint`]).
 async fn start_snapshot(conn: &mut MySqlConnection) -> Result<Option<LoadPoint>, sqlx::Error> {
-    let version = sqlx::query("SELECT VERSION()").fetch_one(&mut *conn).await?;
+    let version = sqlx::query("SELECT VERSION()")
+        .fetch_one(&mut *conn)
+        .await?;
     if Flavor::of_version(&name_column(&version, 0)?) == Flavor::MariaDb {
         text(conn, START).await?;
         return mariadb_snapshot_position(conn).await;
@@ -188,9 +194,16 @@ async fn start_snapshot(conn: &mut MySqlConnection) -> Result<Option<LoadPoint>,
 
 /// MySQL's end of the binlog (8.2 renamed the statement; before, only the old name works).
 async fn binlog_end(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx::Error> {
-    let rows = match sqlx::query("SHOW BINARY LOG STATUS").fetch_all(&mut *conn).await {
+    let rows = match sqlx::query("SHOW BINARY LOG STATUS")
+        .fetch_all(&mut *conn)
+        .await
+    {
         Ok(rows) => rows,
-        Err(_) => sqlx::query("SHOW MASTER STATUS").fetch_all(&mut *conn).await?,
+        Err(_) => {
+            sqlx::query("SHOW MASTER STATUS")
+                .fetch_all(&mut *conn)
+                .await?
+        }
     };
     let Some(row) = rows.first() else {
         return Ok(None);

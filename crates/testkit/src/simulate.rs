@@ -8,7 +8,8 @@
 //!   15 operators with varied memberships, flags and capacities);
 //! - the traffic generator ([`run`]): transactions that spawn, assign, start, pause, resume,
 //!   complete, cancel, scrap and delete tokens and assignments, change teams and memberships,
-//!   sometimes touch two tenants at once and, on request, write the bad rows SPEC §2 names;
+//!   sometimes touch two tenants at once and, on request, write the bad rows flowtally must
+//!   leave out (docs/metrics.md);
 //! - fast bulk history for benchmarks ([`bulk_history`]).
 //!
 //! Determinism: one [`SmallRng`] seeded from [`SimOptions::seed`] makes every choice; ids are
@@ -79,7 +80,7 @@ pub struct SimOptions {
     /// Pace to this many transactions per second; `None` runs as fast as possible.
     pub rate_per_sec: Option<f64>,
     pub event_time: Option<EventTime>,
-    /// About 1% of transactions write one of SPEC §2's bad rows.
+    /// About 1% of transactions write a bad row (docs/metrics.md, "Bad rows").
     pub bad_rows: bool,
     /// The factory time zone DATETIMEs are written in.
     pub tz: Tz,
@@ -1618,7 +1619,7 @@ impl TenantSim {
         true
     }
 
-    /// One of SPEC §2's bad rows. The rows it makes unusable leave the mirror.
+    /// A bad row (docs/metrics.md). The rows it makes unusable leave the mirror.
     fn bad_row(&mut self, rng: &mut SmallRng, now: &str, tx: &mut Tx) -> bool {
         let kind = rng.gen_range(0..4);
         let done = match kind {

@@ -1,5 +1,5 @@
 //! The five dashboard views: one file per mv_ table, each a pure function from the tenant's
-//! aggregates and dimensions at instant T to the rows its table gets. The SPEC §3 paragraph of a
+//! aggregates and dimensions at instant T to the rows its table gets. The docs/metrics.md section of a
 //! table is the doc comment of its file.
 
 pub mod bottlenecks;

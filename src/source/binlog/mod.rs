@@ -42,9 +42,9 @@ pub use checks::{check_server, Flavor, ServerInfo, SetupError};
 use super::{Position, SourceChange};
 use crate::model::Value;
 use crate::schema::TableProblem;
+use crate::source::gtid::{format_uuid, Gtid, GtidState};
 use bytes::{le_u32, le_u64, trailing_crc_matches};
 use checks::{scalar, ACCESS_DENIED};
-use crate::source::gtid::{format_uuid, Gtid, GtidState};
 use rows::is_rows_event;
 use tables::Mapped;
 
