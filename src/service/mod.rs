@@ -110,7 +110,14 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
             })?
     };
 
-    let start = startup::start(&cfg.state_dir, &server, &source).await;
+    let options = BinlogOptions {
+        opts: binlog_opts(&cfg.source),
+        server_id: cfg.server_id,
+        heartbeat: Duration::from_secs(cfg.heartbeat_secs),
+        core_db: cfg.core_db.clone(),
+        db_prefix: cfg.db_prefix.clone(),
+    };
+    let start = startup::start(&cfg.state_dir, &server, &source, &options).await;
     match &start.refused {
         None => live.status.resumed(),
         Some(why) => live.status.recompute(why.label()),
@@ -175,13 +182,6 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
         surveys_tx,
         shutdown.clone(),
     );
-    let options = BinlogOptions {
-        opts: binlog_opts(&cfg.source),
-        server_id: cfg.server_id,
-        heartbeat: Duration::from_secs(cfg.heartbeat_secs),
-        core_db: cfg.core_db.clone(),
-        db_prefix: cfg.db_prefix.clone(),
-    };
     let reader: applier::Reader = Box::new(move |from| {
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(reader::run(options.clone(), from, tx));

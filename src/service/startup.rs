@@ -1,17 +1,21 @@
 //! Start-up: resume from the checkpoint when it is usable (this server's, and its binlog file
-//! still on the server), else start over from the end of the binlog read before any load, with
-//! the reason said and counted. Tenants the checkpoint lacks are loaded by the applier, like
-//! any new tenant.
+//! still on the server; or, after a failover, another member's of the same replication
+//! topology whose GTID state this server holds with everything after it), else start over from
+//! the end of the binlog read before any load, with the reason said and counted. Tenants the
+//! checkpoint lacks are loaded by the applier, like any new tenant.
 
 use std::collections::BTreeMap;
 
-use sqlx::MySqlPool;
+use std::time::Duration;
+
+use sqlx::{MySqlPool, Row as _};
 
 use crate::checkpoint::{self, Manifest, Refused, Restored};
 use crate::db::{describe, name_column};
 use crate::model::clock::Clock;
 use crate::model::views::Cadence;
-use crate::source::binlog::ServerInfo;
+use crate::source::binlog::{BinlogOptions, BinlogStream, Flavor, ServerInfo};
+use crate::source::snapshot::LoadPoint;
 use crate::source::Position;
 
 /// Where the service starts.
@@ -29,11 +33,16 @@ pub struct Start {
     pub refused: Option<Refused>,
 }
 
-/// Resumes from the checkpoint in `cfg`'s state directory, or starts over at `server`'s
-/// binlog end (read before anything was loaded).
-pub async fn start(state_dir: &std::path::Path, server: &ServerInfo, source: &MySqlPool) -> Start {
+/// Resumes from the checkpoint in `state_dir`, or starts over at `server`'s binlog end (read
+/// before anything was loaded).
+pub async fn start(
+    state_dir: &std::path::Path,
+    server: &ServerInfo,
+    source: &MySqlPool,
+    binlog: &BinlogOptions,
+) -> Start {
     let now = chrono::Utc::now().timestamp();
-    match usable(state_dir, server, source).await {
+    match usable(state_dir, server, source, binlog).await {
         Ok((manifest, restored)) => {
             tracing::info!(
                 position = %manifest.position,
@@ -70,29 +79,92 @@ async fn usable(
     dir: &std::path::Path,
     server: &ServerInfo,
     source: &MySqlPool,
+    binlog: &BinlogOptions,
 ) -> Result<(Manifest, Vec<Restored>), Refused> {
-    let manifest = Manifest::load(dir)?;
-    if manifest.server != server.identity {
-        return Err(Refused::OtherServer {
-            found: manifest.server,
-            expected: server.identity.clone(),
-            why: String::new(),
-        });
-    }
-    let logs = sqlx::query("SHOW BINARY LOGS")
-        .fetch_all(source)
-        .await
-        .map_err(|e| Refused::Corrupt(checkpoint::path(dir), describe(&e)))?;
-    let present = logs
-        .iter()
-        .filter_map(|r| name_column(r, 0).ok())
-        .any(|f| f == manifest.position.file);
-    if !present {
-        return Err(Refused::Purged(manifest.position.file));
+    let mut manifest = Manifest::load(dir)?;
+    if manifest.server == server.identity {
+        let logs = sqlx::query("SHOW BINARY LOGS")
+            .fetch_all(source)
+            .await
+            .map_err(|e| Refused::Corrupt(checkpoint::path(dir), describe(&e)))?;
+        let present = logs
+            .iter()
+            .filter_map(|r| name_column(r, 0).ok())
+            .any(|f| f == manifest.position.file);
+        if !present {
+            return Err(Refused::Purged(manifest.position.file));
+        }
+    } else {
+        let gtids = failover(&manifest, server, source, binlog)
+            .await
+            .map_err(|why| Refused::OtherServer {
+                found: manifest.server.clone(),
+                expected: server.identity.clone(),
+                why: format!("; no failover resume: {why}"),
+            })?;
+        tracing::info!(
+            from = %manifest.server,
+            to = %server.identity,
+            %gtids,
+            "failover: the checkpoint's GTID state is on this server; resuming from it"
+        );
+        manifest.position = Position::at_gtids(gtids);
     }
     let (d, m) = (dir.to_path_buf(), manifest.clone());
-    let restored = tokio::task::spawn_blocking(move || m.restore(&d))
+    let mut restored = tokio::task::spawn_blocking(move || m.restore(&d))
         .await
         .map_err(|e| Refused::Corrupt(checkpoint::path(dir), e.to_string()))??;
+    if manifest.position.resumes_by_gtid() {
+        // Another server's file offsets mean nothing here; GTIDs still do.
+        for r in &mut restored {
+            if matches!(r.entry.loaded_at, Some(LoadPoint::Position(_))) {
+                r.entry.loaded_at = None;
+            }
+        }
+    }
     Ok((manifest, restored))
+}
+
+/// Whether a checkpoint taken on another server can be resumed here, by its GTID state: GTIDs
+/// on, every GTID of the checkpoint executed here, and every transaction after them still in
+/// this server's binlog. The GTID state to resume from, or why not.
+async fn failover(
+    manifest: &Manifest,
+    server: &ServerInfo,
+    source: &MySqlPool,
+    binlog: &BinlogOptions,
+) -> Result<String, String> {
+    let Some(gtids) = manifest.position.gtid.clone() else {
+        return Err("the checkpoint has no GTID state (GTIDs were off)".into());
+    };
+    if server.flavor == Flavor::MySql {
+        let row = sqlx::query(
+            "SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed), \
+             GTID_SUBSET(@@GLOBAL.gtid_purged, ?)",
+        )
+        .bind(&gtids)
+        .bind(&gtids)
+        .fetch_one(source)
+        .await
+        .map_err(|e| format!("cannot compare GTID sets: {}", describe(&e)))?;
+        let executed: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+        let kept: i64 = row.try_get(1).map_err(|e| e.to_string())?;
+        if executed != 1 {
+            return Err(format!(
+                "this server has not executed every GTID of the checkpoint ({gtids})"
+            ));
+        }
+        if kept != 1 {
+            return Err("this server purged binlogs with transactions after the checkpoint".into());
+        }
+    }
+    // The dump request itself is the final word (MariaDB checks the exact GTIDs, strictly).
+    let at = Position::at_gtids(gtids.clone());
+    let mut stream = BinlogStream::connect(binlog, &at)
+        .await
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+        Ok(Err(e)) if !e.is_retryable() => Err(e.to_string()),
+        _ => Ok(gtids),
+    }
 }

@@ -19,6 +19,21 @@ pub struct Position {
 }
 
 impl Position {
+    /// A position that names only a GTID state: where a stream from another server of the
+    /// same replication topology resumes (its file and offset would mean nothing there).
+    pub fn at_gtids(gtid: String) -> Position {
+        Position {
+            file: String::new(),
+            pos: 4,
+            gtid: Some(gtid),
+        }
+    }
+
+    /// Whether a stream from here starts by GTID state rather than by file and offset.
+    pub fn resumes_by_gtid(&self) -> bool {
+        self.file.is_empty() && self.gtid.is_some()
+    }
+
     /// Where `self` stands relative to `other` in the same server's binlog (the GTID state is
     /// not compared).
     pub fn cmp_in_binlog(&self, other: &Position) -> Ordering {

@@ -42,7 +42,7 @@ pub use checks::{check_server, Flavor, ServerInfo, SetupError};
 use super::{Position, SourceChange};
 use crate::model::Value;
 use crate::schema::TableProblem;
-use crate::source::gtid::{format_uuid, Gtid, GtidState};
+use crate::source::gtid::{format_uuid, Gtid, GtidState, MySqlGtidSet};
 use bytes::{le_u32, le_u64, trailing_crc_matches};
 use checks::{scalar, ACCESS_DENIED};
 use rows::is_rows_event;
@@ -172,6 +172,20 @@ impl BinlogStream {
                 setup.push(format!("SET @source_heartbeat_period={ns}"));
             }
         }
+        // Resuming by GTID state (after a failover: the file and offset of another server mean
+        // nothing here). MariaDB takes the state as a session variable, strictly: a GTID of
+        // the state that its binlog lacks is an error, never a resume by sequence number.
+        let by_gtid = from.resumes_by_gtid();
+        if by_gtid && flavor == Flavor::MariaDb {
+            let state = from.gtid.as_deref().unwrap_or_default();
+            if !state.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b',') {
+                return Err(StreamError::Fatal(format!(
+                    "cannot resume from GTID state '{state}': not a MariaDB GTID list"
+                )));
+            }
+            setup.push(format!("SET @slave_connect_state='{state}'"));
+            setup.push("SET @slave_gtid_strict_mode=1".to_string());
+        }
         // No SET @master_binlog_checksum here: mysql_async sets it (to 'ALL') itself when it
         // registers as a replica, after anything we set, and MariaDB only checks that it exists.
         // Checksummed events are then sent as the server writes them.
@@ -181,9 +195,32 @@ impl BinlogStream {
                 .map_err(|e| connect_error(e, Stage::Session, Some(flavor)))?;
         }
 
-        let request = BinlogStreamRequest::new(options.server_id)
-            .with_filename(from.file.as_bytes())
-            .with_pos(from.pos);
+        let sids: Vec<mysql_async::Sid> = if by_gtid && flavor == Flavor::MySql {
+            let set = from
+                .gtid
+                .as_deref()
+                .and_then(MySqlGtidSet::parse)
+                .ok_or_else(|| {
+                    StreamError::Fatal(format!("cannot resume from {from}: no MySQL GTID set"))
+                })?;
+            set.sids()
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| StreamError::Fatal(format!("GTID set of {from}: {e}")))?
+        } else {
+            Vec::new()
+        };
+        let request = match (by_gtid, flavor) {
+            (true, Flavor::MySql) => BinlogStreamRequest::new(options.server_id)
+                .with_gtid()
+                .with_gtid_set(sids),
+            // MariaDB: an empty file name with the connect state set above.
+            (true, Flavor::MariaDb) => BinlogStreamRequest::new(options.server_id).with_pos(4),
+            (false, _) => BinlogStreamRequest::new(options.server_id)
+                .with_filename(from.file.as_bytes())
+                .with_pos(from.pos),
+        };
         let inner = conn
             .get_binlog_stream(request)
             .await
