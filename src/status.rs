@@ -99,6 +99,8 @@ pub struct Writes {
     /// Duration of each successful snapshot write (one tenant, one instant), in seconds.
     pub duration: Histogram,
     pub rows_by_tenant: BTreeMap<String, u64>,
+    /// Epoch seconds of the latest snapshot instant written, by tenant.
+    pub last_by_tenant: BTreeMap<String, i64>,
     /// Failed write attempts, retried or not.
     pub failures: u64,
     /// Tenants whose snapshot write is being retried: failed attempts in a row, last error.
@@ -112,6 +114,7 @@ impl Default for Writes {
         Writes {
             duration: Histogram::new(WRITE_BUCKETS),
             rows_by_tenant: BTreeMap::new(),
+            last_by_tenant: BTreeMap::new(),
             failures: 0,
             failing: BTreeMap::new(),
             last_snapshot: BTreeMap::new(),
@@ -329,6 +332,7 @@ impl Status {
         self.with(|r| {
             r.tenant_problems.remove(tenant);
             r.writes.rows_by_tenant.remove(tenant);
+            r.writes.last_by_tenant.remove(tenant);
         });
         self.changes
             .lock()
@@ -364,6 +368,8 @@ impl Status {
             }
             w.failing.remove(tenant);
             if let Some(at) = at {
+                let last = w.last_by_tenant.entry(tenant.to_string()).or_insert(at);
+                *last = (*last).max(at);
                 for c in cadences {
                     let last = w.last_snapshot.entry(*c).or_insert(at);
                     *last = (*last).max(at);

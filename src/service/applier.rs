@@ -27,7 +27,8 @@ use crate::checkpoint::part;
 use crate::checkpoint::writer::{Checkpointer, Job as CheckpointJob, PartWork, TenantUpdate};
 use crate::live::Live;
 use crate::model::clock::{Clock, Instant};
-use crate::model::views::Cadence;
+use crate::model::views::{Cadence, ViewRows};
+use crate::model::View;
 use crate::model::Row;
 use crate::sink::worker::{Job, Snapshots};
 use crate::source::binlog::{StreamEvent, Transaction};
@@ -242,11 +243,11 @@ impl Applier {
             .filter_map(|mut slot| {
                 let (code, db) = (slot.code.clone(), slot.db.clone());
                 let ready = slot.ready_mut().filter(|r| r.first_instant <= t)?;
-                Some(Job {
-                    code,
-                    db,
-                    snapshot: ready.state.snapshot(at, &views),
-                })
+                let snapshot = ready.state.snapshot(at, &views);
+                if let Some(ViewRows::Summary(rows)) = snapshot.get(View::Summary) {
+                    ready.record(t.0, rows);
+                }
+                Some(Job { code, db, snapshot })
             })
             .collect();
         for job in jobs {

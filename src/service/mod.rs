@@ -136,6 +136,7 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
                 loaded_at: e.loaded_at,
                 first_instant: Instant(e.first_instant),
                 base: None,
+                history: slot::History::new(),
             }),
         };
         live.tenants.insert(e.db.to_lowercase(), slot);

@@ -52,6 +52,37 @@ pub struct Ready {
     pub first_instant: Instant,
     /// A part to start at the next checkpoint (the base frame of a fresh load, and its rows).
     pub base: Option<(Vec<u8>, u64)>,
+    /// WIP and queued totals at the last snapshot instants, oldest first (for the dashboard's
+    /// sparkline; kept in memory since the tenant was loaded or restored).
+    pub history: History,
+}
+
+/// WIP and queued totals at the last [`HISTORY_POINTS`] one-minute instants.
+pub type History = std::collections::VecDeque<Totals>;
+
+/// Six hours of minutes.
+pub const HISTORY_POINTS: usize = 360;
+
+/// A tenant's WIP and queued token totals at one snapshot instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    /// Epoch seconds.
+    pub at: i64,
+    pub wip: i64,
+    pub queued: i64,
+}
+
+impl Ready {
+    /// Remembers the totals of the summary just taken at `at`.
+    pub fn record(&mut self, at: i64, summary: &[crate::model::views::summary::SummaryRow]) {
+        let (wip, queued) = summary
+            .iter()
+            .fold((0, 0), |(w, q), r| (w + r.wip_count, q + r.waiting_count));
+        if self.history.len() == HISTORY_POINTS {
+            self.history.pop_front();
+        }
+        self.history.push_back(Totals { at, wip, queued });
+    }
 }
 
 /// Where a transaction ends in the binlog, and its GTID.
@@ -159,6 +190,7 @@ impl TenantSlot {
             loaded_at: point,
             first_instant,
             base: Some(base),
+            history: History::new(),
         };
         let problem = loading
             .drift
