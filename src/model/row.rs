@@ -232,6 +232,17 @@ impl Assignment {
         }
     }
 
+    /// Why this assignment is left out of some metric, if it is (see [`LeftOut`]): bad, or
+    /// completed before it started (out of cycle time only).
+    pub fn left_out(&self) -> Option<LeftOut> {
+        self.bad().or_else(|| {
+            (self.completed_on().is_some()
+                && self.started_at.is_some()
+                && self.cycle_secs().is_none())
+            .then_some(LeftOut::CompletedBeforeStarted)
+        })
+    }
+
     /// Open and not bad: the kind of assignment that can hold a token.
     pub fn is_open(&self) -> bool {
         self.status.is_open() && self.bad().is_none()

@@ -277,7 +277,7 @@ impl TenantState {
             if let Some(e) = CompletionEntry::of(&old) {
                 self.completions.remove(&e);
             }
-            self.count_bad(Self::assignment_left_out(&old), -1);
+            self.count_bad(old.left_out(), -1);
             if let (true, Some(t)) = (old.is_open(), old.token) {
                 if let Some(open) = self.open_by_token.get_mut(&t) {
                     open.remove(&id);
@@ -291,7 +291,7 @@ impl TenantState {
             if let Some(e) = CompletionEntry::of(&a) {
                 self.completions.add(&e);
             }
-            self.count_bad(Self::assignment_left_out(&a), 1);
+            self.count_bad(a.left_out(), 1);
             if let (true, Some(t)) = (a.is_open(), a.token) {
                 self.open_by_token.entry(t).or_default().insert(id);
             }
@@ -304,18 +304,12 @@ impl TenantState {
         }
     }
 
-    fn assignment_left_out(a: &Assignment) -> Option<LeftOut> {
-        a.bad().or_else(|| {
-            (a.completed_on().is_some() && a.cycle_secs().is_none() && a.started_at.is_some())
-                .then_some(LeftOut::CompletedBeforeStarted)
-        })
-    }
 
     /// The rows of `views` at instant `at` (naive local time). Forgets days no view can read
     /// again, since instants only move forward.
     pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {
         let today = at.date();
-        let week = today - chrono::Days::new(6);
+        let week = cycle_time::week_start(today);
         let lookback = today - chrono::Days::new(trends::LOOKBACK_DAYS - 1);
         self.completions.drop_before(week);
         self.completions.prepare_week(today);
@@ -365,7 +359,7 @@ impl TenantState {
             })
             .collect();
         for a in assignments {
-            self.count_bad(Self::assignment_left_out(&a), -1);
+            self.count_bad(a.left_out(), -1);
             self.assignments.remove(&a.id);
             if let Some(journal) = &mut self.journal {
                 journal.push(Change::Delete(Key::Assignment(a.id)));

@@ -12,13 +12,7 @@ use crate::ratelimit::WARNINGS;
 fn row_left_out(change: &Change) -> Option<(LeftOut, i64)> {
     match change {
         Change::Upsert(Row::Token(t)) => t.bad().map(|r| (r, t.id)),
-        Change::Upsert(Row::Assignment(a)) => a
-            .bad()
-            .or_else(|| {
-                (a.completed_on().is_some() && a.started_at.is_some() && a.cycle_secs().is_none())
-                    .then_some(LeftOut::CompletedBeforeStarted)
-            })
-            .map(|r| (r, a.id)),
+        Change::Upsert(Row::Assignment(a)) => a.left_out().map(|r| (r, a.id)),
         _ => None,
     }
 }

@@ -1749,7 +1749,7 @@ pub async fn run_until(pool: &MySqlPool, opts: &SimOptions, stop: &AtomicBool) -
                         return Err(e.context("simulate: giving up after repeated failures"));
                     }
                     tracing::warn!(error = %format!("{e:#}"), "simulate: reconnect failed");
-                    tokio::time::sleep(backoff(failures)).await;
+                    tokio::time::sleep(reconnect_pause(failures)).await;
                     continue;
                 }
             }
@@ -1835,7 +1835,7 @@ pub async fn run_until(pool: &MySqlPool, opts: &SimOptions, stop: &AtomicBool) -
                         .context("simulate: giving up after repeated failures"));
                 }
                 tracing::warn!(error = %e, "simulate: transaction failed; reconnecting");
-                tokio::time::sleep(backoff(failures)).await;
+                tokio::time::sleep(reconnect_pause(failures)).await;
             }
         }
     }
@@ -1853,7 +1853,8 @@ pub async fn run_until(pool: &MySqlPool, opts: &SimOptions, stop: &AtomicBool) -
     Ok(stats)
 }
 
-fn backoff(failures: u32) -> Duration {
+/// The pause before the simulator reconnects after `failures` failed transactions in a row.
+fn reconnect_pause(failures: u32) -> Duration {
     Duration::from_millis((50u64 << failures.min(5)).min(1_000))
 }
 

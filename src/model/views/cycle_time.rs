@@ -63,7 +63,7 @@ impl Group {
 }
 
 pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
-    let (period_start, period_end) = (ctx.days_ago(6), ctx.today());
+    let (period_start, period_end) = (week_start(ctx.today()), ctx.today());
     // Cells merged by (node, team of the assignment): a team's row, or (team None) the node's
     // assignments without a team.
     let mut groups: BTreeMap<(i64, Option<i64>), Group> = BTreeMap::new();
@@ -116,3 +116,8 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
         })
         .collect()
 }
+/// The first day of the cycle-time week ending on `end`: the 7 days `end − 6 ..= end`.
+pub fn week_start(end: NaiveDate) -> NaiveDate {
+    end - chrono::Days::new(6)
+}
+
