@@ -11,7 +11,6 @@ use chrono::NaiveDate;
 use hdrhistogram::Histogram;
 
 use super::row::Assignment;
-use super::views::cycle_time::week_start;
 use super::stored::FastMap;
 
 pub type Cycles = Histogram<u32>;
@@ -80,6 +79,11 @@ pub struct CompletionIndex {
     /// once built ([`CompletionIndex::prepare_week`]): the cycle-time view then merges one
     /// histogram per (node, operator) instead of one per day and (node, operator).
     week: Option<(NaiveDate, FastMap<CompletionKey, CompletionCell>)>,
+}
+
+/// The first day of the cycle-time week ending on `end`: the 7 days `end − 6 ..= end`.
+pub fn week_start(end: NaiveDate) -> NaiveDate {
+    end - chrono::Days::new(6)
 }
 
 impl CompletionCell {

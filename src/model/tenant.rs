@@ -309,7 +309,7 @@ impl TenantState {
     /// again, since instants only move forward.
     pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {
         let today = at.date();
-        let week = cycle_time::week_start(today);
+        let week = super::completions::week_start(today);
         let lookback = today - chrono::Days::new(trends::LOOKBACK_DAYS - 1);
         self.completions.drop_before(week);
         self.completions.prepare_week(today);

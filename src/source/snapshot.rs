@@ -115,7 +115,7 @@ fn select_list(table: Table) -> String {
 
 fn filter(table: Table, today: NaiveDate) -> String {
     let trends_from = today - chrono::Days::new(LOOKBACK_DAYS - 1);
-    let week_from = crate::model::views::cycle_time::week_start(today);
+    let week_from = crate::model::completions::week_start(today);
     match table {
         Table::Token => format!(
             " WHERE status IS NULL OR status NOT IN ('completed','scrapped') \

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::model::completions::{
-    new_cycles, percentile, CompletionCell, CompletionIndex, CompletionKey, Cycles,
+    new_cycles, percentile, week_start, CompletionCell, CompletionIndex, CompletionKey, Cycles,
 };
 use crate::model::decimal::Dec2;
 
@@ -116,8 +116,3 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
         })
         .collect()
 }
-/// The first day of the cycle-time week ending on `end`: the 7 days `end − 6 ..= end`.
-pub fn week_start(end: NaiveDate) -> NaiveDate {
-    end - chrono::Days::new(6)
-}
-
