@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::source::binlog::Flavor;
+use crate::source::Flavor;
 
 /// The GTID of one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! new tenants). Both speak [`Change`](crate::model::Change) per tenant database.
 
 pub mod binlog;
+mod flavor;
 pub mod gtid;
 pub mod position;
 pub mod reader;
@@ -10,6 +11,7 @@ pub mod snapshot;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Change;
+pub use flavor::Flavor;
 pub use position::Position;
 
 /// A row of the core `organization` table: the tenant registry.

@@ -13,7 +13,7 @@ use sqlx::{MySqlConnection, Row as _};
 
 use serde::{Deserialize, Serialize};
 
-use super::binlog::Flavor;
+use super::Flavor;
 use super::gtid::{Gtid, MySqlGtidSet};
 use super::Position;
 use crate::db::{ident, name_column, text, text_column};

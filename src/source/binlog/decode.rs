@@ -12,7 +12,6 @@ use chrono::{NaiveDate, NaiveDateTime};
 use mysql_async::consts::ColumnType;
 
 use super::bytes::{be_uint, le_uint, lenenc, take};
-use super::tables::Decoding;
 use crate::model::Value;
 
 /// One column of a table as a row image stores it: how many bytes to step over, and what to make
@@ -153,29 +152,40 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> 
     }
 }
 
+/// How a table's row images are laid out, and where the values flowtally reads sit in them.
+pub(super) struct Layout {
+    /// Every column of the table, to walk over a row image.
+    pub(super) columns: Vec<ImageColumn>,
+    /// For each column, where its value goes in the output (a needed column) or nowhere.
+    pub(super) slots: Vec<Option<usize>>,
+    pub(super) needed: usize,
+    /// JSON columns of the table (a partial update's after image has a bitmap over them).
+    pub(super) json_columns: usize,
+}
+
 /// Reads one row image (null bitmap, then the present non-NULL values) into `out`, in the
 /// order of the needed columns.
 pub(super) fn read_image(
     buf: &mut &[u8],
     present: &[bool],
-    plan: &Decoding,
+    layout: &Layout,
     partial: bool,
     out: &mut Vec<Value>,
 ) -> Result<(), String> {
     out.clear();
-    out.resize(plan.needed, Value::Null);
+    out.resize(layout.needed, Value::Null);
     if partial {
         // A partial update's after image starts with its value options and, for partial JSON,
         // a bitmap over the table's JSON columns; the JSON values themselves keep their length.
         let options = lenenc(buf).ok_or("truncated value options")?;
         if options & 1 != 0 {
-            take(buf, plan.json_columns.div_ceil(8)).ok_or("truncated partial JSON bitmap")?;
+            take(buf, layout.json_columns.div_ceil(8)).ok_or("truncated partial JSON bitmap")?;
         }
     }
     let n_present = present.iter().filter(|p| **p).count();
     let nulls = take(buf, n_present.div_ceil(8)).ok_or("truncated null bitmap")?;
     let mut image_idx = 0;
-    for (i, col) in plan.columns.iter().enumerate() {
+    for (i, col) in layout.columns.iter().enumerate() {
         if !present.get(i).copied().unwrap_or(false) {
             continue;
         }
@@ -194,7 +204,7 @@ pub(super) fn read_image(
             }
         }
         .ok_or("truncated row image")?;
-        if let Some(slot) = plan.slots.get(i).copied().flatten() {
+        if let Some(slot) = layout.slots.get(i).copied().flatten() {
             if let Some(v) = out.get_mut(slot) {
                 *v = convert(&col.conv, bytes);
             }

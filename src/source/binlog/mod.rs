@@ -11,12 +11,13 @@
 //! errors classified), and the event loop that follows positions and groups events into
 //! transactions. The rest:
 //!
-//! - `checks`: the start-up checks ([`check_server`], [`SetupError`]) and the server [`Flavor`].
-//! - `gtid`: the GTID state carried in positions (MariaDB GTID lists, MySQL GTID sets).
+//! - `checks`: the start-up checks ([`check_server`], [`SetupError`]).
 //! - `tables`: table-map tracking: which table ids are tracked tables, their needed columns
 //!   located by name, the schema drift of a tracked table ([`TableProblem`]).
 //! - `rows`: rows events of tracked tables to [`SourceChange`]s.
-//! - `decode`: the row-image decoder, row bytes to [`Value`]s of the needed columns.
+//! - `decode`: the row-image decoder, row bytes to values of the needed columns.
+//!
+//! The GTID state itself is `source::gtid`. Imports run one way: rows → tables → decode.
 //! - `bytes`: integer readers and the event CRC32.
 
 mod bytes;
@@ -25,7 +26,6 @@ mod decode;
 mod rows;
 mod tables;
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -37,16 +37,16 @@ use mysql_async::binlog::{EventType, TransactionPayloadCompressionType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder};
 
-pub use checks::{check_server, Flavor, ServerInfo, SetupError};
+pub use checks::{check_server, ServerInfo, SetupError};
+pub use crate::source::Flavor;
 
 use super::{Position, SourceChange};
-use crate::model::Value;
 use crate::schema::TableProblem;
 use crate::source::gtid::{format_uuid, Gtid, GtidState, MySqlGtidSet};
 use bytes::{le_u32, le_u64, trailing_crc_matches};
 use checks::{scalar, ACCESS_DENIED};
-use rows::is_rows_event;
-use tables::Mapped;
+use rows::{is_rows_event, RowDecoder};
+use tables::TableMaps;
 
 /// Why the stream stopped. Only [`StreamError::is_retryable`] errors are worth a reconnect from
 /// the last applied [`Transaction::end`].
@@ -293,12 +293,12 @@ impl BinlogStream {
 
     /// Rows left out because their primary key was NULL, since this stream connected.
     pub fn skipped_rows(&self) -> u64 {
-        self.decoder.skipped
+        self.decoder.rows.skipped
     }
 
     /// Rows of tracked tables decoded since this stream connected.
     pub fn decoded_rows(&self) -> u64 {
-        self.decoder.decoded
+        self.decoder.rows.decoded
     }
 
     pub fn flavor(&self) -> Flavor {
@@ -403,17 +403,16 @@ const FL_STANDALONE: u8 = 1;
 /// Events the server made up for the stream (fake rotate, re-sent format description).
 const LOG_EVENT_ARTIFICIAL_F: u16 = 0x20;
 
-/// The event loop's state: where in the binlog we are, the transaction being collected, and
-/// what the table ids of the current file mean. Table maps and rows events are handled in
-/// `tables` and `rows`.
+/// The event loop's state: where in the binlog we are, the GTID state there, the transaction
+/// being collected, what the table ids of the current file mean (`tables`) and the rows decoder
+/// (`rows`).
 struct Decoder {
     flavor: Flavor,
-    core_db: String,
-    db_prefix: String,
     file: String,
     pos: u64,
     gtid: GtidState,
-    tables: HashMap<u64, Mapped>,
+    tables: TableMaps,
+    rows: RowDecoder,
     /// A BEGIN (or a non-standalone MariaDB GTID) opened a group that a commit will close.
     in_txn: bool,
     /// The GTID of the transaction in progress, and whether it is an anonymous one.
@@ -421,31 +420,22 @@ struct Decoder {
     anonymous: bool,
     changes: Vec<SourceChange>,
     drift: Vec<TableProblem>,
-    skipped: u64,
-    decoded: u64,
-    scratch_before: Vec<Value>,
-    scratch_after: Vec<Value>,
 }
 
 impl Decoder {
     fn new(flavor: Flavor, options: &BinlogOptions, from: &Position) -> Decoder {
         Decoder {
             flavor,
-            core_db: options.core_db.clone(),
-            db_prefix: options.db_prefix.clone(),
             file: from.file.clone(),
             pos: from.pos,
             gtid: GtidState::start(flavor, from.gtid.as_deref()),
-            tables: HashMap::new(),
+            tables: TableMaps::new(&options.core_db, &options.db_prefix),
+            rows: RowDecoder::default(),
             in_txn: false,
             pending_gtid: None,
             anonymous: false,
             changes: Vec::new(),
             drift: Vec::new(),
-            skipped: 0,
-            decoded: 0,
-            scratch_before: Vec::new(),
-            scratch_after: Vec::new(),
         }
     }
 
@@ -477,11 +467,15 @@ impl Decoder {
                 Ok(Some(StreamEvent::Heartbeat))
             }
             k if k == EventType::TABLE_MAP_EVENT as u8 => {
-                self.table_map(event)?;
+                let at = self.position();
+                if let Some(drift) = self.tables.map(event, &at)? {
+                    self.drift.push(drift);
+                }
                 Ok(None)
             }
             k if is_rows_event(k) => {
-                self.rows(event)?;
+                let at = self.position();
+                self.rows.rows(event, &self.tables, &mut self.changes, &at)?;
                 Ok(None)
             }
             k if k == EventType::XID_EVENT as u8 => Ok(Some(self.commit(header.timestamp()))),

@@ -1,34 +1,42 @@
 //! Rows events of tracked tables to [`SourceChange`]s: the row-image checks, the walk over the
 //! rows of an event, and the before/after images turned into upserts and deletes.
 
-use std::sync::Arc;
-
 use mysql_async::binlog::events::{Event, EventData, RowsEventData};
 use mysql_async::binlog::EventType;
 
 use super::bytes::le_u32;
 use super::decode::read_image;
-use super::tables::{Decoding, Plan, Target};
-use super::{Decoder, StreamError};
+use super::tables::{Decoding, Plan, TableMaps, Target};
+use super::StreamError;
 use crate::model::{Change, Row, Value};
 use crate::source::{Organization, SourceChange};
 
-impl Decoder {
-    /// Collects the changes of a rows event of a tracked table; other tables' rows are not read.
-    pub(super) fn rows(&mut self, event: &Event) -> Result<(), StreamError> {
+/// Turns the rows events of tracked tables into changes, reusing its buffers.
+#[derive(Default)]
+pub(super) struct RowDecoder {
+    scratch_before: Vec<Value>,
+    scratch_after: Vec<Value>,
+    /// Rows of tracked tables decoded, and those left out because their key was NULL.
+    pub(super) decoded: u64,
+    pub(super) skipped: u64,
+}
+
+impl RowDecoder {
+    /// Adds the changes of a rows event of a tracked table to `out`; other tables' rows are
+    /// not read. `at` names the position for messages.
+    pub(super) fn rows(
+        &mut self,
+        event: &Event,
+        tables: &TableMaps,
+        out: &mut Vec<SourceChange>,
+        at: &dyn std::fmt::Display,
+    ) -> Result<(), StreamError> {
         // Cheap peek at the table id (first field of every rows event) before parsing anything.
         let Some(table_id) = rows_table_id(event) else {
-            return Err(StreamError::Decode(format!(
-                "rows event too short at {}",
-                self.position()
-            )));
+            return Err(StreamError::Decode(format!("rows event too short at {at}")));
         };
-        let plan = match self.tables.get(&table_id) {
-            Some(mapped) => match &*mapped.plan {
-                Plan::Decode(_) => Arc::clone(&mapped.plan),
-                Plan::Ignore | Plan::Drifted(_) => return Ok(()),
-            },
-            None => return Ok(()),
+        let Some(plan) = tables.decoding(table_id) else {
+            return Ok(());
         };
         let Plan::Decode(plan) = &*plan else {
             return Ok(());
@@ -36,12 +44,7 @@ impl Decoder {
         let data = match event.read_data() {
             Ok(Some(EventData::RowsEvent(data))) => data,
             Ok(_) => return Ok(()),
-            Err(e) => {
-                return Err(StreamError::Decode(format!(
-                    "rows event at {}: {e}",
-                    self.position()
-                )))
-            }
+            Err(e) => return Err(StreamError::Decode(format!("rows event at {at}: {e}"))),
         };
         // With a MINIMAL or NOBLOB row image a needed column can be absent and would read as
         // NULL: refuse rather than apply wrong rows.
@@ -50,37 +53,37 @@ impl Decoder {
             ("after", data.columns_after_image()),
         ] {
             let Some(present) = present else { continue };
-            let absent = plan.slots.iter().enumerate().find_map(|(i, slot)| {
+            let absent = plan.layout.slots.iter().enumerate().find_map(|(i, slot)| {
                 let slot = (*slot)?;
                 let here = present.get(i).is_some_and(|b| *b);
                 (!here).then(|| plan.target.columns().get(slot).map_or("?", |c| c.name))
             });
             if let Some(column) = absent {
                 return Err(StreamError::Fatal(format!(
-                    "the {image} image of a row of {} at {} lacks column {column}: \
+                    "the {image} image of a row of {} at {at} lacks column {column}: \
                      binlog_row_image is not FULL on the server; run SET GLOBAL \
                      binlog_row_image=FULL, add binlog_row_image=FULL to the server config, then \
                      reset the checkpoint",
                     plan.target_name(),
-                    self.position()
                 )));
             }
         }
-        self.decode_rows(&data, plan).map_err(|e| {
-            StreamError::Decode(format!(
-                "rows of {} at {}: {e}",
-                plan.target_name(),
-                self.position()
-            ))
+        self.decode_rows(&data, plan, out).map_err(|e| {
+            StreamError::Decode(format!("rows of {} at {at}: {e}", plan.target_name()))
         })
     }
 
-    fn decode_rows(&mut self, data: &RowsEventData, plan: &Decoding) -> Result<(), String> {
+    fn decode_rows(
+        &mut self,
+        data: &RowsEventData,
+        plan: &Decoding,
+        out: &mut Vec<SourceChange>,
+    ) -> Result<(), String> {
         let num_columns = data.num_columns() as usize;
-        if num_columns != plan.columns.len() {
+        if num_columns != plan.layout.columns.len() {
             return Err(format!(
                 "rows event has {num_columns} columns, its table map {}",
-                plan.columns.len()
+                plan.layout.columns.len()
             ));
         }
         let before_cols: Option<Vec<bool>> = data
@@ -97,14 +100,14 @@ impl Decoder {
             while !buf.is_empty() {
                 let has_before = match &before_cols {
                     Some(cols) => {
-                        read_image(&mut buf, cols, plan, false, &mut before)?;
+                        read_image(&mut buf, cols, &plan.layout, false, &mut before)?;
                         true
                     }
                     None => false,
                 };
                 let has_after = match &after_cols {
                     Some(cols) => {
-                        read_image(&mut buf, cols, plan, partial, &mut after)?;
+                        read_image(&mut buf, cols, &plan.layout, partial, &mut after)?;
                         true
                     }
                     None => false,
@@ -113,6 +116,7 @@ impl Decoder {
                     plan,
                     has_before.then_some(before.as_slice()),
                     has_after.then_some(after.as_slice()),
+                    out,
                 );
             }
             Ok(())
@@ -123,14 +127,20 @@ impl Decoder {
     }
 
     /// Turns one row change (before and/or after image) into changes.
-    fn emit(&mut self, plan: &Decoding, before: Option<&[Value]>, after: Option<&[Value]>) {
+    fn emit(
+        &mut self,
+        plan: &Decoding,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+        out: &mut Vec<SourceChange>,
+    ) {
         self.decoded += 1;
         match &plan.target {
             Target::Tenant { db, table } => {
                 let before = before.map(|v| Row::decode(*table, v));
                 let after = after.map(|v| Row::decode(*table, v));
                 let mut push = |change| {
-                    self.changes.push(SourceChange::Tenant {
+                    out.push(SourceChange::Tenant {
                         db: db.clone(),
                         change,
                     })
@@ -173,18 +183,18 @@ impl Decoder {
                     (old, Some(Some(new))) => {
                         if let Some(Some(old)) = old {
                             if old.id != new.id {
-                                self.changes.push(SourceChange::Organization {
+                                out.push(SourceChange::Organization {
                                     id: old.id,
                                     after: None,
                                 });
                             }
                         }
-                        self.changes.push(SourceChange::Organization {
+                        out.push(SourceChange::Organization {
                             id: new.id,
                             after: Some(new),
                         });
                     }
-                    (Some(Some(old)), None) => self.changes.push(SourceChange::Organization {
+                    (Some(Some(old)), None) => out.push(SourceChange::Organization {
                         id: old.id,
                         after: None,
                     }),

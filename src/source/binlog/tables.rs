@@ -2,63 +2,98 @@
 //! core `organization` table), where the columns flowtally reads sit in them, found by name in
 //! the table map's FULL metadata, and the [`SchemaProblem`] of a tracked table that lost some.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use mysql_async::binlog::events::{Event, OptionalMetadataField, TableMapEvent};
 use mysql_async::consts::ColumnType;
 
-use super::decode::{column, Conv, ImageColumn};
-use super::{Decoder, StreamError};
+use super::decode::{column, Conv, ImageColumn, Layout};
+use super::StreamError;
 use crate::schema::{Column, SchemaProblem, Table, TableProblem, ORGANIZATION_COLUMNS};
 
 /// The table behind a table id, and the table map bytes it was built from (tracked tables only,
 /// so that an unchanged map re-sent with every transaction is not analysed again).
-pub(super) struct Mapped {
+struct Mapped {
     raw: Option<Vec<u8>>,
-    pub(super) plan: Arc<Plan>,
+    plan: Arc<Plan>,
 }
 
-impl Decoder {
-    /// Records what a table id stands for. A tracked table's map is analysed again only when its
-    /// bytes changed.
-    pub(super) fn table_map(&mut self, event: &Event) -> Result<(), StreamError> {
-        let tme = event.read_event::<TableMapEvent>().map_err(|e| {
-            StreamError::Decode(format!("table map event at {}: {e}", self.position()))
-        })?;
+/// What the table ids of the current binlog file stand for.
+pub(super) struct TableMaps {
+    core_db: String,
+    db_prefix: String,
+    maps: HashMap<u64, Mapped>,
+}
+
+impl TableMaps {
+    pub(super) fn new(core_db: &str, db_prefix: &str) -> TableMaps {
+        TableMaps {
+            core_db: core_db.to_string(),
+            db_prefix: db_prefix.to_string(),
+            maps: HashMap::new(),
+        }
+    }
+
+    /// Every transaction re-sends its table maps, so forgetting them at the end of a file loses
+    /// nothing and keeps the map bounded.
+    pub(super) fn clear(&mut self) {
+        self.maps.clear();
+    }
+
+    /// How to read the rows of table id `table_id`, if it is a tracked table that can be read.
+    pub(super) fn decoding(&self, table_id: u64) -> Option<Arc<Plan>> {
+        let mapped = self.maps.get(&table_id)?;
+        matches!(&*mapped.plan, Plan::Decode(_)).then(|| Arc::clone(&mapped.plan))
+    }
+
+    /// Records what a table id stands for; the drift of a tracked table that lacks columns
+    /// flowtally reads (its rows are skipped). A tracked table's map is analysed again only
+    /// when its bytes changed.
+    pub(super) fn map(
+        &mut self,
+        event: &Event,
+        at: &dyn std::fmt::Display,
+    ) -> Result<Option<TableProblem>, StreamError> {
+        let tme = event
+            .read_event::<TableMapEvent>()
+            .map_err(|e| StreamError::Decode(format!("table map event at {at}: {e}")))?;
         let table_id = tme.table_id();
-        let target = self.target(tme.database_name_raw(), tme.table_name_raw());
-        let Some(target) = target else {
-            self.tables.insert(
+        let Some(target) = self.target(tme.database_name_raw(), tme.table_name_raw()) else {
+            self.maps.insert(
                 table_id,
                 Mapped {
                     raw: None,
                     plan: Arc::new(Plan::Ignore),
                 },
             );
-            return Ok(());
+            return Ok(None);
         };
-        if let Some(known) = self.tables.get(&table_id) {
+        if let Some(known) = self.maps.get(&table_id) {
             if known.raw.as_deref() == Some(event.data()) {
-                return Ok(());
+                return Ok(None);
             }
         }
         let plan = build_plan(&tme, target)?;
-        if let Plan::Drifted(drift) = &plan {
-            tracing::warn!(
-                db = %drift.db,
-                problem = %drift.problem,
-                "tracked table lacks columns flowtally reads; its changes are skipped"
-            );
-            self.drift.push(drift.clone());
-        }
-        self.tables.insert(
+        let drift = match &plan {
+            Plan::Drifted(drift) => {
+                tracing::warn!(
+                    db = %drift.db,
+                    problem = %drift.problem,
+                    "tracked table lacks columns flowtally reads; its changes are skipped"
+                );
+                Some(drift.clone())
+            }
+            _ => None,
+        };
+        self.maps.insert(
             table_id,
             Mapped {
                 raw: Some(event.data().to_vec()),
                 plan: Arc::new(plan),
             },
         );
-        Ok(())
+        Ok(drift)
     }
 
     fn target(&self, db: &[u8], table: &[u8]) -> Option<Target> {
@@ -103,13 +138,7 @@ pub(super) enum Plan {
 /// How to decode the rows of a tracked table.
 pub(super) struct Decoding {
     pub(super) target: Target,
-    /// Every column of the table, to walk over a row image.
-    pub(super) columns: Vec<ImageColumn>,
-    /// For each column, where its value goes in the output (a needed column) or nowhere.
-    pub(super) slots: Vec<Option<usize>>,
-    pub(super) needed: usize,
-    /// JSON columns of the table (a partial update's after image has a bitmap over them).
-    pub(super) json_columns: usize,
+    pub(super) layout: Layout,
 }
 
 impl Decoding {
@@ -242,10 +271,12 @@ fn build_plan(tme: &TableMapEvent, target: Target) -> Result<Plan, StreamError> 
     }
     Ok(Plan::Decode(Decoding {
         target,
-        columns,
-        slots,
-        needed: wanted.len(),
-        json_columns,
+        layout: Layout {
+            columns,
+            slots,
+            needed: wanted.len(),
+            json_columns,
+        },
     }))
 }
 
