@@ -7,13 +7,13 @@
 //!                                          └──journals──► checkpoint writer ──► state/
 //! ```
 //!
-//! - [`startup`]: resume from the checkpoint, or start over at the binlog's end.
-//! - [`applier`]: the one ordered loop that applies transactions and takes snapshots; it does
+//! - `startup`: resume from the checkpoint, or start over at the binlog's end.
+//! - `applier`: the one ordered loop that applies transactions and takes snapshots; it does
 //!   no I/O of its own.
-//! - [`watcher`]: surveys which tenants there are and whether their tables are whole.
-//! - [`loader`]: consistent-snapshot loads of tenants, a few at a time.
+//! - `watcher`: surveys which tenants there are and whether their tables are whole.
+//! - `loader`: consistent-snapshot loads of tenants, a few at a time.
 //! - [`slot`]: a tenant's slot in the live map, loading or ready.
-//! - [`health`]: rows left out of the metrics, in rate-limited log lines.
+//! - `health`: rows left out of the metrics, in rate-limited log lines.
 //! - [`shutdown`]: the one shutdown signal.
 //!
 //! This file only wires them together.

@@ -16,9 +16,9 @@
 //!   located by name, the schema drift of a tracked table ([`TableProblem`]).
 //! - `rows`: rows events of tracked tables to [`SourceChange`]s.
 //! - `decode`: the row-image decoder, row bytes to values of the needed columns.
+//! - `bytes`: integer readers and the event CRC32.
 //!
 //! The GTID state itself is `source::gtid`. Imports run one way: rows → tables → decode.
-//! - `bytes`: integer readers and the event CRC32.
 
 mod bytes;
 mod checks;
