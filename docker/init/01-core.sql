@@ -1,7 +1,7 @@
 -- The ERP's core database and its tenant registry, with the two demo tenants.
 -- Run once by the mysql image when its data volume is first initialised (files in
 -- /docker-entrypoint-initdb.d run in name order: this one, 02-tenants.sql, then 03-users.sh).
--- The DDL is tests/fixtures/core.sql.
+-- The DDL is crates/testkit/sql/core.sql.
 
 CREATE DATABASE IF NOT EXISTS bgerp CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE TABLE IF NOT EXISTS bgerp.organization (

@@ -1,9 +1,9 @@
--- The two demo tenant databases: for each, the ERP's source tables (tests/fixtures/tenant_source.sql),
--- the five mv_ tables (migrations/0001_mv_tables.sql; `flowtally migrate` finds nothing to do) and
--- the dimensions the simulator needs (routing graphs and nodes, teams, team members): the rows
--- `flowtally simulate --setup` seeds, for seeds 1 (DEFAULT) and 2 (ACME). Tokens and assignments
--- are left to the simulator service.
--- Run once by the mysql image when its data volume is first initialised. tests/docker_files.rs
+-- The two demo tenant databases: for each, the ERP's source tables
+-- (crates/testkit/sql/tenant_source.sql), the five mv_ tables (migrations/0001_mv_tables.sql;
+-- `flowtally migrate` finds nothing to do) and the dimensions the simulator needs (routing graphs
+-- and nodes, teams, team members): the rows `flowtally-sim --setup` seeds, for seeds 1 (DEFAULT)
+-- and 2 (ACME). Tokens and assignments are left to the simulator service.
+-- Run once by the mysql image when its data volume is first initialised. tests/it/docker_files.rs
 -- checks that the DDL here matches the fixture and the migration statement for statement.
 
 -- ---------------------------------------------------------------------------------------------

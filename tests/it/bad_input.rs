@@ -2,25 +2,37 @@
 //! schema changes, huge rows, a dropped table or database) never crashes `flowtally run`, never
 //! touches another tenant's snapshots, and is counted in `/metrics` and said in the log.
 //!
-//! Each test runs its own MariaDB and two tenants: `bad`, fed the garbage, and `good`, whose
-//! snapshots must keep being written and stay right (`verify` finds no difference).
-
-mod common;
+//! Each test runs its own server (MariaDB or MySQL) and two tenants: `bad`, fed the garbage, and
+//! `good`, whose snapshots must keep being written and stay right (`verify` finds no
+//! difference).
 
 use std::time::{Duration, Instant};
 
-use common::flowtally::{
+use flowtally_testkit::simulate::{self, EventTime, SimOptions};
+use sqlx::{MySqlPool, Row};
+
+use crate::common::process::{
     differences, http_get, local, mark, next_minute, snapshot_instants, wait_for_instant, Flowtally,
 };
-use common::MariaDb;
-use flowtally::simulate::{self, EventTime, SimOptions};
-use sqlx::{MySqlPool, Row};
+use crate::common::{self, Flavor, Server};
+
+on_both!(
+    a_status_outside_the_enum_is_left_out_and_new_enum_labels_are_read,
+    null_ids_are_left_out,
+    completed_before_started_is_left_out_of_cycle_time,
+    a_node_missing_from_routing_node_is_left_out_of_node_metrics,
+    a_name_that_is_not_utf8_is_written_lossily,
+    an_added_column_is_harmless_a_dropped_needed_one_degrades_the_tenant_until_restored,
+    a_dropped_source_table_degrades_only_its_tenant,
+    a_row_event_over_16_mb_is_applied,
+    a_dropped_tenant_database_is_no_longer_served,
+);
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
 /// A running service over two tenants on a private server.
 struct Scenario {
-    server: MariaDb,
+    server: Server,
     pool: MySqlPool,
     ft: Flowtally,
     port: u16,
@@ -36,7 +48,7 @@ struct Scenario {
 async fn tenant(pool: &MySqlPool, prefix: &str, seed: u64) -> (String, String) {
     let code = common::unique_code(prefix);
     let db = common::tenant_db(&code);
-    common::flowtally::seeded_tenant(pool, &code, seed).await;
+    common::process::seeded_tenant(pool, &code, seed).await;
     // A day of history before the service starts: loaded by the full recompute.
     simulate::run(
         pool,
@@ -58,8 +70,8 @@ async fn tenant(pool: &MySqlPool, prefix: &str, seed: u64) -> (String, String) {
 }
 
 impl Scenario {
-    async fn start(prefix: &str) -> Scenario {
-        let server = common::start_server(&[]);
+    async fn start(flavor: Flavor, prefix: &str) -> Scenario {
+        let server = common::start_server(flavor, &[]);
         let pool = server.pool().await;
         let (bad, bad_db) = tenant(&pool, &format!("{prefix}Bad"), 1).await;
         let (good, good_db) = tenant(&pool, &format!("{prefix}Ok"), 2).await;
@@ -143,7 +155,7 @@ impl Scenario {
         );
     }
 
-    async fn get(&self, path: &str) -> common::flowtally::Response {
+    async fn get(&self, path: &str) -> common::process::Response {
         let (port, path) = (self.port, path.to_string());
         tokio::task::spawn_blocking(move || http_get(port, &path))
             .await
@@ -327,9 +339,8 @@ fn local_now(offset_secs: i64) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_status_outside_the_enum_is_left_out_and_new_enum_labels_are_read() {
-    let mut s = Scenario::start("Enum").await;
+async fn a_status_outside_the_enum_is_left_out_and_new_enum_labels_are_read(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Enum").await;
     let db = s.bad_db.clone();
     s.exec(&format!(
         "ALTER TABLE `{db}`.flow_token MODIFY status \
@@ -364,9 +375,8 @@ async fn a_status_outside_the_enum_is_left_out_and_new_enum_labels_are_read() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn null_ids_are_left_out() {
-    let mut s = Scenario::start("Null").await;
+async fn null_ids_are_left_out(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Null").await;
     let db = s.bad_db.clone();
     s.exec(&format!(
         "ALTER TABLE `{db}`.token_assignment MODIFY id_token INT NULL, \
@@ -398,9 +408,8 @@ async fn null_ids_are_left_out() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn completed_before_started_is_left_out_of_cycle_time() {
-    let mut s = Scenario::start("Back").await;
+async fn completed_before_started_is_left_out_of_cycle_time(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Back").await;
     let db = s.bad_db.clone();
     let (token, node) = live_token_and_node(&s, &db).await;
     let mut sql = format!("USE `{db}`;");
@@ -423,9 +432,8 @@ async fn completed_before_started_is_left_out_of_cycle_time() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_missing_from_routing_node_is_left_out_of_node_metrics() {
-    let mut s = Scenario::start("Node").await;
+async fn a_node_missing_from_routing_node_is_left_out_of_node_metrics(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Node").await;
     let db = s.bad_db.clone();
     let (_, node) = live_token_and_node(&s, &db).await;
     let moved = s
@@ -452,9 +460,8 @@ async fn a_node_missing_from_routing_node_is_left_out_of_node_metrics() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_name_that_is_not_utf8_is_written_lossily() {
-    let mut s = Scenario::start("Bytes").await;
+async fn a_name_that_is_not_utf8_is_written_lossily(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Bytes").await;
     let db = s.bad_db.clone();
     let (_, node) = live_token_and_node(&s, &db).await;
     s.exec(&format!(
@@ -490,9 +497,10 @@ async fn a_name_that_is_not_utf8_is_written_lossily() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_added_column_is_harmless_a_dropped_needed_one_degrades_the_tenant_until_restored() {
-    let mut s = Scenario::start("Cols").await;
+async fn an_added_column_is_harmless_a_dropped_needed_one_degrades_the_tenant_until_restored(
+    flavor: Flavor,
+) {
+    let mut s = Scenario::start(flavor, "Cols").await;
     let (bad_db, good_db) = (s.bad_db.clone(), s.good_db.clone());
     let bad = s.bad.clone();
     // Added between the columns read: decoding is by name.
@@ -541,9 +549,8 @@ async fn an_added_column_is_harmless_a_dropped_needed_one_degrades_the_tenant_un
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_source_table_degrades_only_its_tenant() {
-    let mut s = Scenario::start("Table").await;
+async fn a_dropped_source_table_degrades_only_its_tenant(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Table").await;
     let (bad_db, bad) = (s.bad_db.clone(), s.bad.clone());
     s.exec(&format!("DROP TABLE `{bad_db}`.team_member")).await;
     s.wait_problem(&bad, &["team_member", "missing"]).await;
@@ -553,9 +560,8 @@ async fn a_dropped_source_table_degrades_only_its_tenant() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_row_event_over_16_mb_is_applied() {
-    let mut s = Scenario::start("Big").await;
+async fn a_row_event_over_16_mb_is_applied(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Big").await;
     let db = s.bad_db.clone();
     let (token, node) = live_token_and_node(&s, &db).await;
     let instance = s
@@ -597,9 +603,8 @@ async fn a_row_event_over_16_mb_is_applied() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_tenant_database_is_no_longer_served() {
-    let mut s = Scenario::start("Gone").await;
+async fn a_dropped_tenant_database_is_no_longer_served(flavor: Flavor) {
+    let mut s = Scenario::start(flavor, "Gone").await;
     let (bad_db, bad, good_db) = (s.bad_db.clone(), s.bad.clone(), s.good_db.clone());
     s.exec(&format!("DROP DATABASE `{bad_db}`")).await;
     // Snapshots due at once: the dropped tenant's write fails for good and must not hold up

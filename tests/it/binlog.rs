@@ -1,35 +1,60 @@
-//! The binlog source against a real MariaDB: decoded values, transaction grouping, positions,
-//! heartbeats, settings checks, schema drift, large events and login failures.
+//! The binlog source against real MariaDB and MySQL servers: decoded values, transaction
+//! grouping, positions, heartbeats, settings checks, schema drift, large events, compressed
+//! events and login failures.
 //!
 //! Tests on the shared server see each other's transactions: each one stamps its own with
 //! `SET timestamp = <epoch unique to the test>` and picks them out by `commit_ts` or database.
 //! Tests that need an idle or exactly known binlog start a private server.
 
-mod common;
-
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use flowtally::model::row::{Assignment, AssignmentStatus, Key, Node, Token, TokenStatus};
 use flowtally::model::{Change, Row};
+use flowtally::schema::{SchemaProblem, TableProblem};
 use flowtally::source::binlog::{
-    check_server, BinlogOptions, BinlogStream, Flavor, SchemaDrift, SetupError, StreamError,
+    check_server, BinlogOptions, BinlogStream, Flavor as SourceFlavor, SetupError, StreamError,
     StreamEvent, Transaction,
 };
 use flowtally::source::{Organization, Position, SourceChange};
-use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
-use common::MariaDb;
+use crate::common::{self, Flavor, Server};
 
-/// Every stream on a server needs its own replica id, or the server drops the older one.
-fn next_server_id() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(1000);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
+on_both!(
+    token_and_assignment_changes_decode_with_their_values,
+    primary_key_update_gives_delete_then_upsert,
+    invalid_enum_and_non_utf8_text_decode_without_error,
+    untracked_writes_and_ddl_are_transactions_without_changes,
+    one_transaction_across_two_tenants_keeps_its_order,
+    organization_rows_become_organization_changes,
+    schema_drift_is_reported_and_other_tables_still_decode,
+    extra_columns_of_many_types_are_skipped_by_name,
+    a_row_event_over_16_mb_does_not_break_the_stream,
+    check_server_accepts_the_standard_server,
+    check_server_reports_every_wrong_setting_at_once,
+    check_server_without_binlog_names_log_bin,
+    resuming_from_a_transaction_end_yields_exactly_what_followed,
+    idle_server_sends_heartbeats_and_silence_times_out,
+    refused_logins_are_fatal_and_never_show_the_password,
+    an_unknown_binlog_file_means_the_position_is_lost,
+    a_malformed_event_is_a_retryable_decode_error_not_a_crash,
+    a_minimal_row_image_stops_the_stream_instead_of_reading_nulls,
+);
+on_mariadb!(
+    compressed_events_stop_the_stream,
+    "MariaDB's log_bin_compress writes compressed row events flowtally refuses; MySQL has no \
+     such setting (its compressed transaction payloads are decoded: \
+     compressed_transaction_payloads_are_decoded)"
+);
+on_mysql!(
+    compressed_transaction_payloads_are_decoded,
+    "MySQL's binlog_transaction_compression writes TRANSACTION_PAYLOAD events, which flowtally \
+     decodes; MariaDB has no such events (its log_bin_compress is refused: \
+     compressed_events_stop_the_stream)"
+);
 
-fn opts(db: &MariaDb, user: &str, password: Option<&str>) -> Opts {
+fn opts(db: &Server, user: &str, password: Option<&str>) -> Opts {
     OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
         .tcp_port(db.port)
@@ -39,10 +64,10 @@ fn opts(db: &MariaDb, user: &str, password: Option<&str>) -> Opts {
         .into()
 }
 
-fn options(db: &MariaDb, heartbeat: Duration) -> BinlogOptions {
+fn options(db: &Server, heartbeat: Duration) -> BinlogOptions {
     BinlogOptions {
         opts: opts(db, "root", None),
-        server_id: next_server_id(),
+        server_id: common::next_server_id(),
         heartbeat,
         core_db: "bgerp".into(),
         db_prefix: "bgerp_t_".into(),
@@ -50,7 +75,7 @@ fn options(db: &MariaDb, heartbeat: Duration) -> BinlogOptions {
 }
 
 /// The current end of the binlog.
-async fn end_of_binlog(db: &MariaDb) -> Position {
+async fn end_of_binlog(db: &Server) -> Position {
     let mut conn = Conn::new(opts(db, "root", None)).await.expect("connect");
     let info = check_server(&mut conn).await.expect("server passes checks");
     let _ = conn.disconnect().await;
@@ -58,7 +83,7 @@ async fn end_of_binlog(db: &MariaDb) -> Position {
 }
 
 /// A stream from the current end of the binlog.
-async fn stream_from_now(db: &MariaDb, heartbeat: Duration) -> BinlogStream {
+async fn stream_from_now(db: &Server, heartbeat: Duration) -> BinlogStream {
     let from = end_of_binlog(db).await;
     BinlogStream::connect(&options(db, heartbeat), &from)
         .await
@@ -66,7 +91,7 @@ async fn stream_from_now(db: &MariaDb, heartbeat: Duration) -> BinlogStream {
 }
 
 /// Runs a script on one session, its events stamped with `ts`.
-async fn exec_at(db: &MariaDb, ts: i64, sql: &str) {
+async fn exec_at(db: &Server, ts: i64, sql: &str) {
     db.exec(&format!("SET timestamp = {ts};\n{sql}")).await;
 }
 
@@ -131,11 +156,10 @@ fn upserted_token(change: &Change) -> &Token {
     }
 }
 
-#[tokio::test]
-async fn token_and_assignment_changes_decode_with_their_values() {
-    let db = common::shared();
+async fn token_and_assignment_changes_decode_with_their_values(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Vals");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
 
@@ -203,32 +227,48 @@ async fn token_and_assignment_changes_decode_with_their_values() {
     );
     assert_eq!(changes[3], vec![Change::Delete(Key::Token(11))]);
 
-    // Positions advance and carry the MariaDB GTID state of each commit.
+    // Positions advance and carry the GTID state of each commit: MariaDB's GTID list (domain
+    // 0, server 1), MySQL's GTID set (this server's interval).
     for pair in txs.windows(2) {
         assert_eq!(pair[0].end.file, pair[1].end.file);
         assert!(pair[0].end.pos < pair[1].end.pos);
     }
+    let server_uuid = match flavor {
+        Flavor::MariaDb => String::new(),
+        Flavor::MySql => sqlx::query_scalar::<_, String>("SELECT CAST(@@server_uuid AS CHAR)")
+            .fetch_one(&db.pool().await)
+            .await
+            .expect("server_uuid"),
+    };
     let seqs: Vec<u64> = txs
         .iter()
         .map(|t| {
             let gtid = t.end.gtid.as_deref().expect("GTID state in positions");
-            let seq = gtid
-                .split(',')
-                .find(|g| g.starts_with("0-1-"))
-                .and_then(|g| g.rsplit('-').next())
-                .and_then(|s| s.parse().ok());
-            seq.unwrap_or_else(|| panic!("domain 0 in {gtid}"))
+            let seq = match flavor {
+                Flavor::MariaDb => gtid
+                    .split(',')
+                    .find(|g| g.starts_with("0-1-"))
+                    .and_then(|g| g.rsplit('-').next())
+                    .and_then(|s| s.parse().ok()),
+                // uuid:1-41[:43-50]: the last transaction number.
+                Flavor::MySql => gtid
+                    .split(',')
+                    .map(str::trim)
+                    .find(|g| g.to_lowercase().starts_with(&server_uuid.to_lowercase()))
+                    .and_then(|g| g.rsplit(['-', ':']).next())
+                    .and_then(|s| s.parse().ok()),
+            };
+            seq.unwrap_or_else(|| panic!("this server's GTIDs in {gtid}"))
         })
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert_eq!(stream.skipped_rows(), 0);
 }
 
-#[tokio::test]
-async fn primary_key_update_gives_delete_then_upsert() {
-    let db = common::shared();
+async fn primary_key_update_gives_delete_then_upsert(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Pk");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
 
@@ -267,11 +307,10 @@ async fn primary_key_update_gives_delete_then_upsert() {
     );
 }
 
-#[tokio::test]
-async fn invalid_enum_and_non_utf8_text_decode_without_error() {
-    let db = common::shared();
+async fn invalid_enum_and_non_utf8_text_decode_without_error(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Odd");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     // Production tables may hold bytes that are not UTF-8 (binary or latin1 columns).
     db.exec(&format!(
@@ -318,11 +357,10 @@ async fn invalid_enum_and_non_utf8_text_decode_without_error() {
     );
 }
 
-#[tokio::test]
-async fn untracked_writes_and_ddl_are_transactions_without_changes() {
-    let db = common::shared();
+async fn untracked_writes_and_ddl_are_transactions_without_changes(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Untr");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
 
@@ -350,12 +388,11 @@ async fn untracked_writes_and_ddl_are_transactions_without_changes() {
     assert!(txs[0].end.pos < txs[1].end.pos);
 }
 
-#[tokio::test]
-async fn one_transaction_across_two_tenants_keeps_its_order() {
-    let db = common::shared();
+async fn one_transaction_across_two_tenants_keeps_its_order(flavor: Flavor) {
+    let db = common::shared(flavor);
     let (a, b) = (common::unique_code("TwoA"), common::unique_code("TwoB"));
-    db.create_tenant(&a, false).await;
-    db.create_tenant(&b, false).await;
+    common::create_tenant(db, &a, false).await;
+    common::create_tenant(db, &b, false).await;
     let (adb, bdb) = (common::tenant_db(&a), common::tenant_db(&b));
     let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
 
@@ -396,9 +433,8 @@ async fn one_transaction_across_two_tenants_keeps_its_order() {
     );
 }
 
-#[tokio::test]
-async fn organization_rows_become_organization_changes() {
-    let db = common::shared();
+async fn organization_rows_become_organization_changes(flavor: Flavor) {
+    let db = common::shared(flavor);
     db.create_core().await;
     let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
     let code = common::unique_code("Org");
@@ -444,11 +480,10 @@ async fn organization_rows_become_organization_changes() {
     );
 }
 
-#[tokio::test]
-async fn schema_drift_is_reported_and_other_tables_still_decode() {
-    let db = common::shared();
+async fn schema_drift_is_reported_and_other_tables_still_decode(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Drift");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let mut stream = stream_from_now(db, Duration::from_secs(1)).await;
 
@@ -473,10 +508,12 @@ async fn schema_drift_is_reported_and_other_tables_still_decode() {
     let t = &txs[1];
     assert_eq!(
         t.drift,
-        vec![SchemaDrift {
+        vec![TableProblem {
             db: tdb.clone(),
-            table: "flow_token".into(),
-            missing: vec!["completed_at".into()],
+            problem: SchemaProblem::MissingColumns {
+                table: "flow_token".into(),
+                columns: vec!["completed_at".into()],
+            },
         }]
     );
     let changes = tenant_changes(t, &tdb);
@@ -486,11 +523,10 @@ async fn schema_drift_is_reported_and_other_tables_still_decode() {
     );
 }
 
-#[tokio::test]
-async fn extra_columns_of_many_types_are_skipped_by_name() {
-    let db = common::shared();
+async fn extra_columns_of_many_types_are_skipped_by_name(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Types");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     // Columns of every width class between the ones read, an UNSIGNED id above 2^31 after a YEAR
     // (both own a signedness bit), and fractional seconds on a DATETIME that is read.
@@ -549,11 +585,10 @@ async fn extra_columns_of_many_types_are_skipped_by_name() {
     );
 }
 
-#[tokio::test]
-async fn a_row_event_over_16_mb_does_not_break_the_stream() {
-    let db = common::shared();
+async fn a_row_event_over_16_mb_does_not_break_the_stream(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Big");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let mut stream = stream_from_now(db, Duration::from_secs(2)).await;
 
@@ -583,20 +618,38 @@ async fn a_row_event_over_16_mb_does_not_break_the_stream() {
     assert_eq!(ids, vec![(1, TokenStatus::Ready), (2, TokenStatus::Active)]);
 }
 
-#[tokio::test]
-async fn check_server_accepts_the_standard_server() {
-    let db = common::shared();
+async fn check_server_accepts_the_standard_server(flavor: Flavor) {
+    let db = common::shared(flavor);
     let mut conn = Conn::new(opts(db, "root", None)).await.expect("connect");
     let info = check_server(&mut conn).await.expect("standard flags pass");
-    assert_eq!(info.flavor, Flavor::MariaDb);
-    assert!(info.version.contains("MariaDB"), "{}", info.version);
-    // server_id first; MariaDB 10.11 has no server_uid status value, so host and data
-    // directory tell servers apart.
-    assert!(
-        info.identity.starts_with("1@") && info.identity.contains(&*db.datadir.to_string_lossy()),
-        "server_id@host:datadir: {}",
-        info.identity
-    );
+    match flavor {
+        Flavor::MariaDb => {
+            assert_eq!(info.flavor, SourceFlavor::MariaDb);
+            assert!(info.version.contains("MariaDB"), "{}", info.version);
+            // server_id first; MariaDB 10.11 has no server_uid status value, so host and data
+            // directory tell servers apart.
+            assert!(
+                info.identity.starts_with("1@")
+                    && info.identity.contains(&*db.datadir.to_string_lossy()),
+                "server_id@host:datadir: {}",
+                info.identity
+            );
+        }
+        Flavor::MySql => {
+            assert_eq!(info.flavor, SourceFlavor::MySql);
+            assert!(
+                !info.version.contains("MariaDB") && info.version.starts_with(char::is_numeric),
+                "{}",
+                info.version
+            );
+            // MySQL servers are told apart by their server_uuid.
+            let uuid: String = sqlx::query_scalar("SELECT CAST(@@server_uuid AS CHAR)")
+                .fetch_one(&db.pool().await)
+                .await
+                .expect("server_uuid");
+            assert_eq!(info.identity, uuid, "server_uuid");
+        }
+    }
     assert!(
         info.position.file.starts_with("bin."),
         "{:?}",
@@ -605,14 +658,38 @@ async fn check_server_accepts_the_standard_server() {
     assert!(info.position.pos >= 4);
 }
 
-#[tokio::test]
-async fn check_server_reports_every_wrong_setting_at_once() {
-    // Later flags override the harness defaults (ROW / FULL metadata).
-    let db = common::start_server(&[
-        "--binlog-row-metadata=MINIMAL",
-        "--binlog-format=MIXED",
-        "--log-bin-compress=ON",
-    ]);
+async fn check_server_reports_every_wrong_setting_at_once(flavor: Flavor) {
+    // Later flags override the harness defaults (ROW / FULL metadata). MySQL has no
+    // log_bin_compress: its third wrong setting is the row image, and its transaction
+    // compression, which flowtally decodes, must not be reported.
+    let (flags, expected): (&[&str], _) = match flavor {
+        Flavor::MariaDb => (
+            &[
+                "--binlog-row-metadata=MINIMAL",
+                "--binlog-format=MIXED",
+                "--log-bin-compress=ON",
+            ],
+            vec![
+                ("binlog_format", "MIXED"),
+                ("binlog_row_metadata", "MINIMAL"),
+                ("log_bin_compress", "ON"),
+            ],
+        ),
+        Flavor::MySql => (
+            &[
+                "--binlog-row-metadata=MINIMAL",
+                "--binlog-format=MIXED",
+                "--binlog-row-image=MINIMAL",
+                "--binlog-transaction-compression=ON",
+            ],
+            vec![
+                ("binlog_format", "MIXED"),
+                ("binlog_row_image", "MINIMAL"),
+                ("binlog_row_metadata", "MINIMAL"),
+            ],
+        ),
+    };
+    let db = common::start_server(flavor, flags);
     let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
     let err = check_server(&mut conn)
         .await
@@ -625,15 +702,7 @@ async fn check_server_reports_every_wrong_setting_at_once() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        settings,
-        vec![
-            ("binlog_format", "MIXED"),
-            ("binlog_row_metadata", "MINIMAL"),
-            ("log_bin_compress", "ON")
-        ],
-        "{err}"
-    );
+    assert_eq!(settings, expected, "{err}");
     let text = err.to_string();
     assert!(
         text.contains(
@@ -645,9 +714,8 @@ async fn check_server_reports_every_wrong_setting_at_once() {
     assert_eq!(text.lines().count(), 3, "one line per problem: {text}");
 }
 
-#[tokio::test]
-async fn check_server_without_binlog_names_log_bin() {
-    let db = common::start_server(&["--skip-log-bin"]);
+async fn check_server_without_binlog_names_log_bin(flavor: Flavor) {
+    let db = common::start_server(flavor, &["--skip-log-bin"]);
     let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
     let err = check_server(&mut conn).await.expect_err("no binlog");
     assert!(
@@ -658,11 +726,13 @@ async fn check_server_without_binlog_names_log_bin() {
     );
 }
 
-#[tokio::test]
-async fn compressed_events_stop_the_stream() {
-    let db = common::start_server(&["--log-bin-compress=ON", "--log-bin-compress-min-len=10"]);
+async fn compressed_events_stop_the_stream(flavor: Flavor) {
+    let db = common::start_server(
+        flavor,
+        &["--log-bin-compress=ON", "--log-bin-compress-min-len=10"],
+    );
     let code = common::unique_code("Zip");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(&db, &code, false).await;
     let tdb = common::tenant_db(&code);
     // check_server refuses the setting; the position is still readable for this test.
     let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
@@ -673,14 +743,10 @@ async fn compressed_events_stop_the_stream() {
         refused.to_string().contains("log_bin_compress"),
         "{refused}"
     );
-    let row: mysql_async::Row = conn
-        .query_first("SHOW MASTER STATUS")
-        .await
-        .expect("master status")
-        .expect("binlog on");
+    let (file, pos) = common::binlog_end(&db).await;
     let from = Position {
-        file: row.get(0).expect("file"),
-        pos: row.get(1).expect("pos"),
+        file,
+        pos,
         gtid: None,
     };
     let mut stream = BinlogStream::connect(&options(&db, Duration::from_secs(1)), &from)
@@ -708,11 +774,102 @@ async fn compressed_events_stop_the_stream() {
     assert!(err.to_string().contains("log_bin_compress=OFF"), "{err}");
 }
 
-#[tokio::test]
-async fn resuming_from_a_transaction_end_yields_exactly_what_followed() {
-    let db = common::start_server(&[]);
+async fn compressed_transaction_payloads_are_decoded(flavor: Flavor) {
+    // Private: every transaction on this server is compressed.
+    let db = common::start_server(flavor, &["--binlog-transaction-compression=ON"]);
+    let code = common::unique_code("Zstd");
+    common::create_tenant(&db, &code, false).await;
+    let tdb = common::tenant_db(&code);
+    // Unlike MariaDB's log_bin_compress, the setting passes the start-up checks.
+    let mut conn = Conn::new(opts(&db, "root", None)).await.expect("connect");
+    let info = check_server(&mut conn)
+        .await
+        .expect("compressed transaction payloads are accepted");
+    let _ = conn.disconnect().await;
+    let mut stream = BinlogStream::connect(&options(&db, Duration::from_secs(1)), &info.position)
+        .await
+        .expect("connect");
+
+    let ts = 1_767_226_450;
+    exec_at(
+        &db,
+        ts,
+        &format!(
+            "USE {tdb};
+             START TRANSACTION;
+             INSERT INTO flow_token (id_token, id_instance, token_type, serial_number,
+                 current_node_id, status, spawned_at)
+               VALUES (1, 2, 'piece', REPEAT('s', 90), 3, 'ready', '2026-01-09 00:00:00');
+             INSERT INTO token_assignment (id_assignment, id_token, id_node, assigned_to_user_id,
+                 status, assigned_at) VALUES (4, 1, 3, 1001, 'assigned', '2026-01-09 00:01:00');
+             UPDATE flow_token SET status = 'active' WHERE id_token = 1;
+             COMMIT;
+             DELETE FROM token_assignment WHERE id_assignment = 4;"
+        ),
+    )
+    .await;
+    let txs = read_stamped(&mut stream, ts, 2).await;
+
+    // The server did compress them (ZSTD payloads), so what follows was decompressed.
+    let compressed: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(transaction_counter), 0) AS SIGNED) \
+         FROM performance_schema.binary_log_transaction_compression_stats \
+         WHERE log_type = 'BINARY' AND compression_type = 'ZSTD'",
+    )
+    .fetch_one(&db.pool().await)
+    .await
+    .expect("compression stats");
+    assert!(compressed >= 2, "{compressed} compressed transactions");
+
+    let ready = Token {
+        id: 1,
+        instance: Some(2),
+        is_product: true,
+        node: Some(3),
+        status: TokenStatus::Ready,
+        spawned_at: Some(dt("2026-01-09 00:00:00")),
+        completed_at: None,
+    };
+    assert_eq!(
+        tenant_changes(&txs[0], &tdb),
+        vec![
+            Change::Upsert(Row::Token(ready.clone())),
+            Change::Upsert(Row::Assignment(Assignment {
+                id: 4,
+                token: Some(1),
+                node: Some(3),
+                operator: Some(1001),
+                status: AssignmentStatus::Assigned,
+                assigned_at: Some(dt("2026-01-09 00:01:00")),
+                started_at: None,
+                completed_at: None,
+            })),
+            Change::Upsert(Row::Token(Token {
+                status: TokenStatus::Active,
+                ..ready
+            })),
+        ]
+    );
+    assert_eq!(
+        tenant_changes(&txs[1], &tdb),
+        vec![Change::Delete(Key::Assignment(4))]
+    );
+    for t in &txs {
+        assert!(t.drift.is_empty());
+    }
+    assert!(txs[1].end.is_after(&txs[0].end));
+    assert_eq!(
+        txs[1].end,
+        end_of_binlog(&db).await,
+        "a resume point after the payload: the server's own end of binlog"
+    );
+    assert_eq!(stream.skipped_rows(), 0);
+}
+
+async fn resuming_from_a_transaction_end_yields_exactly_what_followed(flavor: Flavor) {
+    let db = common::start_server(flavor, &[]);
     let code = common::unique_code("Resume");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(&db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let start = end_of_binlog(&db).await;
     let mut first = BinlogStream::connect(&options(&db, Duration::from_secs(1)), &start)
@@ -749,9 +906,8 @@ async fn resuming_from_a_transaction_end_yields_exactly_what_followed() {
     );
 }
 
-#[tokio::test]
-async fn idle_server_sends_heartbeats_and_silence_times_out() {
-    let mut db = common::start_server(&[]);
+async fn idle_server_sends_heartbeats_and_silence_times_out(flavor: Flavor) {
+    let mut db = common::start_server(flavor, &[]);
     let mut stream = stream_from_now(&db, Duration::from_secs(1)).await;
 
     let started = Instant::now();
@@ -786,7 +942,7 @@ async fn idle_server_sends_heartbeats_and_silence_times_out() {
 
     // A clean shutdown ends a live stream with a retryable disconnect.
     let mut stream = stream_from_now(&db, Duration::from_secs(1)).await;
-    db.stop();
+    tokio::task::block_in_place(|| db.stop());
     let err = loop {
         match stream.next().await {
             Ok(StreamEvent::Heartbeat) => continue,
@@ -798,9 +954,8 @@ async fn idle_server_sends_heartbeats_and_silence_times_out() {
     assert!(err.is_retryable());
 }
 
-#[tokio::test]
-async fn refused_logins_are_fatal_and_never_show_the_password() {
-    let db = common::shared();
+async fn refused_logins_are_fatal_and_never_show_the_password(flavor: Flavor) {
+    let db = common::shared(flavor);
     let user = format!("ft_{}", common::unique_code("u").to_lowercase());
     db.exec(&format!(
         "CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pass-1';
@@ -832,13 +987,18 @@ async fn refused_logins_are_fatal_and_never_show_the_password() {
     assert!(err.to_string().contains("REPLICATION SLAVE"), "{err}");
     assert!(!err.to_string().contains("right-pass-1"), "{err}");
 
-    // The start-up check names both missing grants.
+    // The start-up check names both missing grants (MySQL's name for the position grant is
+    // REPLICATION CLIENT, which MariaDB 10.5 renamed BINLOG MONITOR).
     let mut conn = Conn::new(opts(db, &user, Some("right-pass-1")))
         .await
         .expect("login");
     let err = check_server(&mut conn).await.expect_err("missing grants");
     let text = err.to_string();
-    assert!(text.contains("BINLOG MONITOR"), "{text}");
+    let position_grant = match flavor {
+        Flavor::MariaDb => "BINLOG MONITOR",
+        Flavor::MySql => "REPLICATION CLIENT",
+    };
+    assert!(text.contains(position_grant), "{text}");
     assert!(text.contains("REPLICATION SLAVE"), "{text}");
     assert!(err
         .problems()
@@ -846,27 +1006,48 @@ async fn refused_logins_are_fatal_and_never_show_the_password() {
         .all(|p| matches!(p, SetupError::Privilege(_))));
 }
 
-/// Decoding throughput over a backlog: `cargo test --release --test binlog -- --ignored --nocapture`.
-#[tokio::test]
+/// Decoding throughput over a backlog, on each selected flavour:
+/// `cargo test --release --test it binlog::measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn measure_decoded_rows_per_second() {
-    let db = common::start_server(&[]);
+    for flavor in Flavor::selected() {
+        measure_decoded_rows_per_second_on(flavor).await;
+    }
+}
+
+async fn measure_decoded_rows_per_second_on(flavor: Flavor) {
+    let db = common::start_server(flavor, &[]);
     let code = common::unique_code("Perf");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(&db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let start = end_of_binlog(&db).await;
     let rows = 200_000;
+    // The numbers 1..=rows: MariaDB's sequence engine, a recursive CTE on MySQL.
+    let (setup, seq) = match flavor {
+        Flavor::MariaDb => (String::new(), format!("seq_1_to_{rows}")),
+        Flavor::MySql => (
+            format!(
+                "SET SESSION cte_max_recursion_depth = {rows};
+                 CREATE TABLE perf_seq (seq INT PRIMARY KEY);
+                 INSERT INTO perf_seq WITH RECURSIVE s (n) AS
+                   (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {rows}) SELECT n FROM s;"
+            ),
+            "perf_seq".to_string(),
+        ),
+    };
     db.exec(&format!(
         "USE {tdb};
+         {setup}
          INSERT INTO flow_token (id_token, id_instance, token_type, serial_number, current_node_id,
              status, qty, spawned_at)
            SELECT seq, seq % 97, 'piece', CONCAT('SN', seq), seq % 50, 'ready', 1.00,
-             '2026-01-01 00:00:00' FROM seq_1_to_{rows};
+             '2026-01-01 00:00:00' FROM {seq};
          UPDATE flow_token SET status = 'active', current_node_id = current_node_id + 1;
          INSERT INTO token_assignment (id_assignment, id_token, id_node, assigned_to_user_id,
              status, assigned_at)
            SELECT seq, seq, seq % 50, seq % 300, 'started', '2026-01-01 01:00:00'
-           FROM seq_1_to_{rows};
+           FROM {seq};
          DELETE FROM token_assignment;
          SET timestamp = 1999999999; DO 1; CREATE TABLE perf_end (i INT);"
     ))
@@ -884,15 +1065,14 @@ async fn measure_decoded_rows_per_second() {
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(changes, 4 * rows as usize);
     eprintln!(
-        "decoded {} row changes in {secs:.2} s: {:.0} rows/s",
+        "{flavor}: decoded {} row changes in {secs:.2} s: {:.0} rows/s",
         stream.decoded_rows(),
         stream.decoded_rows() as f64 / secs
     );
 }
 
-#[tokio::test]
-async fn an_unknown_binlog_file_means_the_position_is_lost() {
-    let db = common::shared();
+async fn an_unknown_binlog_file_means_the_position_is_lost(flavor: Flavor) {
+    let db = common::shared(flavor);
     let from = Position {
         file: "bin.999999".into(),
         pos: 4,
@@ -910,7 +1090,7 @@ async fn an_unknown_binlog_file_means_the_position_is_lost() {
 /// Forwards a client's connection to `server_port`; once the client has sent COM_BINLOG_DUMP,
 /// the first TABLE_MAP event the server sends gets an event size larger than its packet.
 async fn corrupting_proxy(server_port: u16) -> u16 {
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
@@ -966,11 +1146,10 @@ async fn corrupting_proxy(server_port: u16) -> u16 {
     port
 }
 
-#[tokio::test]
-async fn a_malformed_event_is_a_retryable_decode_error_not_a_crash() {
-    let db = common::shared();
+async fn a_malformed_event_is_a_retryable_decode_error_not_a_crash(flavor: Flavor) {
+    let db = common::shared(flavor);
     let code = common::unique_code("Bad");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let from = end_of_binlog(db).await;
     let proxy = corrupting_proxy(db.port).await;
@@ -1018,12 +1197,11 @@ async fn a_malformed_event_is_a_retryable_decode_error_not_a_crash() {
     );
 }
 
-#[tokio::test]
-async fn a_minimal_row_image_stops_the_stream_instead_of_reading_nulls() {
+async fn a_minimal_row_image_stops_the_stream_instead_of_reading_nulls(flavor: Flavor) {
     // Private: every stream on the shared server would stop at this tenant's events too.
-    let db = common::start_server(&[]);
+    let db = common::start_server(flavor, &[]);
     let code = common::unique_code("Min");
-    db.create_tenant(&code, false).await;
+    common::create_tenant(&db, &code, false).await;
     let tdb = common::tenant_db(&code);
     let mut stream = stream_from_now(&db, Duration::from_secs(1)).await;
     db.exec(&format!(

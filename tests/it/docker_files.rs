@@ -1,9 +1,11 @@
 //! Static checks of the container files (`docker/`, `.dockerignore`): CI has no Docker engine,
-//! so nothing here runs a container. It parses docker/docker-compose.yml and checks that the
-//! pieces fit together: the MySQL server flags give what flowtally requires at start-up, each
-//! flowtally config the compose file mounts parses with the environment the compose file sets,
-//! the init scripts create every tenant the simulator drives with the DDL of the fixtures and
-//! migrations, and the Dockerfile is the two-stage build the compose file points at.
+//! so nothing here runs a container (nor a server: these are plain tests). It parses
+//! docker/docker-compose.yml and checks that the pieces fit together: the MySQL server flags give
+//! what flowtally requires at start-up, each flowtally config the compose file mounts parses with
+//! the environment the compose file sets, the simulator (`flowtally-sim`, from crates/testkit)
+//! is given flags it has and that agree with flowtally's config, the init scripts create every
+//! tenant the simulator drives with the DDL of the fixtures and migrations, and the Dockerfile is
+//! the two-stage build of the workspace the compose file points at.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -181,6 +183,12 @@ fn simulated_tenants(compose: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The value of the simulator's `flag`, which the compose file must give (flowtally-sim's own
+/// defaults are not flowtally's config).
+fn sim_arg<'a>(cmd: &'a [String], flag: &str) -> &'a str {
+    arg(cmd, flag).unwrap_or_else(|| panic!("simulator: no {flag} in {cmd:?}"))
+}
+
 /// SQL statements, `--` comment lines dropped and whitespace collapsed.
 fn statements(sql: &str) -> Vec<String> {
     let body: String = sql
@@ -322,27 +330,70 @@ fn simulator_drives_the_tenants_the_init_scripts_create() {
     let c = compose();
     let svc = service(&c, "simulator");
     depends_on_healthy_mysql(svc, "simulator");
+    assert_eq!(
+        text(svc.get("image").expect("simulator: no image")),
+        text(service(&c, "flowtally").get("image").expect("no image")),
+        "the simulator runs the flowtally image"
+    );
+    // The image's entrypoint is flowtally: the simulator service runs flowtally-sim instead,
+    // which the Dockerfile installs on the PATH.
+    assert_eq!(
+        words(svc.get("entrypoint")),
+        ["flowtally-sim"],
+        "the simulator's entrypoint"
+    );
+    assert!(
+        read(&repo("docker/Dockerfile")).contains("/usr/local/bin/flowtally-sim"),
+        "the image has no flowtally-sim"
+    );
     let cmd = words(svc.get("command"));
-    assert!(cmd.iter().any(|w| w == "simulate"), "command {cmd:?}");
     // --setup would drop and recreate the tenant databases the init scripts made, on every
     // restart of the container.
     assert!(
         !cmd.iter().any(|w| w == "--setup"),
         "the init scripts set the tenants up"
     );
-    assert_eq!(
-        text(svc.get("image").expect("simulator: no image")),
-        text(service(&c, "flowtally").get("image").expect("no image")),
-        "the simulator runs the flowtally image"
-    );
+    // Every flag is one flowtally-sim has (a clap `long` option of a field of that name).
+    let sim_src = read(&repo("crates/testkit/src/bin/flowtally-sim.rs"));
+    for flag in cmd.iter().filter_map(|w| w.strip_prefix("--")) {
+        assert!(
+            sim_src.contains(&format!("    {}: ", flag.replace('-', "_"))),
+            "flowtally-sim has no --{flag}"
+        );
+    }
 
-    let sim = service_config(&c, "simulator");
+    // It writes the source tables of the server flowtally reads, as root (flowtally's logins may
+    // not write them), with the root password the mysql service is given.
     let run = service_config(&c, "flowtally");
-    assert_eq!(sim.source.host, run.source.host);
-    assert_eq!(sim.db_prefix, run.db_prefix);
-    assert_eq!(sim.core_db, run.core_db);
+    let url = url::Url::parse(sim_arg(&cmd, "--url")).expect("simulator --url");
+    assert_eq!(url.scheme(), "mysql");
+    assert_eq!(url.host_str(), Some(run.source.host.as_str()));
+    assert_eq!(url.port().unwrap_or(3306), run.source.port);
+    assert_eq!(url.username(), "root");
+    assert!(
+        url.password().is_none(),
+        "no password in the simulator's URL"
+    );
+    let pw_var = sim_arg(&cmd, "--password-env");
+    let sim_env = environment(svc);
+    let mysql_env = environment(service(&c, "mysql"));
+    assert!(
+        sim_env.get(pw_var).is_some_and(|p| !p.is_empty()),
+        "simulator: --password-env {pw_var} is not in its environment"
+    );
     assert_eq!(
-        sim.timezone, run.timezone,
+        sim_env.get(pw_var),
+        mysql_env.get("MYSQL_ROOT_PASSWORD"),
+        "simulator: {pw_var} is not the mysql service's root password"
+    );
+    // The databases and the wall clock of flowtally's config.
+    assert_eq!(sim_arg(&cmd, "--db-prefix"), run.db_prefix);
+    assert_eq!(sim_arg(&cmd, "--core-db"), run.core_db);
+    let tz: chrono_tz::Tz = sim_arg(&cmd, "--timezone")
+        .parse()
+        .expect("simulator --timezone");
+    assert_eq!(
+        tz, run.timezone,
         "both must write and read the same wall clock"
     );
 
@@ -357,7 +408,7 @@ fn simulator_drives_the_tenants_the_init_scripts_create() {
             core.contains(&format!("('{code}', ")),
             "01-core.sql does not register tenant {code}"
         );
-        let db = flowtally::simulate::tenant_db(&run.db_prefix, code);
+        let db = flowtally_testkit::simulate::tenant_db(&run.db_prefix, code);
         for (file, text) in [("02-tenants.sql", &tenants_sql), ("03-users.sh", &users)] {
             assert!(text.contains(&db), "{file} does not mention {db}");
         }
@@ -369,10 +420,10 @@ fn init_scripts_create_the_fixture_tables_and_least_privilege_users() {
     let c = compose();
     let run = service_config(&c, "flowtally");
     let tenants_sql = read(&repo("docker/init/02-tenants.sql"));
-    let source = statements(&read(&repo("tests/fixtures/tenant_source.sql")));
+    let source = statements(&read(&repo("crates/testkit/sql/tenant_source.sql")));
     let mv = statements(&read(&repo("migrations/0001_mv_tables.sql")));
     let core = statements(&read(&repo("docker/init/01-core.sql")));
-    for stmt in statements(&read(&repo("tests/fixtures/core.sql"))) {
+    for stmt in statements(&read(&repo("crates/testkit/sql/core.sql"))) {
         assert!(core.contains(&stmt), "01-core.sql lacks: {stmt}");
     }
 
@@ -390,7 +441,7 @@ fn init_scripts_create_the_fixture_tables_and_least_privilege_users() {
         run.core_db
     )));
     for code in simulated_tenants(&c) {
-        let db = flowtally::simulate::tenant_db(&run.db_prefix, &code);
+        let db = flowtally_testkit::simulate::tenant_db(&run.db_prefix, &code);
         assert!(
             tenants_sql.contains(&format!("CREATE DATABASE IF NOT EXISTS {db} ")),
             "02-tenants.sql does not create {db}"
@@ -455,8 +506,30 @@ fn dockerfile_builds_in_two_stages_and_runs_as_a_user() {
     );
     assert_eq!(froms[1], "FROM debian:bookworm-slim");
     assert!(text.contains("cargo build --release --locked"));
+    // Both binaries: flowtally and the compose stack's simulator (crates/testkit).
+    let build = text
+        .split("\nRUN ")
+        .find(|r| r.contains("cargo build"))
+        .expect("a RUN with cargo build");
+    for want in [
+        "-p flowtally-testkit",
+        "--bin flowtally-sim",
+        "target/release/flowtally-sim",
+    ] {
+        assert!(
+            build.contains(want),
+            "the cargo build step lacks {want}:\n{build}"
+        );
+    }
     assert!(text.contains("ca-certificates"));
     assert!(text.contains("/usr/local/bin/flowtally"));
+    for bin in ["flowtally", "flowtally-sim"] {
+        let copy = format!("COPY --from=build /usr/local/bin/{bin} /usr/local/bin/{bin}");
+        assert!(
+            lines.contains(&copy.as_str()),
+            "the runtime stage lacks: {copy}"
+        );
+    }
     assert!(lines.contains(&"ENTRYPOINT [\"flowtally\"]"));
     assert!(lines.contains(&"CMD [\"--config\", \"/etc/flowtally/flowtally.toml\", \"run\"]"));
     assert!(lines.contains(&"EXPOSE 9187"));
@@ -488,5 +561,22 @@ fn dockerfile_builds_in_two_stages_and_runs_as_a_user() {
         .collect();
     for p in ["target", "state", ".git"] {
         assert!(ignored.contains(&p), ".dockerignore must exclude {p}");
+    }
+    // The build context is a workspace: cargo refuses to build without every member.
+    let manifest: toml::Value =
+        toml::from_str(&read(&repo("Cargo.toml"))).expect("Cargo.toml is not TOML");
+    let members = manifest["workspace"]["members"]
+        .as_array()
+        .expect("[workspace] members");
+    for m in members {
+        let m = m.as_str().expect("a member path");
+        assert!(repo(m).join("Cargo.toml").is_file(), "member {m}");
+        let m = m.trim_start_matches("./");
+        assert!(
+            !ignored
+                .iter()
+                .any(|p| *p == m || m.starts_with(&format!("{p}/"))),
+            ".dockerignore excludes the workspace member {m}"
+        );
     }
 }

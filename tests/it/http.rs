@@ -1,16 +1,18 @@
-//! The HTTP surface of `flowtally run` end to end: the real binary against a private MariaDB,
-//! simulated traffic, then `/healthz`, `/metrics` and the live JSON API checked against the
-//! source tables.
-
-mod common;
+//! The HTTP surface of `flowtally run` end to end: the real binary against a private server
+//! (MariaDB or MySQL), simulated traffic, then `/healthz`, `/metrics` and the live JSON API
+//! checked against the source tables.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::flowtally::{http_get, Flowtally, Response};
-use flowtally::simulate::{self, EventTime, SimOptions};
+use flowtally_testkit::simulate::{self, EventTime, SimOptions};
 use serde_json::Value;
 use sqlx::Row;
+
+use crate::common::process::{http_get, Flowtally, Response};
+use crate::common::{self, Flavor};
+
+on_both!(http_serves_health_metrics_and_live_views);
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
@@ -163,13 +165,14 @@ fn wip_sum(body: &Value) -> i64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_serves_health_metrics_and_live_views() {
-    let server = common::shared();
+async fn http_serves_health_metrics_and_live_views(flavor: Flavor) {
+    // Private: an idle server (lag 0, heartbeats) whose binlog no other test's event time
+    // moves (the first snapshot is the next minute boundary, not before now).
+    let server = common::start_server(flavor, &[]);
     let pool = server.pool().await;
     let code = common::unique_code("Ht");
     let db = common::tenant_db(&code);
-    common::flowtally::seeded_tenant(&pool, &code, 5).await;
+    common::process::seeded_tenant(&pool, &code, 5).await;
     let history = chrono::Utc::now().timestamp() - 2 * 86_400;
     let stats = simulate::run(
         &pool,

@@ -55,4 +55,15 @@ macro_rules! on_mysql {
 
 mod common;
 
+mod bad_input;
+mod binlog;
+mod docker_files;
 mod harness;
+mod http;
+mod privileges;
+mod recovery;
+mod refresh;
+mod service;
+mod simulate;
+mod tenants;
+mod verify_sql;

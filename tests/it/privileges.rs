@@ -1,22 +1,31 @@
 //! Least privilege, secrets and TLS (SPEC §4): `flowtally run` as a reader and a writer holding
 //! exactly the grants the README lists, clear start-up errors for a missing grant or a wrong
 //! password (which never shows), a writer missing a grant that keeps retrying and says which, and
-//! TLS per `ssl_mode` on both connections against a MariaDB with a certificate made here.
-
-mod common;
+//! TLS per `ssl_mode` on both connections against a server with a certificate made here.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::flowtally::Flowtally;
-use common::flowtally::{
+use flowtally::model::View;
+
+use crate::common::process::Flowtally;
+use crate::common::process::{
     differences, http_get, local, mark, next_minute, traffic, wait_for_instant,
 };
-use common::MariaDb;
-use flowtally::model::View;
+use crate::common::{self, Flavor, Server};
+
+on_both!(
+    run_with_exactly_the_documented_grants_keeps_the_tables_right,
+    a_missing_reader_grant_stops_the_start_naming_it,
+    a_wrong_password_is_one_clear_line_that_never_shows_it,
+    a_writer_without_insert_keeps_retrying_and_names_table_and_grant,
+    tls_required_on_both_connections_against_a_server_requiring_it,
+    tls_verify_identity_with_the_right_ca,
+    tls_preferred_uses_tls_when_the_server_offers_it,
+    tls_an_untrusted_certificate_or_plain_text_fails_at_start,
+);
 
 /// The seven source tables of SPEC §2.
 const SOURCE_TABLES: [&str; 7] = [
@@ -29,19 +38,12 @@ const SOURCE_TABLES: [&str; 7] = [
     "team_member",
 ];
 
-/// A replica id no other flowtally of this test binary uses (the server drops a replica when
-/// another registers with the same id).
-fn server_id() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    100_000 + (std::process::id() % 10_000) * 20 + NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 /// A tenant with seeded dimensions and some history, on `server`.
-async fn tenant(server: &MariaDb, prefix: &str) -> (String, String) {
+async fn tenant(server: &Server, prefix: &str) -> (String, String) {
     let pool = server.pool().await;
     let code = common::unique_code(prefix);
     let db = common::tenant_db(&code);
-    common::flowtally::seeded_tenant(&pool, &code, 5).await;
+    common::process::seeded_tenant(&pool, &code, 5).await;
     traffic(
         &pool,
         &db,
@@ -54,22 +56,31 @@ async fn tenant(server: &MariaDb, prefix: &str) -> (String, String) {
     (code, db)
 }
 
-/// The latest event time any test of this binary wrote. Every flowtally on a server follows
-/// its whole binlog, so one test's future-dated traffic moves every other's clock: live traffic
-/// runs one test at a time, dated after everything written before.
-static EVENT_TIME: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
+/// The latest event time any test of this module wrote on a server of `flavor` (the shared one
+/// or the TLS one). Every flowtally on a server follows its whole binlog, so one test's
+/// future-dated traffic moves every other's clock: live traffic runs one test at a time per
+/// flavour, dated after everything written before. (No other module writes future-dated
+/// events on the shared servers.)
+fn event_time(flavor: Flavor) -> &'static tokio::sync::Mutex<i64> {
+    static MARIADB: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
+    static MYSQL: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
+    match flavor {
+        Flavor::MariaDb => &MARIADB,
+        Flavor::MySql => &MYSQL,
+    }
+}
 
 /// Live traffic dated from `start` (default: the next minute but one), then a marker past the
 /// next 15-minute boundary: once flowtally wrote that instant, every table has a snapshot there
 /// and `verify` must agree. Returns that instant.
 async fn live_traffic_and_verify(
-    server: &MariaDb,
+    server: &Server,
     db: &str,
     ft: &Flowtally,
     start: Option<i64>,
 ) -> i64 {
     let pool = server.pool().await;
-    let mut latest = EVENT_TIME.lock().await;
+    let mut latest = event_time(server.flavor).lock().await;
     let start = start
         .unwrap_or_else(|| next_minute(chrono::Utc::now().timestamp()) + 60)
         .max(next_minute(*latest) + 60);
@@ -93,7 +104,7 @@ fn write_config(dir: &Path, source: &str, sink: &str, codes: &[&str]) -> PathBuf
         "[source]\n{source}\nserver_id = {}\nheartbeat_secs = 1\n[sink]\n{sink}\n\
          [tenants]\ninclude = [{}]\n[state]\ndir = \"{}\"\ncheckpoint_secs = 2\n\
          [http]\nlisten = \"127.0.0.1:0\"\n",
-        server_id(),
+        common::next_server_id(),
         include.join(", "),
         dir.join("state").display()
     );
@@ -194,8 +205,18 @@ impl Exited {
 #[derive(Clone, Copy)]
 struct Reader {
     replication_slave: bool,
+    /// BINLOG MONITOR on MariaDB (≥ 10.5), REPLICATION CLIENT on MySQL.
     binlog_monitor: bool,
     organization: bool,
+}
+
+/// The grant that lets a login read the binlog position: MariaDB 10.5 renamed MySQL's
+/// REPLICATION CLIENT to BINLOG MONITOR.
+fn binlog_monitor(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::MariaDb => "BINLOG MONITOR",
+        Flavor::MySql => "REPLICATION CLIENT",
+    }
 }
 
 impl Reader {
@@ -207,11 +228,11 @@ impl Reader {
 }
 
 /// Creates `user` identified by `password` with the reader's grants on `dbs`.
-async fn create_reader(server: &MariaDb, user: &str, password: &str, g: Reader, dbs: &[&str]) {
+async fn create_reader(server: &Server, user: &str, password: &str, g: Reader, dbs: &[&str]) {
     let mut sql = format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';\n");
     let global: Vec<&str> = [
         (g.replication_slave, "REPLICATION SLAVE"),
-        (g.binlog_monitor, "BINLOG MONITOR"),
+        (g.binlog_monitor, binlog_monitor(server.flavor)),
     ]
     .iter()
     .filter(|(on, _)| *on)
@@ -234,7 +255,7 @@ async fn create_reader(server: &MariaDb, user: &str, password: &str, g: Reader, 
 /// Creates `user` with `privileges` (e.g. "SELECT, INSERT, DELETE") on the five mv_ tables of
 /// `dbs`, and nothing else.
 async fn create_writer(
-    server: &MariaDb,
+    server: &Server,
     user: &str,
     password: &str,
     privileges: &str,
@@ -256,9 +277,8 @@ fn user(prefix: &str) -> String {
     common::unique_code(prefix).to_lowercase()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_with_exactly_the_documented_grants_keeps_the_tables_right() {
-    let server = common::shared();
+async fn run_with_exactly_the_documented_grants_keeps_the_tables_right(flavor: Flavor) {
+    let server = common::shared(flavor);
     let (code, db) = tenant(server, "Lp").await;
     let (reader, writer) = (user("ftr"), user("ftw"));
     let (reader_pw, writer_pw) = ("Rd#Pw-5512-secret", "Wr#Pw-7781-secret");
@@ -318,9 +338,8 @@ async fn run_with_exactly_the_documented_grants_keeps_the_tables_right() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_reader_grant_stops_the_start_naming_it() {
-    let server = common::shared();
+async fn a_missing_reader_grant_stops_the_start_naming_it(flavor: Flavor) {
+    let server = common::shared(flavor);
     let (code, db) = tenant(server, "Lg").await;
     let writer = user("ftw");
     create_writer(server, &writer, "w-pw-1", "SELECT, INSERT, DELETE", &[&db]).await;
@@ -337,7 +356,7 @@ async fn a_missing_reader_grant_stops_the_start_naming_it() {
                 binlog_monitor: false,
                 ..Reader::FULL
             },
-            "BINLOG MONITOR",
+            binlog_monitor(flavor),
         ),
         (
             Reader {
@@ -375,9 +394,8 @@ async fn a_missing_reader_grant_stops_the_start_naming_it() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_password_is_one_clear_line_that_never_shows_it() {
-    let server = common::shared();
+async fn a_wrong_password_is_one_clear_line_that_never_shows_it(flavor: Flavor) {
+    let server = common::shared(flavor);
     let (code, db) = tenant(server, "Lw").await;
     let (reader, writer) = (user("ftr"), user("ftw"));
     create_reader(server, &reader, "Right-r-pw", Reader::FULL, &[&db]).await;
@@ -448,9 +466,8 @@ async fn a_wrong_password_is_one_clear_line_that_never_shows_it() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_writer_without_insert_keeps_retrying_and_names_table_and_grant() {
-    let server = common::shared();
+async fn a_writer_without_insert_keeps_retrying_and_names_table_and_grant(flavor: Flavor) {
+    let server = common::shared(flavor);
     let pool = server.pool().await;
     let (code, db) = tenant(server, "Li").await;
     let (reader, writer) = (user("ftr"), user("ftw"));
@@ -531,10 +548,10 @@ async fn a_writer_without_insert_keeps_retrying_and_names_table_and_grant() {
 // TLS
 // ---------------------------------------------------------------------------------------------
 
-/// A MariaDB serving TLS with a certificate for `localhost` and 127.0.0.1 signed by a CA made
+/// A server serving TLS with a certificate for `localhost` and 127.0.0.1 signed by a CA made
 /// here, refusing plain connections; and the PEM of that CA and of another one.
 struct Tls {
-    server: MariaDb,
+    server: Server,
     ca: String,
     other_ca: String,
 }
@@ -577,9 +594,15 @@ fn make_ca(dir: &Path, name: &str) {
     );
 }
 
-fn tls() -> &'static Tls {
-    static TLS: OnceLock<Tls> = OnceLock::new();
-    TLS.get_or_init(|| {
+/// The TLS server of `flavor`, started on first use and shared by the TLS tests.
+fn tls(flavor: Flavor) -> &'static Tls {
+    static MARIADB: OnceLock<Tls> = OnceLock::new();
+    static MYSQL: OnceLock<Tls> = OnceLock::new();
+    let cell = match flavor {
+        Flavor::MariaDb => &MARIADB,
+        Flavor::MySql => &MYSQL,
+    };
+    cell.get_or_init(|| {
         // The server reads its files at start: they only need to live until then.
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
@@ -634,7 +657,8 @@ fn tls() -> &'static Tls {
             arg("ssl-key", "server-key.pem"),
             "--require-secure-transport=ON".to_string(),
         ];
-        let server = common::start_server(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let server =
+            common::start_server(flavor, &args.iter().map(String::as_str).collect::<Vec<_>>());
         let read = |f: &str| std::fs::read_to_string(d.join(f)).expect("read pem");
         Tls {
             server,
@@ -646,11 +670,18 @@ fn tls() -> &'static Tls {
 
 /// Starts flowtally on the TLS server with the given `[source]`/`[sink]` TLS settings (`{ca}`
 /// and `{other_ca}` stand for CA files), checks it streams and writes, and that verify agrees.
-async fn tls_run(source: &str, sink: &str, source_host: &str, sink_host: &str, prefix: &str) {
-    let t = tls();
+async fn tls_run(
+    flavor: Flavor,
+    source: &str,
+    sink: &str,
+    source_host: &str,
+    sink_host: &str,
+    prefix: &str,
+) {
+    let t = tls(flavor);
     let (code, db) = tenant(&t.server, prefix).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (source, sink) = tls_sections(dir.path(), source, sink, source_host, sink_host);
+    let (source, sink) = tls_sections(t, dir.path(), source, sink, source_host, sink_host);
     write_config(dir.path(), &source, &sink, &[&code]);
     let mut ft = Flowtally::start_in(dir);
     ft.wait_started();
@@ -660,13 +691,13 @@ async fn tls_run(source: &str, sink: &str, source_host: &str, sink_host: &str, p
 }
 
 fn tls_sections(
+    t: &Tls,
     dir: &Path,
     source: &str,
     sink: &str,
     source_host: &str,
     sink_host: &str,
 ) -> (String, String) {
-    let t = tls();
     let ca = dir.join("ca.pem");
     let other_ca = dir.join("other-ca.pem");
     std::fs::write(&ca, &t.ca).expect("ca");
@@ -685,9 +716,9 @@ fn tls_sections(
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_required_on_both_connections_against_a_server_requiring_it() {
+async fn tls_required_on_both_connections_against_a_server_requiring_it(flavor: Flavor) {
     tls_run(
+        flavor,
         "ssl_mode = \"required\"",
         "ssl_mode = \"required\"",
         "127.0.0.1",
@@ -697,9 +728,9 @@ async fn tls_required_on_both_connections_against_a_server_requiring_it() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_verify_identity_with_the_right_ca() {
+async fn tls_verify_identity_with_the_right_ca(flavor: Flavor) {
     tls_run(
+        flavor,
         "ssl_mode = \"verify_identity\"\nssl_ca = \"{ca}\"",
         "ssl_mode = \"verify_ca\"",
         "localhost",
@@ -709,10 +740,10 @@ async fn tls_verify_identity_with_the_right_ca() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_preferred_uses_tls_when_the_server_offers_it() {
+async fn tls_preferred_uses_tls_when_the_server_offers_it(flavor: Flavor) {
     // The server refuses plain connections: the binlog connection must take TLS as well.
     tls_run(
+        flavor,
         "ssl_mode = \"preferred\"",
         "",
         "127.0.0.1",
@@ -722,9 +753,8 @@ async fn tls_preferred_uses_tls_when_the_server_offers_it() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_an_untrusted_certificate_or_plain_text_fails_at_start() {
-    let t = tls();
+async fn tls_an_untrusted_certificate_or_plain_text_fails_at_start(flavor: Flavor) {
+    let t = tls(flavor);
     let (code, _db) = tenant(&t.server, "Tf").await;
     let cases = [
         // The server's certificate is not signed by this CA.
@@ -744,7 +774,7 @@ async fn tls_an_untrusted_certificate_or_plain_text_fails_at_start() {
     ];
     for (source, sink, needle) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (source, sink) = tls_sections(dir.path(), source, sink, "localhost", "localhost");
+        let (source, sink) = tls_sections(t, dir.path(), source, sink, "localhost", "localhost");
         write_config(dir.path(), &source, &sink, &[&code]);
         let out = run_to_exit(dir.path(), &[]);
         let line = out.failure();

@@ -1,22 +1,30 @@
-//! `flowtally refresh` and `flowtally migrate` against a private MariaDB: the cron drop-in writes
+//! `flowtally refresh` and `flowtally migrate` against the shared server: the cron drop-in writes
 //! exactly what `verify`'s independent SQL expects, idempotently, with the cron script's output,
 //! retention, and clear failures for missing databases, tables, tenants and table names.
-
-mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use chrono::{NaiveDateTime, Timelike};
 use flowtally::model::View;
-use flowtally::simulate::{self, EventTime, SimOptions};
+use flowtally_testkit::simulate::{self, EventTime, SimOptions};
 use sqlx::{MySqlPool, Row};
+
+use crate::common::{self, Flavor, Server};
+
+on_both!(
+    refresh_writes_what_verify_expects_idempotently,
+    refresh_command_prints_the_cron_lines_and_honours_flags,
+    usage_errors_exit_2_before_writing,
+    failing_tenants_fail_alone,
+    migrate_creates_and_upgrades_the_erp_tables,
+);
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
 async fn tenant_with_traffic(pool: &MySqlPool, code: &str, seed: u64) -> String {
     let db = common::tenant_db(code);
-    common::flowtally::seeded_tenant(pool, code, seed).await;
+    common::process::seeded_tenant(pool, code, seed).await;
     simulate::run(
         pool,
         &SimOptions {
@@ -37,7 +45,7 @@ async fn tenant_with_traffic(pool: &MySqlPool, code: &str, seed: u64) -> String 
     db
 }
 
-fn config(codes: &[&str]) -> (tempfile::TempDir, PathBuf) {
+fn config(server: &Server, codes: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let include: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
     let path = dir.path().join("flowtally.toml");
@@ -45,7 +53,7 @@ fn config(codes: &[&str]) -> (tempfile::TempDir, PathBuf) {
         &path,
         format!(
             "[source]\nurl = \"mysql://root@127.0.0.1:{}\"\n[tenants]\ninclude = [{}]\n",
-            common::shared().port,
+            server.port,
             include.join(", ")
         ),
     )
@@ -75,9 +83,8 @@ fn now_local() -> NaiveDateTime {
     now.with_nanosecond(0).expect("second")
 }
 
-#[tokio::test]
-async fn refresh_writes_what_verify_expects_idempotently() {
-    let server = common::shared();
+async fn refresh_writes_what_verify_expects_idempotently(flavor: Flavor) {
+    let server = common::shared(flavor);
     let pool = server.pool().await;
     let code = common::unique_code("Ref");
     let db = tenant_with_traffic(&pool, &code, 3).await;
@@ -114,7 +121,7 @@ async fn refresh_writes_what_verify_expects_idempotently() {
     }
     let mut conn = pool.acquire().await.unwrap();
     let mut conn2 = pool.acquire().await.unwrap();
-    let diffs = flowtally::verify::verify_tenant(&mut conn, &mut conn2, &db, &View::ALL)
+    let diffs = flowtally::verify::verify_tenant(&mut conn, &mut conn2, &db, &View::ALL, at)
         .await
         .unwrap();
     assert!(diffs.is_empty(), "{diffs:#?}");
@@ -169,13 +176,12 @@ async fn refresh_writes_what_verify_expects_idempotently() {
     let _ = cfg;
 }
 
-#[tokio::test]
-async fn refresh_command_prints_the_cron_lines_and_honours_flags() {
-    let server = common::shared();
+async fn refresh_command_prints_the_cron_lines_and_honours_flags(flavor: Flavor) {
+    let server = common::shared(flavor);
     let pool = server.pool().await;
     let code = common::unique_code("Cli");
     let db = tenant_with_traffic(&pool, &code, 5).await;
-    let (_dir, cfg) = config(&[&code]);
+    let (_dir, cfg) = config(server, &[&code]);
     let lower = code.to_lowercase();
     let out = flowtally(
         &cfg,
@@ -226,13 +232,12 @@ async fn refresh_command_prints_the_cron_lines_and_honours_flags() {
     );
 }
 
-#[tokio::test]
-async fn usage_errors_exit_2_before_writing() {
-    let server = common::shared();
+async fn usage_errors_exit_2_before_writing(flavor: Flavor) {
+    let server = common::shared(flavor);
     let pool = server.pool().await;
     let code = common::unique_code("Use");
     let db = tenant_with_traffic(&pool, &code, 6).await;
-    let (_dir, cfg) = config(&[&code]);
+    let (_dir, cfg) = config(server, &[&code]);
     let out = flowtally(&cfg, &["refresh", "--tables=summary,bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
@@ -246,7 +251,7 @@ async fn usage_errors_exit_2_before_writing() {
     .await;
     assert_eq!(n, 0, "nothing written");
     // Bad config: one line naming the key.
-    let (dir, _) = config(&[&code]);
+    let (dir, _) = config(server, &[&code]);
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
@@ -258,21 +263,20 @@ async fn usage_errors_exit_2_before_writing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus_key"));
 }
 
-#[tokio::test]
-async fn failing_tenants_fail_alone() {
-    let server = common::shared();
+async fn failing_tenants_fail_alone(flavor: Flavor) {
+    let server = common::shared(flavor);
     let pool = server.pool().await;
     let good = common::unique_code("Good");
     let bare = common::unique_code("Bare");
     let ghost = common::unique_code("Ghost");
     tenant_with_traffic(&pool, &good, 8).await;
-    server.create_tenant(&bare, false).await; // no mv_ tables
+    common::create_tenant(server, &bare, false).await; // no mv_ tables
     server
         .exec(&format!(
             "INSERT INTO bgerp.organization (code, name, status) VALUES ('{ghost}', 'no database', 'active')"
         ))
         .await;
-    let (_dir, cfg) = config(&[&ghost, &bare, &good]);
+    let (_dir, cfg) = config(server, &[&ghost, &bare, &good]);
     let out = flowtally(&cfg, &["refresh", "--tables=summary"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -295,14 +299,13 @@ async fn failing_tenants_fail_alone() {
     assert!(stdout.ends_with("=== Refresh Complete ===\n"));
 }
 
-#[tokio::test]
-async fn migrate_creates_and_upgrades_the_erp_tables() {
-    let server = common::shared();
+async fn migrate_creates_and_upgrades_the_erp_tables(flavor: Flavor) {
+    let server = common::shared(flavor);
     let pool = server.pool().await;
     let fresh = common::unique_code("Mig");
     let old = common::unique_code("Old");
-    server.create_tenant(&fresh, false).await;
-    server.create_tenant(&old, false).await;
+    common::create_tenant(server, &fresh, false).await;
+    common::create_tenant(server, &old, false).await;
     let old_db = common::tenant_db(&old);
     // The ERP's original shape: no name columns.
     server
@@ -316,7 +319,7 @@ async fn migrate_creates_and_upgrades_the_erp_tables() {
                avg_load DECIMAL(5,2) NULL);"
         ))
         .await;
-    let (_dir, cfg) = config(&[&fresh, &old]);
+    let (_dir, cfg) = config(server, &[&fresh, &old]);
     let out = flowtally(&cfg, &["migrate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -1,15 +1,24 @@
-//! The traffic simulator (src/simulate.rs) against the shared test MariaDB: the rows it writes
-//! are realistic and consistent, stay inside the simulated time range, are the same for the same
-//! seed, survive bad rows and a second run on the same databases; bulk history has ≈5% live
-//! tokens.
-
-mod common;
+//! The traffic simulator (crates/testkit/src/simulate.rs) against the shared test servers: the
+//! rows it writes are realistic and consistent, stay inside the simulated time range, are the
+//! same for the same seed, survive bad rows and a second run on the same databases; bulk history
+//! has ≈5% live tokens.
 
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use flowtally::simulate::{self, EventTime, SimOptions, SimStats};
+use flowtally_testkit::simulate::{self, EventTime, SimOptions, SimStats};
 use sqlx::{MySqlPool, Row};
+
+use crate::common::{self, Flavor};
+
+on_both!(
+    five_hundred_transactions_are_realistic_and_consistent,
+    same_seed_same_rows,
+    two_tenants_bad_rows_and_a_second_run,
+    setup_and_seed_with_event_time,
+    bulk_history_is_about_five_percent_live,
+    binlog_events_carry_the_simulated_time,
+);
 
 const CORE: &str = "bgerp";
 const PREFIX: &str = "bgerp_t_";
@@ -43,7 +52,7 @@ async fn by_status(pool: &MySqlPool, db: &str, table: &str) -> Vec<(String, i64)
 
 async fn new_tenant(pool: &MySqlPool, prefix: &str, seed: u64) -> String {
     let code = common::unique_code(prefix);
-    simulate::setup_tenant(pool, CORE, PREFIX, &code, false)
+    simulate::setup_tenant(pool, CORE, PREFIX, &code)
         .await
         .expect("setup_tenant");
     let db = simulate::tenant_db(PREFIX, &code);
@@ -180,9 +189,8 @@ async fn assert_counts_match(pool: &MySqlPool, db: &str, stats: &SimStats) {
     }
 }
 
-#[tokio::test]
-async fn five_hundred_transactions_are_realistic_and_consistent() {
-    let pool = common::shared().pool().await;
+async fn five_hundred_transactions_are_realistic_and_consistent(flavor: Flavor) {
+    let pool = common::shared(flavor).pool().await;
     let db = new_tenant(&pool, "sim", 7).await;
     let o = opts(vec![db.clone()], 42, 500, false);
     let stats = simulate::run(&pool, &o).await.expect("run");
@@ -277,9 +285,8 @@ async fn five_hundred_transactions_are_realistic_and_consistent() {
     assert_eq!(first, Some(lo));
 }
 
-#[tokio::test]
-async fn same_seed_same_rows() {
-    let pool = common::shared().pool().await;
+async fn same_seed_same_rows(flavor: Flavor) {
+    let pool = common::shared(flavor).pool().await;
     let mut sums = Vec::new();
     let mut all_stats = Vec::new();
     for _ in 0..2 {
@@ -326,9 +333,8 @@ async fn same_seed_same_rows() {
         .all(|(t, _, c)| *t == "token statuses" || c.is_some()));
 }
 
-#[tokio::test]
-async fn two_tenants_bad_rows_and_a_second_run() {
-    let pool = common::shared().pool().await;
+async fn two_tenants_bad_rows_and_a_second_run(flavor: Flavor) {
+    let pool = common::shared(flavor).pool().await;
     let a = new_tenant(&pool, "multi", 11).await;
     let b = new_tenant(&pool, "multi", 12).await;
     let o = opts(vec![a.clone(), b.clone()], 5, 2_000, true);
@@ -415,21 +421,16 @@ async fn two_tenants_bad_rows_and_a_second_run() {
     assert!(after > before);
 }
 
-#[tokio::test]
-async fn setup_and_seed_with_event_time() {
-    let pool = common::shared().pool().await;
+async fn setup_and_seed_with_event_time(flavor: Flavor) {
+    let server = common::shared(flavor);
+    let pool = server.pool().await;
     let code = common::unique_code("SETUP");
-    simulate::setup_tenant_at(
-        &pool,
-        "flowtally_core_sim",
-        PREFIX,
-        &code,
-        true,
-        Some(START),
-    )
-    .await
-    .expect("setup_tenant_at");
+    simulate::setup_tenant_at(&pool, "flowtally_core_sim", PREFIX, &code, Some(START))
+        .await
+        .expect("setup_tenant_at");
     let db = simulate::tenant_db(PREFIX, &code);
+    // The mv_ tables are flowtally's (`flowtally migrate`), not the simulator's.
+    common::migrate(server, &db).await;
     assert_eq!(db, format!("bgerp_t_{}", code.to_lowercase()));
     let status: String = sqlx::query(
         "SELECT CAST(status AS CHAR) FROM flowtally_core_sim.organization WHERE code = ?",
@@ -514,9 +515,8 @@ async fn setup_and_seed_with_event_time() {
     );
 }
 
-#[tokio::test]
-async fn bulk_history_is_about_five_percent_live() {
-    let pool = common::shared().pool().await;
+async fn bulk_history_is_about_five_percent_live(flavor: Flavor) {
+    let pool = common::shared(flavor).pool().await;
     let db = new_tenant(&pool, "bulk", 4).await;
     let now = START + 90 * 86_400;
     let t0 = Instant::now();
@@ -593,12 +593,19 @@ async fn bulk_history_is_about_five_percent_live() {
     assert_consistent(&pool, &db).await;
 }
 
-/// Throughput numbers for the record: `cargo test --release --test simulate -- --ignored
-/// --nocapture`.
-#[tokio::test]
+/// Throughput numbers for the record, on each selected flavour: `cargo test --release --test it
+/// simulate::throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn throughput() {
-    let pool = common::shared().pool().await;
+    for flavor in Flavor::selected() {
+        eprintln!("{flavor}:");
+        throughput_on(flavor).await;
+    }
+}
+
+async fn throughput_on(flavor: Flavor) {
+    let pool = common::shared(flavor).pool().await;
     let a = new_tenant(&pool, "perf", 1).await;
     let b = new_tenant(&pool, "perf", 2).await;
     let mut o = opts(vec![a.clone(), b.clone()], 1, 10_000, true);
@@ -648,9 +655,10 @@ async fn throughput() {
 
 /// `SET timestamp` dates the binlog events: every commit (XID event) of a run with event time
 /// carries its simulated instant.
-#[tokio::test]
-async fn binlog_events_carry_the_simulated_time() {
-    let server = common::shared();
+async fn binlog_events_carry_the_simulated_time(flavor: Flavor) {
+    // Private: events dated 2030 on the shared server would move the clock of every flowtally
+    // following it by four years.
+    let server = common::start_server(flavor, &[]);
     let pool = server.pool().await;
     let db = new_tenant(&pool, "binlog", 9).await;
     // 2030-01-01 00:00:00 UTC: no other test uses that year.
@@ -672,11 +680,23 @@ async fn binlog_events_carry_the_simulated_time() {
         })
         .collect();
     files.sort();
-    let out = std::process::Command::new("mariadb-binlog")
+    // The server's own binlog reader (MySQL's takes --no-defaults first: /etc/mysql is
+    // MariaDB's here).
+    let mut cmd = match flavor {
+        Flavor::MariaDb => std::process::Command::new("mariadb-binlog"),
+        Flavor::MySql => {
+            let bin = flowtally_testkit::server::mysql_bin("mysqlbinlog")
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut cmd = std::process::Command::new(bin);
+            cmd.arg("--no-defaults");
+            cmd
+        }
+    };
+    let out = cmd
         .env("TZ", "UTC")
         .args(&files)
         .output()
-        .expect("run mariadb-binlog");
+        .expect("run the binlog reader");
     let text = String::from_utf8_lossy(&out.stdout);
     let xids: Vec<&str> = text
         .lines()

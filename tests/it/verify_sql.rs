@@ -17,11 +17,17 @@
 //!   missing node and at node 20 (NULL category) → 1. Operator 101 → 1; 102 only in inactive
 //!   teams → NULL; 105 → 6; 108 → 2; 110 → 8.
 
-mod common;
-
 use chrono::{NaiveDate, NaiveDateTime};
 use flowtally::model::views::View;
 use flowtally::verify::{self, Record};
+
+use crate::common::{self, Flavor};
+
+on_both!(
+    expected_matches_hand_computed_rows,
+    trends_window_moves_with_t,
+    verify_tenant_reports_exactly_the_introduced_differences,
+);
 
 fn t() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2025, 3, 10)
@@ -291,19 +297,18 @@ fn lines(records: &[Record]) -> Vec<String> {
     out
 }
 
-async fn seeded_tenant(prefix: &str) -> String {
-    let db = common::shared();
+async fn seeded_tenant(flavor: Flavor, prefix: &str) -> String {
+    let db = common::shared(flavor);
     let code = common::unique_code(prefix);
-    db.create_tenant(&code, true).await;
+    common::create_tenant(db, &code, true).await;
     let name = common::tenant_db(&code);
     db.exec(&format!("USE `{name}`;\n{SEED}")).await;
     name
 }
 
-#[tokio::test]
-async fn expected_matches_hand_computed_rows() {
-    let name = seeded_tenant("VerifyHand").await;
-    let mut conn = common::shared().connect().await;
+async fn expected_matches_hand_computed_rows(flavor: Flavor) {
+    let name = seeded_tenant(flavor, "VerifyHand").await;
+    let mut conn = common::shared(flavor).connect().await;
     // The seed really holds the bad rows it claims: invalid enums stored as '' and NULL ids.
     let bad: (i64, i64, i64) = sqlx::query_as(&format!(
         "SELECT (SELECT COUNT(*) FROM `{name}`.flow_token WHERE status = ''),
@@ -327,11 +332,10 @@ async fn expected_matches_hand_computed_rows() {
     }
 }
 
-#[tokio::test]
-async fn trends_window_moves_with_t() {
+async fn trends_window_moves_with_t(flavor: Flavor) {
     // One day later, 02-09 leaves the window; 02-10 stays with the same throughput.
-    let name = seeded_tenant("VerifyWin").await;
-    let mut conn = common::shared().connect().await;
+    let name = seeded_tenant(flavor, "VerifyWin").await;
+    let mut conn = common::shared(flavor).connect().await;
     let later = t() + chrono::Duration::days(1);
     let got = verify::expected(&mut conn, &name, View::Trends, later)
         .await
@@ -396,20 +400,18 @@ fn inserts(view: View, snapshot_at: &str, records: &[Record]) -> String {
     sql
 }
 
-#[tokio::test]
-async fn verify_tenant_reports_exactly_the_introduced_differences() {
-    let name = seeded_tenant("VerifyDiff").await;
-    let server = common::shared();
+async fn verify_tenant_reports_exactly_the_introduced_differences(flavor: Flavor) {
+    let name = seeded_tenant(flavor, "VerifyDiff").await;
+    let server = common::shared(flavor);
     let mut conn = server.connect().await;
     let mut conn2 = server.connect().await;
 
-    // Nothing written yet: every view is skipped.
-    assert!(
-        verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // verify runs at T (its `now`): the seed's present. Nothing written yet: every view is
+    // skipped.
+    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL, t())
+        .await
+        .unwrap();
+    assert!(diffs.is_empty(), "{diffs:#?}");
 
     let mut script = format!("USE `{name}`;\n");
     for view in View::ALL {
@@ -442,7 +444,7 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
     }
     server.exec(&script).await;
 
-    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL)
+    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL, t())
         .await
         .unwrap();
     assert!(diffs.is_empty(), "{diffs:#?}");
@@ -458,7 +460,7 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
                 AND graph_id = 1 AND node_id = 11 AND team_id IS NULL;"
         ))
         .await;
-    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL)
+    let diffs = verify::verify_tenant(&mut conn, &mut conn2, &name, &View::ALL, t())
         .await
         .unwrap();
     let text: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
@@ -492,6 +494,7 @@ async fn verify_tenant_reports_exactly_the_introduced_differences() {
         &mut conn2,
         &name,
         &[View::Workload, View::CycleTime],
+        t(),
     )
     .await
     .unwrap();

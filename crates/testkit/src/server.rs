@@ -361,6 +361,11 @@ impl Server {
         ];
         let bin = match self.flavor {
             Flavor::MariaDb => {
+                // A tmpdir of its own: mariadbd deletes every #sql* file in its tmpdir at
+                // start-up, i.e. the on-disk temporary tables of the other servers.
+                let tmp = self.root.join("tmp");
+                fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                args.push(format!("--tmpdir={}", tmp.display()));
                 args.push("--binlog-format=ROW".into());
                 find_bin("mariadbd")
             }

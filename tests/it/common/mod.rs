@@ -7,6 +7,10 @@
 pub mod process;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::mysql::MySqlRow;
+use sqlx::Row;
 
 pub use flowtally_testkit::server::accepts_connections;
 pub use flowtally_testkit::{shared, tenant_db, unique_code, Flavor, Server};
@@ -45,4 +49,59 @@ pub async fn migrate(server: &Server, db: &str) {
     flowtally::sink::migrate::migrate(&mut conn, db)
         .await
         .unwrap_or_else(|e| panic!("migrate {db} on {}: {e}", server.flavor));
+}
+
+/// A replica `server_id` that no other binlog client of this process uses: all tests share one
+/// process and the shared servers, and a server drops the older of two replicas with the same
+/// id. (The servers themselves have ids 1 and 2.)
+pub fn next_server_id() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The end of `server`'s binlog, (file, position): MariaDB's `SHOW MASTER STATUS`, MySQL's
+/// `SHOW BINARY LOG STATUS` (MySQL 8.4 dropped the former). Panics if the binlog is off.
+pub async fn binlog_end(server: &Server) -> (String, u64) {
+    let sql = match server.flavor {
+        Flavor::MariaDb => "SHOW MASTER STATUS",
+        Flavor::MySql => "SHOW BINARY LOG STATUS",
+    };
+    let mut conn = server.connect().await;
+    // As text (raw_sql's fetch_optional is its fetch_one: take the rows).
+    let row = sqlx::raw_sql(sql)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql} on {}: {e}", server.flavor))
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{sql} on {}: no row, is the binlog off?", server.flavor));
+    let file = text(&row, 0);
+    let pos = row
+        .try_get::<u64, _>(1)
+        .or_else(|_| row.try_get::<i64, _>(1).map(|p| p as u64))
+        .unwrap_or_else(|e| panic!("{sql}: position: {e}"));
+    (file, pos)
+}
+
+/// The binlog files `server` has (`SHOW BINARY LOGS`), oldest first.
+pub async fn binlog_files(server: &Server) -> Vec<String> {
+    let mut conn = server.connect().await;
+    sqlx::raw_sql("SHOW BINARY LOGS")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("SHOW BINARY LOGS on {}: {e}", server.flavor))
+        .iter()
+        .map(|r| text(r, 0))
+        .collect()
+}
+
+/// Column `i` of `row` as text, whether the server typed it as characters or bytes (MySQL
+/// reports many names as VARBINARY).
+pub fn text(row: &MySqlRow, i: usize) -> String {
+    row.try_get::<String, _>(i)
+        .or_else(|_| {
+            row.try_get::<Vec<u8>, _>(i)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .unwrap_or_else(|e| panic!("column {i} as text: {e}"))
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use flowtally::model::View;
-use sqlx::Row;
+use sqlx::{ConnectOptions, Connection, Row};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
@@ -29,7 +29,7 @@ impl Flowtally {
             "[source]\nurl = \"mysql://root@127.0.0.1:{port}\"\nserver_id = {}\nheartbeat_secs = 1\n\
              [tenants]\ninclude = [{}]\n[state]\ndir = \"{}\"\ncheckpoint_secs = 2\n\
              [http]\nlisten = \"127.0.0.1:0\"\n{extra}",
-            1000 + std::process::id() % 1000,
+            super::next_server_id(),
             include.join(", "),
             dir.join("state").display()
         );
@@ -347,7 +347,9 @@ pub async fn wait_for_instant(pool: &sqlx::MySqlPool, db: &str, at: NaiveDateTim
 pub async fn differences(pool: &sqlx::MySqlPool, db: &str) -> Vec<String> {
     let mut conn = pool.acquire().await.expect("conn");
     let mut conn2 = pool.acquire().await.expect("conn");
-    flowtally::verify::verify_tenant(&mut conn, &mut conn2, db, &View::ALL)
+    // As `flowtally verify` does, at the factory's wall-clock time.
+    let now = local(chrono::Utc::now().timestamp());
+    flowtally::verify::verify_tenant(&mut conn, &mut conn2, db, &View::ALL, now)
         .await
         .expect("verify")
         .iter()
@@ -406,10 +408,17 @@ pub async fn seeded_tenant(pool: &sqlx::MySqlPool, code: &str, seed: u64) -> Str
         .await
         .expect("setup tenant");
     let db = super::tenant_db(code);
-    let mut conn = pool.acquire().await.expect("conn");
+    // A connection of its own, as `common::migrate` uses: migrate works on the connection's
+    // default database, which must not leak into (or come from) the pool.
+    let mut conn = pool
+        .connect_options()
+        .connect()
+        .await
+        .expect("a connection for migrate");
     flowtally::sink::migrate::migrate(&mut conn, &db)
         .await
         .expect("mv_ tables");
+    let _ = conn.close().await;
     simulate::seed_dimensions(pool, &db, seed)
         .await
         .expect("seed dimensions");
