@@ -171,6 +171,18 @@ pub struct Status {
     transactions: AtomicU64,
     /// Per tenant code: one lock per change, uncontended but for metric scrapes.
     changes: Mutex<HashMap<String, TableCounts>>,
+    /// How long the applier was busy with each kind of input, by kind.
+    steps: Mutex<BTreeMap<&'static str, Steps>>,
+}
+
+/// The applier's work on one kind of input (a transaction, a snapshot boundary, a survey, a
+/// finished load, a checkpoint hand-over).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Steps {
+    pub count: u64,
+    pub total_secs: f64,
+    /// The longest: how long the applier did not read the stream for it.
+    pub max_secs: f64,
 }
 
 impl Default for Status {
@@ -194,6 +206,7 @@ impl Default for Status {
             }),
             transactions: AtomicU64::new(0),
             changes: Mutex::new(HashMap::new()),
+            steps: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -211,6 +224,20 @@ impl Status {
 
     pub fn report(&self) -> Report {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The applier spent `secs` on one input of kind `step`.
+    pub fn applier_step(&self, step: &'static str, secs: f64) {
+        let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
+        let s = steps.entry(step).or_default();
+        s.count += 1;
+        s.total_secs += secs;
+        s.max_secs = s.max_secs.max(secs);
+    }
+
+    /// The applier's work so far, by kind of input.
+    pub fn applier_steps(&self) -> BTreeMap<&'static str, Steps> {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Binlog transactions applied since start (tracked tables or not).

@@ -20,7 +20,7 @@ use crate::live::Live;
 use crate::model::row::LeftOut;
 use crate::model::views::Cadence;
 use crate::model::Table;
-use crate::status::Report;
+use crate::status::{Report, Steps};
 
 /// Every metric's name (counters without the `_total` the encoder appends).
 pub mod names {
@@ -39,6 +39,8 @@ pub mod names {
     pub const CACHED_ROWS: &str = "flowtally_cached_rows";
     pub const RESIDENT_MEMORY: &str = "flowtally_resident_memory_bytes";
     pub const TENANTS: &str = "flowtally_tenants";
+    pub const APPLIER_STEP_MAX: &str = "flowtally_applier_step_max_seconds";
+    pub const APPLIER_STEP: &str = "flowtally_applier_step_seconds";
 }
 
 /// One served tenant, as the metrics see it.
@@ -59,6 +61,7 @@ pub struct MetricsInput {
     pub changes: Vec<(String, Table, u64)>,
     pub tenants: Vec<TenantMetrics>,
     pub resident_bytes: u64,
+    pub steps: BTreeMap<&'static str, Steps>,
 }
 
 impl MetricsInput {
@@ -81,6 +84,7 @@ impl MetricsInput {
             changes: live.status.changes(),
             tenants,
             resident_bytes: resident_memory_bytes(),
+            steps: live.status.applier_steps(),
         }
     }
 }
@@ -274,6 +278,24 @@ impl Collector for Families {
             ]
             .map(|(state, n)| (vec![("state", state.to_string())], gauge(n as i64))),
         )?;
+        family(
+            &mut e,
+            APPLIER_STEP_MAX,
+            "The longest time the applier spent on one input (and so did not read the binlog), by kind: transaction, snapshots, survey, load, checkpoint.",
+            MetricType::Gauge,
+            m.steps.iter().map(|(step, s)| {
+                (vec![("step", step.to_string())], ConstGauge::new(s.max_secs))
+            }),
+        )?;
+        family(
+            &mut e,
+            APPLIER_STEP,
+            "Time the applier spent on its inputs, by kind (seconds, summed).",
+            MetricType::Counter,
+            m.steps.iter().map(|(step, s)| {
+                (vec![("step", step.to_string())], ConstCounter::new(s.total_secs))
+            }),
+        )?;
         Ok(())
     }
 }
@@ -341,6 +363,7 @@ mod tests {
                 },
             ],
             resident_bytes: 8192,
+            steps: BTreeMap::new(),
         }
     }
 
@@ -398,7 +421,7 @@ mod tests {
         ] {
             assert!(typed.iter().any(|t| t == family), "{family} missing");
         }
-        assert_eq!(typed.len(), 15, "each family once");
+        assert_eq!(typed.len(), 17, "each family once");
         for expected in [
             "flowtally_binlog_transactions_total 1",
             "flowtally_changes_applied_total{tenant=\"Acme\\\"\\\\\\n\",table=\"flow_token\"} 2",

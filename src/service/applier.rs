@@ -126,7 +126,9 @@ impl Applier {
                 _ = shutdown.fired() => break Ok(()),
                 event = source.recv() => match event {
                     Some(SourceEvent::Stream(StreamEvent::Transaction(tx))) => {
-                        self.on_transaction(tx).await
+                        let started = std::time::Instant::now();
+                        self.on_transaction(tx).await;
+                        self.step("transaction", started);
                     }
                     Some(SourceEvent::Stream(StreamEvent::Heartbeat)) => self.on_idle().await,
                     Some(SourceEvent::Reconnecting { reason, .. }) => {
@@ -142,13 +144,23 @@ impl Applier {
                     Some(SourceEvent::Fatal(e)) => break Err(RunError::Stream(e)),
                     None => break Err(RunError::ReaderStopped),
                 },
-                Some(survey) = surveys.recv() => self.on_survey(survey),
-                Some(done) = loads.recv() => self.on_loaded(done),
+                Some(survey) = surveys.recv() => {
+                    let started = std::time::Instant::now();
+                    self.on_survey(survey);
+                    self.step("survey", started);
+                }
+                Some(done) = loads.recv() => {
+                    let started = std::time::Instant::now();
+                    self.on_loaded(done);
+                    self.step("load", started);
+                }
                 _ = ticks.tick() => self.checkpoint_due = true,
                 _ = tokio::time::sleep(CHECKPOINT_RETRY), if retry => {}
             }
             if self.checkpoint_due {
+                let started = std::time::Instant::now();
                 self.checkpoint(false).await;
+                self.step("checkpoint", started);
             }
         };
         // Whatever stopped the stream, what was applied is kept for the next start.
@@ -162,6 +174,13 @@ impl Applier {
         }
         self.checkpoint(true).await;
         result
+    }
+
+    fn step(&self, kind: &'static str, started: std::time::Instant) {
+        self.w
+            .live
+            .status
+            .applier_step(kind, started.elapsed().as_secs_f64());
     }
 
     async fn on_transaction(&mut self, mut tx: Transaction) {
@@ -232,6 +251,7 @@ impl Applier {
     /// Takes the snapshot at `t` of every ready tenant whose first instant it has reached, and
     /// queues it for the writer.
     async fn emit(&mut self, t: Instant) {
+        let started = std::time::Instant::now();
         let views = t.views();
         let at = t.local(self.w.timezone);
         // Computed first, sent after: no map lock is held while waiting on the writer.
@@ -250,6 +270,7 @@ impl Applier {
                 Some(Job { code, db, snapshot })
             })
             .collect();
+        self.step("snapshots", started);
         for job in jobs {
             self.w.snapshots.write(job).await;
         }
