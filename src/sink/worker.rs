@@ -226,7 +226,7 @@ impl Scheduler {
                 if let Some(suppressed) = WARNINGS.check(&format!("snapshot dropped {}", job.code))
                 {
                     tracing::error!(
-                        tenant = %job.code, error = %describe(&e), suppressed,
+                        tenant = %job.code, db = %job.db, error = %describe(&e), suppressed,
                         "snapshot dropped: the tenant's database or mv_ tables are gone (run \
                          flowtally migrate if the database is there)"
                     );
@@ -240,7 +240,7 @@ impl Scheduler {
                 self.live.status.write_failed(&job.code, &error, true);
                 if let Some(suppressed) = WARNINGS.check(&format!("snapshot write {}", job.code)) {
                     tracing::warn!(
-                        tenant = %job.code, %error, attempt = q.attempt, suppressed,
+                        tenant = %job.code, db = %job.db, %error, attempt = q.attempt, suppressed,
                         "snapshot write failed; retrying"
                     );
                 }

@@ -97,7 +97,7 @@ mod tests {
         );
         // As text, the rotation would sort backwards.
         assert!("mysql-bin.1000000" < "mysql-bin.999999");
-        let mut files = vec![at("b.1000001", 4), at("b.999999", 4), at("b.1000000", 4)];
+        let mut files = [at("b.1000001", 4), at("b.999999", 4), at("b.1000000", 4)];
         files.sort_by(|x, y| x.cmp_in_binlog(y));
         let names: Vec<&str> = files.iter().map(|p| p.file.as_str()).collect();
         assert_eq!(names, ["b.999999", "b.1000000", "b.1000001"]);
