@@ -293,7 +293,10 @@ impl Collector for Families {
             "Time the applier spent on its inputs, by kind (seconds, summed).",
             MetricType::Counter,
             m.steps.iter().map(|(step, s)| {
-                (vec![("step", step.to_string())], ConstCounter::new(s.total_secs))
+                (
+                    vec![("step", step.to_string())],
+                    ConstCounter::new(s.total_secs),
+                )
             }),
         )?;
         Ok(())

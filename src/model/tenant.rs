@@ -304,7 +304,6 @@ impl TenantState {
         }
     }
 
-
     /// The rows of `views` at instant `at` (naive local time). Forgets days no view can read
     /// again, since instants only move forward.
     pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {

@@ -28,8 +28,8 @@ use crate::checkpoint::writer::{Checkpointer, Job as CheckpointJob, PartWork, Te
 use crate::live::Live;
 use crate::model::clock::{Clock, Instant};
 use crate::model::views::{Cadence, ViewRows};
-use crate::model::View;
 use crate::model::Row;
+use crate::model::View;
 use crate::sink::worker::{Job, Snapshots};
 use crate::source::binlog::{StreamEvent, Transaction};
 use crate::source::reader::SourceEvent;

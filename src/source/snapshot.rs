@@ -13,8 +13,8 @@ use sqlx::{MySqlConnection, Row as _};
 
 use serde::{Deserialize, Serialize};
 
-use super::Flavor;
 use super::gtid::{Gtid, MySqlGtidSet};
+use super::Flavor;
 use super::Position;
 use crate::db::{ident, name_column, text, text_column};
 use crate::model::views::trends::LOOKBACK_DAYS;

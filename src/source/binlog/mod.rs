@@ -37,8 +37,8 @@ use mysql_async::binlog::{EventType, TransactionPayloadCompressionType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder};
 
-pub use checks::{check_server, ServerInfo, SetupError};
 pub use crate::source::Flavor;
+pub use checks::{check_server, ServerInfo, SetupError};
 
 use super::{Position, SourceChange};
 use crate::schema::TableProblem;
@@ -178,7 +178,10 @@ impl BinlogStream {
         let by_gtid = from.resumes_by_gtid();
         if by_gtid && flavor == Flavor::MariaDb {
             let state = from.gtid.as_deref().unwrap_or_default();
-            if !state.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b',') {
+            if !state
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b',')
+            {
                 return Err(StreamError::Fatal(format!(
                     "cannot resume from GTID state '{state}': not a MariaDB GTID list"
                 )));
@@ -475,7 +478,8 @@ impl Decoder {
             }
             k if is_rows_event(k) => {
                 let at = self.position();
-                self.rows.rows(event, &self.tables, &mut self.changes, &at)?;
+                self.rows
+                    .rows(event, &self.tables, &mut self.changes, &at)?;
                 Ok(None)
             }
             k if k == EventType::XID_EVENT as u8 => Ok(Some(self.commit(header.timestamp()))),
