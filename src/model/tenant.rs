@@ -414,6 +414,11 @@ impl TenantState {
         out
     }
 
+    /// Whether the token with this id is held.
+    pub fn has_token(&self, id: i64) -> bool {
+        self.tokens.contains_key(&id)
+    }
+
     /// Source rows held in memory.
     pub fn rows(&self) -> usize {
         self.tokens.len() + self.assignments.len() + self.dims.rows()

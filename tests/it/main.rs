@@ -59,6 +59,7 @@ mod bad_input;
 mod binlog;
 mod docker_files;
 mod harness;
+mod many_tenants;
 mod http;
 mod privileges;
 mod recovery;

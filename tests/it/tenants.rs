@@ -2,58 +2,20 @@
 //! and joins the stream without pausing the others; a deactivated one gets no rows for any
 //! instant after the deactivating commit.
 
-use flowtally_testkit::fixtures::{CORE_DDL, TENANT_SOURCE_DDL};
-use flowtally_testkit::simulate;
-use sqlx::{Connection, MySqlPool};
-
 use crate::common::process::{
     differences, local, mark, next_minute, snapshot_instants, traffic_on, wait_for_instant,
     Flowtally,
 };
-use crate::common::{self, Flavor, Server};
+use crate::common::{self, tenant_at, Flavor};
 
 on_both!(tenants_join_and_leave_while_streaming);
-
-/// Tenant `code` as the ERP brings one in, every event dated `at` (`SET timestamp`): its
-/// database with the source tables and flowtally's mv_ tables (`flowtally migrate`'s code),
-/// then its active organization row (so a running flowtally that discovers it finds every
-/// table), then the simulator's graphs, nodes and teams.
-async fn set_up(server: &Server, pool: &MySqlPool, code: &str, seed: u64, at: i64) -> String {
-    let db = common::tenant_db(code);
-    let mut conn = server.connect().await;
-    sqlx::raw_sql(&format!(
-        "SET timestamp = {at};\n{CORE_DDL}\n\
-         DROP DATABASE IF EXISTS `{db}`;\n\
-         CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n\
-         USE `{db}`;\n{TENANT_SOURCE_DDL}"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("create {db}: {e}"));
-    flowtally::sink::migrate::migrate(&mut conn, &db)
-        .await
-        .unwrap_or_else(|e| panic!("migrate {db}: {e}"));
-    sqlx::raw_sql(&format!(
-        "INSERT INTO bgerp.organization (code, name, status) \
-         VALUES ('{code}', 'Factory {code}', 'active') \
-         ON DUPLICATE KEY UPDATE code = VALUES(code), status = 'active'"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("organization {code}: {e}"));
-    let _ = conn.close().await;
-    simulate::seed_dimensions_at(pool, &db, seed, Some(at))
-        .await
-        .expect("seed");
-    db
-}
 
 async fn tenants_join_and_leave_while_streaming(flavor: Flavor) {
     let server = common::start_server(flavor, &[]);
     let pool = server.pool().await;
     let (a, b) = ("JoinA", "JoinB");
     let now = chrono::Utc::now().timestamp();
-    let db_a = set_up(&server, &pool, a, 61, now).await;
+    let db_a = tenant_at(&server, &pool, a, 61, now).await;
     let mut ft = Flowtally::start(server.port, &[a, b]);
     ft.wait_started();
     assert!(
@@ -65,7 +27,7 @@ async fn tenants_join_and_leave_while_streaming(flavor: Flavor) {
     let first = next_minute(now) + 60;
     let s = traffic_on(&pool, std::slice::from_ref(&db_a), 62, first, 1, 200, false).await;
     // B appears while A streams: its database and organization row, dated in the stream.
-    let db_b = set_up(&server, &pool, b, 63, s.last_epoch + 1).await;
+    let db_b = tenant_at(&server, &pool, b, 63, s.last_epoch + 1).await;
     ft.wait_until_log("tenant loaded tenant=JoinB");
     let both = [db_a.clone(), db_b.clone()];
     let s = traffic_on(&pool, &both, 64, s.last_epoch + 2, 1, 400, false).await;

@@ -49,6 +49,8 @@
 //! `--quick` runs 10k and 100k tokens and a 100k-row backlog (under 5 minutes on 2 cores); the
 //! full run takes about 15 minutes.
 
+mod tenants;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -94,16 +96,19 @@ pub enum Part {
     Refresh,
     CatchUp,
     Freshness,
+    /// Many tenants on one instance (see `tenants`).
+    Tenants,
 }
 
 impl Part {
-    pub const ALL: [Part; 3] = [Part::Refresh, Part::CatchUp, Part::Freshness];
+    pub const ALL: [Part; 4] = [Part::Refresh, Part::CatchUp, Part::Freshness, Part::Tenants];
 
     pub fn parse(name: &str) -> Option<Part> {
         match name.trim().to_ascii_lowercase().as_str() {
             "refresh" | "startup" | "memory" => Some(Part::Refresh),
             "catchup" | "catch-up" | "catch_up" => Some(Part::CatchUp),
             "freshness" => Some(Part::Freshness),
+            "tenants" => Some(Part::Tenants),
             _ => None,
         }
     }
@@ -122,6 +127,9 @@ pub struct BenchOptions {
     pub parts: Vec<Part>,
     pub seed: u64,
     pub flavor: Flavor,
+    /// Tenants of the many-tenants part (default 1,000; quick: 100), and tokens each.
+    pub tenants: Option<usize>,
+    pub tokens_each: u64,
 }
 
 impl Default for BenchOptions {
@@ -134,6 +142,8 @@ impl Default for BenchOptions {
             parts: Part::ALL.to_vec(),
             seed: 7,
             flavor: Flavor::MariaDb,
+            tenants: None,
+            tokens_each: 1_000,
         }
     }
 }
@@ -1422,6 +1432,7 @@ pub struct Report {
     pub sizes: Vec<SizeResult>,
     pub catch_up: Option<CatchUpResult>,
     pub freshness: Option<FreshnessResult>,
+    pub tenants: Option<tenants::TenantsResult>,
     pub total_secs: f64,
 }
 
@@ -1512,6 +1523,12 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         }
         if opts.parts.contains(&Part::Freshness) {
             report.freshness = Some(bench_freshness(&pool, &server, opts.freshness_secs()).await?);
+        }
+        if opts.parts.contains(&Part::Tenants) {
+            let n = opts.tenants.unwrap_or(if opts.quick { 100 } else { 1_000 });
+            let secs = if opts.quick { 75 } else { 130 };
+            report.tenants =
+                Some(tenants::bench_tenants(&pool, &server, n, opts.tokens_each, secs).await?);
         }
         pool.close().await;
         anyhow::Ok(())
@@ -1757,6 +1774,10 @@ impl Report {
             out.push('\n');
         }
 
+        if let Some(t) = &self.tenants {
+            t.render(&mut out);
+        }
+
         out.push_str("## Targets\n\n");
         let mut t = Table::new(&["target", "measured", "verdict"]);
         for (target, measured, met) in self.verdicts() {
@@ -1971,6 +1992,12 @@ struct Args {
     /// The server: mariadb or mysql.
     #[arg(long, default_value = "mariadb")]
     server: String,
+    /// Tenants of the many-tenants part (default 1000; quick 100).
+    #[arg(long)]
+    tenants: Option<usize>,
+    /// Tokens of each of those tenants.
+    #[arg(long, default_value_t = 1000)]
+    tokens_each: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -1988,6 +2015,8 @@ fn main() -> std::process::ExitCode {
         sizes: args.sizes,
         backlog_rows: args.backlog,
         flavor,
+        tenants: args.tenants,
+        tokens_each: args.tokens_each,
         ..Default::default()
     };
     if let Some(only) = &args.only {
@@ -1996,7 +2025,9 @@ fn main() -> std::process::ExitCode {
             match Part::parse(p) {
                 Some(part) => parts.push(part),
                 None => {
-                    eprintln!("flowtally-bench: unknown part '{p}': refresh, catchup or freshness");
+                    eprintln!(
+                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness or tenants"
+                    );
                     return std::process::ExitCode::from(2);
                 }
             }

@@ -9,10 +9,12 @@ pub mod process;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sqlx::mysql::MySqlRow;
-use sqlx::Row;
+use sqlx::mysql::{MySqlPool, MySqlRow};
+use sqlx::{Connection, Row};
 
+use flowtally_testkit::fixtures::{CORE_DDL, TENANT_SOURCE_DDL};
 pub use flowtally_testkit::server::accepts_connections;
+use flowtally_testkit::simulate;
 pub use flowtally_testkit::{shared, tenant_db, unique_code, Flavor, Server};
 
 /// Runs `test` against `flavor`, unless `FLOWTALLY_TEST_SERVERS` leaves that flavour out.
@@ -104,4 +106,44 @@ pub fn text(row: &MySqlRow, i: usize) -> String {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
         })
         .unwrap_or_else(|e| panic!("column {i} as text: {e}"))
+}
+
+/// Tenant `code` as the ERP brings one in, every event dated `at` (`SET timestamp`): its
+/// database with the source tables and flowtally's mv_ tables (`flowtally migrate`'s code),
+/// then its active organization row (so a running flowtally that discovers it finds every
+/// table), then the simulator's graphs, nodes and teams.
+pub async fn tenant_at(
+    server: &Server,
+    pool: &MySqlPool,
+    code: &str,
+    seed: u64,
+    at: i64,
+) -> String {
+    let db = tenant_db(code);
+    let mut conn = server.connect().await;
+    sqlx::raw_sql(&format!(
+        "SET timestamp = {at};\n{CORE_DDL}\n\
+         DROP DATABASE IF EXISTS `{db}`;\n\
+         CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n\
+         USE `{db}`;\n{TENANT_SOURCE_DDL}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap_or_else(|e| panic!("create {db}: {e}"));
+    flowtally::sink::migrate::migrate(&mut conn, &db)
+        .await
+        .unwrap_or_else(|e| panic!("migrate {db}: {e}"));
+    sqlx::raw_sql(&format!(
+        "INSERT INTO bgerp.organization (code, name, status) \
+         VALUES ('{code}', 'Factory {code}', 'active') \
+         ON DUPLICATE KEY UPDATE code = VALUES(code), status = 'active'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap_or_else(|e| panic!("organization {code}: {e}"));
+    let _ = conn.close().await;
+    simulate::seed_dimensions_at(pool, &db, seed, Some(at))
+        .await
+        .expect("seed");
+    db
 }
