@@ -390,3 +390,174 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::row::{Token, TokenStatus};
+    use crate::model::{Key, Row, TenantState};
+
+    fn token(id: i64, status: TokenStatus) -> Row {
+        Row::Token(Token {
+            id,
+            instance: Some(1),
+            is_product: true,
+            node: Some(2),
+            status,
+            spawned_at: None,
+            completed_at: None,
+        })
+    }
+
+    fn at(pos: u64) -> Position {
+        Position {
+            file: "bin.000001".into(),
+            pos,
+            gtid: None,
+        }
+    }
+
+    fn update(db: &str, work: PartWork) -> TenantUpdate {
+        TenantUpdate {
+            code: db.to_uppercase(),
+            db: db.into(),
+            loaded_at: None,
+            first_instant: 60,
+            work,
+        }
+    }
+
+    fn start(rows: &[Row]) -> PartWork {
+        PartWork::Start {
+            base: part::base_frame(rows).unwrap(),
+            base_rows: rows.len() as u64,
+            changes: Vec::new(),
+        }
+    }
+
+    fn rows_of(dir: &std::path::Path) -> Vec<(String, usize, bool)> {
+        let m = Manifest::load(dir).unwrap();
+        m.restore(dir)
+            .unwrap()
+            .into_iter()
+            .map(|r: super::super::Restored| {
+                let s: TenantState = r.state;
+                (r.entry.db, s.rows(), s.has_token(2))
+            })
+            .collect()
+    }
+
+    /// A crash can stop a checkpoint anywhere: after some parts were appended, or while the
+    /// manifest was being written. The next start must find the previous checkpoint whole.
+    #[test]
+    fn a_checkpoint_cut_short_leaves_the_previous_one_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::new(dir.path().to_path_buf(), None);
+        let job = |pos, tenants| Job {
+            server: "s".into(),
+            position: at(pos),
+            written: BTreeMap::new(),
+            tenants,
+        };
+        let out = store.write(job(
+            100,
+            vec![
+                update("a", start(&[token(1, TokenStatus::Ready)])),
+                update("b", start(&[token(1, TokenStatus::Ready)])),
+            ],
+        ));
+        assert!(out.written, "{out:?}");
+        let out = store.write(job(
+            200,
+            vec![
+                update(
+                    "a",
+                    PartWork::Changes(vec![Change::Upsert(token(2, TokenStatus::Active))]),
+                ),
+                update("b", PartWork::Unchanged),
+            ],
+        ));
+        assert!(out.written);
+        assert_eq!(
+            rows_of(dir.path()),
+            vec![("a".into(), 2, true), ("b".into(), 1, false)]
+        );
+        let committed = Manifest::load(dir.path()).unwrap();
+
+        // A third checkpoint dies after appending to a's part, before its manifest: a's part
+        // has bytes the manifest does not name, and a torn temp manifest lies around.
+        let a = parts_dir(dir.path()).join(&committed.tenants[0].file);
+        let frame = part::changes_frame(&[Change::Delete(Key::Token(2))]).unwrap();
+        part::append(&a, committed.tenants[0].len, &frame).unwrap();
+        std::fs::write(dir.path().join("checkpoint.bin.tmp"), b"torn").unwrap();
+        // Also a part a load started but no manifest ever named.
+        std::fs::write(parts_dir(dir.path()).join("c.1"), b"half").unwrap();
+
+        assert_eq!(Manifest::load(dir.path()).unwrap(), committed);
+        assert_eq!(
+            rows_of(dir.path()),
+            vec![("a".into(), 2, true), ("b".into(), 1, false)],
+            "the previous checkpoint, whole"
+        );
+        // The next start cleans up, and the next checkpoint continues a's part correctly.
+        let mut store = Store::new(dir.path().to_path_buf(), Some(committed));
+        assert!(!parts_dir(dir.path()).join("c.1").exists());
+        let out = store.write(job(
+            300,
+            vec![
+                update(
+                    "a",
+                    PartWork::Changes(vec![Change::Upsert(token(3, TokenStatus::Ready))]),
+                ),
+                update("b", PartWork::Unchanged),
+            ],
+        ));
+        assert!(out.written);
+        assert_eq!(
+            rows_of(dir.path()),
+            vec![("a".into(), 3, true), ("b".into(), 1, false)],
+            "the cut-off delete never happened"
+        );
+        assert_eq!(Manifest::load(dir.path()).unwrap().position, at(300));
+    }
+
+    #[test]
+    fn a_tenant_left_out_is_dropped_and_a_grown_part_is_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::new(dir.path().to_path_buf(), None);
+        let job = |pos, tenants| Job {
+            server: "s".into(),
+            position: at(pos),
+            written: BTreeMap::new(),
+            tenants,
+        };
+        store.write(job(
+            1,
+            vec![
+                update("a", start(&[token(1, TokenStatus::Ready)])),
+                update("b", start(&[token(1, TokenStatus::Ready)])),
+            ],
+        ));
+        let b_file = Manifest::load(dir.path()).unwrap().tenants[1].file.clone();
+        // b is gone; a changes a lot, the same rows over and over.
+        let churn: Vec<Change> = (0..20_000)
+            .map(|i| Change::Upsert(token(2 + i % 3, TokenStatus::Active)))
+            .collect();
+        let out = store.write(job(2, vec![update("a", PartWork::Changes(churn))]));
+        assert!(out.written, "{out:?}");
+        let m = Manifest::load(dir.path()).unwrap();
+        assert_eq!(m.tenants.len(), 1);
+        assert!(
+            !parts_dir(dir.path()).join(b_file).exists(),
+            "b's part removed"
+        );
+        let a = &m.tenants[0];
+        assert_eq!(
+            (a.changes, a.base_rows),
+            (0, 4),
+            "compacted to one base: {a:?}"
+        );
+        assert_eq!(a.len, a.base_len);
+        assert_eq!(rows_of(dir.path()), vec![("a".into(), 4, true)]);
+    }
+}
