@@ -49,6 +49,10 @@ pub struct Wiring {
     pub live: Arc<Live>,
     pub server: String,
     pub db_prefix: String,
+    /// Tenants are the active organizations (`[tenants] discover`): then the organization rows
+    /// in the stream decide who is in, and a survey (read at another moment) only adds what it
+    /// found about databases and tables.
+    pub registry: bool,
     pub timezone: Tz,
     pub checkpoint_every: Duration,
     pub snapshots: Snapshots,
@@ -299,7 +303,10 @@ impl Applier {
                 }
                 (Some(db), None) => {
                     self.w.live.status.tenant_ok(&t.code);
-                    if !self.w.live.tenants.contains_key(&k) {
+                    // A survey read before the stream deactivated the tenant must not bring it
+                    // back.
+                    let gone = self.w.registry && !self.org_active(&t.code);
+                    if !gone && !self.w.live.tenants.contains_key(&k) {
                         self.request_load(k.clone(), t.code, db);
                         requested.insert(k);
                     }
@@ -307,13 +314,15 @@ impl Applier {
                 (None, None) => {}
             }
         }
+        // Nor must a survey read before the stream activated a tenant take it out again.
         let unlisted: Vec<String> = self
             .w
             .live
             .tenants
             .iter()
+            .filter(|s| !listed.contains(s.key()))
+            .filter(|s| !(self.w.registry && self.org_active(&s.code)))
             .map(|s| s.key().clone())
-            .filter(|k| !listed.contains(k))
             .collect();
         for k in unlisted {
             self.unserve(&k, "no longer an active tenant");
@@ -329,6 +338,13 @@ impl Applier {
                     .check(slot.key(), &slot.code, r.state.left_out());
             }
         }
+    }
+
+    /// Whether the stream's organization rows say `code` is an active tenant.
+    fn org_active(&self, code: &str) -> bool {
+        self.orgs
+            .values()
+            .any(|o| o.active && o.code.eq_ignore_ascii_case(code))
     }
 
     fn request_load(&mut self, k: String, code: String, db: String) {
@@ -356,9 +372,10 @@ impl Applier {
             let code = slot.code.clone();
             match done.result {
                 Ok(load) => {
-                    // The first boundary after the snapshot: everything before it is in the
-                    // load or in the queue replayed onto it.
-                    let first = Clock::after(done.started).next();
+                    // The first boundary after the snapshot, by the server's clock (the one
+                    // commits are dated by): everything dated before it is in the load or in
+                    // the queue replayed onto it.
+                    let first = Clock::after(load.server_time.max(done.started)).next();
                     tracing::info!(tenant = %code, rows = load.rows, at = ?load.point, "tenant loaded");
                     self.w.live.status.rows_loaded(load.rows);
                     let problem = slot.finish_load(load.state, load.point, load.base, first);

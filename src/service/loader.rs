@@ -27,7 +27,7 @@ pub struct LoadRequest {
 pub struct LoadDone {
     pub key: String,
     pub load: u64,
-    /// Epoch seconds when the snapshot was taken (about: when the load started).
+    /// Epoch seconds (this host's clock) when the load started.
     pub started: i64,
     pub result: Result<Load, LoadError>,
 }
@@ -35,6 +35,8 @@ pub struct LoadDone {
 pub struct Load {
     pub state: TenantState,
     pub point: Option<LoadPoint>,
+    /// The server's clock when the snapshot started.
+    pub server_time: i64,
     pub rows: u64,
     /// The checkpoint part's base frame, and the rows in it.
     pub base: (Vec<u8>, u64),
@@ -100,6 +102,7 @@ async fn load(source: &MySqlPool, db: &str, today: chrono::NaiveDate) -> Result<
     Ok(Load {
         state,
         point: loaded.point,
+        server_time: loaded.server_time,
         rows: loaded.rows,
         base,
     })

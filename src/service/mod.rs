@@ -194,6 +194,7 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
             live: live.clone(),
             server: server.identity.clone(),
             db_prefix: cfg.db_prefix.clone(),
+            registry: cfg.discover,
             timezone: cfg.timezone,
             checkpoint_every: Duration::from_secs(cfg.checkpoint_secs),
             snapshots,

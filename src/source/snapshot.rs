@@ -34,6 +34,9 @@ pub struct Loaded {
     pub state: TenantState,
     /// What the snapshot saw, as precisely as the server tells.
     pub point: Option<LoadPoint>,
+    /// The server's clock (epoch seconds) when the snapshot started: every transaction in it
+    /// is dated no later (commit events are dated by that same clock).
+    pub server_time: i64,
     pub rows: u64,
     /// Rows that could not be keyed (NULL primary key).
     pub unkeyed: u64,
@@ -153,8 +156,11 @@ pub async fn load_tenant(
         "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
     )
     .await?;
+    let server_time: i64 = sqlx::query_scalar("SELECT CAST(UNIX_TIMESTAMP() AS SIGNED)")
+        .fetch_one(&mut *conn)
+        .await?;
     let point = start_snapshot(conn).await?;
-    let result = load_in_transaction(conn, db, today, point).await;
+    let result = load_in_transaction(conn, db, today, point, server_time).await;
     // Read-only: ending it either way changes nothing.
     let _ = text(conn, "ROLLBACK").await;
     result
@@ -221,10 +227,12 @@ async fn load_in_transaction(
     db: &str,
     today: NaiveDate,
     point: Option<LoadPoint>,
+    server_time: i64,
 ) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded {
         state: TenantState::default(),
         point,
+        server_time,
         rows: 0,
         unkeyed: 0,
     };
