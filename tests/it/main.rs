@@ -56,6 +56,7 @@ macro_rules! on_mysql {
 mod common;
 
 mod bad_input;
+mod cli;
 mod binlog;
 mod docker_files;
 mod harness;
