@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::db::describe;
 use crate::model::View;
 use crate::sink::{migrate::missing_tables, writer};
-use crate::source::snapshot::load_tenant;
+use crate::source::snapshot::{load_tenant, LoadError};
 use crate::tenants::Tenant;
 
 /// T for a refresh started now.
@@ -22,38 +22,50 @@ pub fn instant_now(cfg: &Config) -> NaiveDateTime {
     now.with_nanosecond(0).unwrap_or(now)
 }
 
-/// Refreshes one tenant; the error is the reason printed after `✗ Failed:`.
+/// Why a tenant's refresh failed: the reason printed after `✗ Failed:`.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("no database for tenant {code} on the server (expected one named like its code)")]
+    NoDatabase { code: String },
+    #[error("{db} lacks {}: run `flowtally migrate --tenant {code}` first", tables.join(", "))]
+    NoMvTables {
+        db: String,
+        code: String,
+        tables: Vec<&'static str>,
+    },
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("{}", describe(.0))]
+    Db(#[from] sqlx::Error),
+}
+
+/// Refreshes one tenant: rows written.
 pub async fn refresh_tenant(
     source: &MySqlPool,
     sink: &MySqlPool,
     tenant: &Tenant,
     views: &[View],
     at: NaiveDateTime,
-) -> Result<u64, String> {
+) -> Result<u64, RefreshError> {
     let Some(db) = &tenant.db else {
-        return Err(format!(
-            "no database for tenant {} on the server (expected one named like its code)",
-            tenant.code
-        ));
+        return Err(RefreshError::NoDatabase {
+            code: tenant.code.clone(),
+        });
     };
-    let mut w = sink.acquire().await.map_err(|e| describe(&e))?;
-    let missing = missing_tables(&mut w, db).await.map_err(|e| describe(&e))?;
+    let mut w = sink.acquire().await?;
+    let missing = missing_tables(&mut w, db).await?;
     if !missing.is_empty() {
-        return Err(format!(
-            "{db} lacks {}: run `flowtally migrate --tenant {}` first",
-            missing.join(", "),
-            tenant.code
-        ));
+        return Err(RefreshError::NoMvTables {
+            db: db.clone(),
+            code: tenant.code.clone(),
+            tables: missing,
+        });
     }
-    let mut r = source.acquire().await.map_err(|e| describe(&e))?;
-    let mut loaded = load_tenant(&mut r, db, at.date())
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut r = source.acquire().await?;
+    let mut loaded = load_tenant(&mut r, db, at.date()).await?;
     drop(r);
     let snapshot = loaded.state.snapshot(at, views);
-    writer::write(&mut w, db, &snapshot)
-        .await
-        .map_err(|e| describe(&e))
+    Ok(writer::write(&mut w, db, &snapshot).await?)
 }
 
 /// Runs the refresh of `tenants`, printing the cron script's lines to `out`. Returns whether

@@ -14,7 +14,7 @@ use crate::checkpoint::{self, Manifest, Refused, Restored};
 use crate::db::{describe, name_column};
 use crate::model::clock::Clock;
 use crate::model::views::Cadence;
-use crate::source::binlog::{BinlogOptions, BinlogStream, Flavor, ServerInfo};
+use crate::source::binlog::{BinlogOptions, BinlogStream, Flavor, ServerInfo, StreamError};
 use crate::source::snapshot::LoadPoint;
 use crate::source::Position;
 
@@ -125,6 +125,21 @@ async fn usable(
     Ok((manifest, restored))
 }
 
+/// Why a checkpoint of another server cannot be resumed here.
+#[derive(Debug, thiserror::Error)]
+enum NoFailover {
+    #[error("the checkpoint has no GTID state (GTIDs were off)")]
+    NoGtids,
+    #[error("this server has not executed every GTID of the checkpoint ({0})")]
+    NotExecuted(String),
+    #[error("this server purged binlogs with transactions after the checkpoint")]
+    Purged,
+    #[error("cannot compare GTID sets: {}", describe(.0))]
+    Compare(#[from] sqlx::Error),
+    #[error("{0}")]
+    Refused(#[from] StreamError),
+}
+
 /// Whether a checkpoint taken on another server can be resumed here, by its GTID state: GTIDs
 /// on, every GTID of the checkpoint executed here, and every transaction after them still in
 /// this server's binlog. The GTID state to resume from, or why not.
@@ -133,9 +148,9 @@ async fn failover(
     server: &ServerInfo,
     source: &MySqlPool,
     binlog: &BinlogOptions,
-) -> Result<String, String> {
+) -> Result<String, NoFailover> {
     let Some(gtids) = manifest.position.gtid.clone() else {
-        return Err("the checkpoint has no GTID state (GTIDs were off)".into());
+        return Err(NoFailover::NoGtids);
     };
     if server.flavor == Flavor::MySql {
         let row = sqlx::query(
@@ -145,26 +160,21 @@ async fn failover(
         .bind(&gtids)
         .bind(&gtids)
         .fetch_one(source)
-        .await
-        .map_err(|e| format!("cannot compare GTID sets: {}", describe(&e)))?;
-        let executed: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-        let kept: i64 = row.try_get(1).map_err(|e| e.to_string())?;
+        .await?;
+        let executed: i64 = row.try_get(0)?;
+        let kept: i64 = row.try_get(1)?;
         if executed != 1 {
-            return Err(format!(
-                "this server has not executed every GTID of the checkpoint ({gtids})"
-            ));
+            return Err(NoFailover::NotExecuted(gtids));
         }
         if kept != 1 {
-            return Err("this server purged binlogs with transactions after the checkpoint".into());
+            return Err(NoFailover::Purged);
         }
     }
     // The dump request itself is the final word (MariaDB checks the exact GTIDs, strictly).
     let at = Position::at_gtids(gtids.clone());
-    let mut stream = BinlogStream::connect(binlog, &at)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut stream = BinlogStream::connect(binlog, &at).await?;
     match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
-        Ok(Err(e)) if !e.is_retryable() => Err(e.to_string()),
+        Ok(Err(e)) if !e.is_retryable() => Err(e.into()),
         _ => Ok(gtids),
     }
 }

@@ -72,27 +72,49 @@ pub fn spawn(
     });
 }
 
+/// A survey that could not be made (it is tried again at the next one).
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}: {}", describe(.source))]
+pub struct SurveyError {
+    doing: &'static str,
+    source: sqlx::Error,
+}
+
+fn doing(what: &'static str) -> impl Fn(sqlx::Error) -> SurveyError {
+    move |source| SurveyError {
+        doing: what,
+        source,
+    }
+}
+
 /// One survey: the registry, the databases, then the source and mv_ tables of all tenants.
-pub async fn survey(cfg: &Config, source: &MySqlPool, sink: &MySqlPool) -> Result<Survey, String> {
+pub async fn survey(
+    cfg: &Config,
+    source: &MySqlPool,
+    sink: &MySqlPool,
+) -> Result<Survey, SurveyError> {
     let found = {
-        let mut conn = source.acquire().await.map_err(|e| describe(&e))?;
+        let mut conn = source.acquire().await.map_err(doing("connecting"))?;
         tenants::discover(&mut conn, cfg)
             .await
-            .map_err(|e| format!("reading the tenants: {}", describe(&e)))?
+            .map_err(doing("reading the tenants"))?
     };
     let dbs: Vec<String> = found.iter().filter_map(|t| t.db.clone()).collect();
     let sources = {
-        let mut conn = source.acquire().await.map_err(|e| describe(&e))?;
+        let mut conn = source.acquire().await.map_err(doing("connecting"))?;
         catalog::read_sources(&mut conn, &dbs)
             .await
-            .map_err(|e| format!("checking the source tables: {}", describe(&e)))?
+            .map_err(doing("checking the source tables"))?
     };
     let mv_tables: Vec<&'static str> = View::ALL.iter().map(|v| v.table()).collect();
     let sinks = {
-        let mut conn = sink.acquire().await.map_err(|e| describe(&e))?;
+        let mut conn = sink
+            .acquire()
+            .await
+            .map_err(doing("connecting to the sink"))?;
         catalog::read(&mut conn, &dbs, &mv_tables)
             .await
-            .map_err(|e| format!("checking the mv_ tables: {}", describe(&e)))?
+            .map_err(doing("checking the mv_ tables"))?
     };
     let tenants = found
         .into_iter()

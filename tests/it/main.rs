@@ -56,12 +56,12 @@ macro_rules! on_mysql {
 mod common;
 
 mod bad_input;
-mod cli;
 mod binlog;
+mod cli;
 mod docker_files;
 mod harness;
-mod many_tenants;
 mod http;
+mod many_tenants;
 mod privileges;
 mod recovery;
 mod refresh;

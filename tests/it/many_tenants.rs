@@ -2,7 +2,8 @@
 //! connection and from the command line, its report read back; `refresh`, `verify` and
 //! `checkpoint reset --tenant` with three), and a live run with a hundred tenants — loaded at
 //! start with bounded concurrency, streaming under traffic, some joining and some leaving —
-//! that writes every minute of every tenant exactly once, equal to a fresh recompute.
+//! that writes every minute of every tenant exactly once, equal to a fresh recompute; and one
+//! tenant's failing writes holding up no other.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -11,8 +12,7 @@ use chrono::NaiveDateTime;
 use sqlx::{MySqlPool, Row};
 
 use crate::common::process::{
-    differences, local, mark, next_minute, snapshot_instants, traffic_on, wait_for_instant,
-    Flowtally,
+    differences, local, mark, next_minute, traffic_on, wait_for_instant, Flowtally,
 };
 use crate::common::{self, tenant_at, Flavor, Server};
 
@@ -20,6 +20,7 @@ on_both!(
     migrate_on_one_connection_reports_what_it_did_for_each_tenant,
     refresh_verify_and_reset_one_of_three_tenants,
     a_hundred_tenants_join_and_leave_and_every_minute_is_written_once,
+    a_failing_tenant_does_not_hold_up_the_others,
 );
 
 fn flowtally(config: &PathBuf, args: &[&str]) -> Output {
@@ -230,13 +231,20 @@ async fn refresh_verify_and_reset_one_of_three_tenants(flavor: Flavor) {
     );
 }
 
-/// Instants of the one-minute table of `db` at or after `from`.
+/// Snapshot instants of `db` at or after `from`, read from mv_team_workload (which has rows at
+/// every instant: every seeded team has active members, tokens or not).
 async fn minutes_from(pool: &MySqlPool, db: &str, from: NaiveDateTime) -> Vec<NaiveDateTime> {
-    snapshot_instants(pool, db)
-        .await
-        .into_iter()
-        .filter(|t| *t >= from)
-        .collect()
+    sqlx::query(&format!(
+        "SELECT DISTINCT snapshot_at FROM `{db}`.mv_team_workload WHERE snapshot_at >= ? \
+         ORDER BY snapshot_at"
+    ))
+    .bind(from)
+    .fetch_all(pool)
+    .await
+    .expect("instants")
+    .iter()
+    .map(|r| r.get::<NaiveDateTime, _>(0))
+    .collect()
 }
 
 async fn a_hundred_tenants_join_and_leave_and_every_minute_is_written_once(flavor: Flavor) {
@@ -341,6 +349,91 @@ async fn a_hundred_tenants_join_and_leave_and_every_minute_is_written_once(flavo
         )
         .await;
         assert_eq!(dup, 0, "{db}: duplicate summary rows");
+    }
+    let (status, log) = ft.stop();
+    assert!(status.success(), "{log}");
+}
+
+/// One tenant's snapshot writes fail (its writer lacks INSERT on its mv_ tables): it is retried
+/// with backoff, the other tenant keeps being written on time, `/healthz` names the failing
+/// one, and once the grant comes every minute of it is written, nothing dropped.
+async fn a_failing_tenant_does_not_hold_up_the_others(flavor: Flavor) {
+    let server = common::start_server(flavor, &[]);
+    let pool = server.pool().await;
+    let (bad, good) = ("FailA", "FailB");
+    let now = chrono::Utc::now().timestamp();
+    let bad_db = tenant_at(&server, &pool, bad, 71, now - 3_600).await;
+    let good_db = tenant_at(&server, &pool, good, 72, now - 3_600).await;
+    let writer = common::unique_code("fw").to_lowercase();
+    let mut grants = format!("CREATE USER '{writer}'@'%' IDENTIFIED BY 'Wr1te-pw';\n");
+    for v in flowtally::model::View::ALL {
+        grants += &format!(
+            "GRANT SELECT, INSERT, DELETE ON `{good_db}`.`{t}` TO '{writer}'@'%';\n\
+             GRANT SELECT, DELETE ON `{bad_db}`.`{t}` TO '{writer}'@'%';\n",
+            t = v.table()
+        );
+    }
+    server.exec(&grants).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    Flowtally::config(
+        dir.path(),
+        server.port,
+        &[bad, good],
+        &format!(
+            "[sink]\nurl = \"mysql://{writer}:Wr1te-pw@127.0.0.1:{}\"\n",
+            server.port
+        ),
+    );
+    let mut ft = Flowtally::start_in(dir);
+    ft.wait_started();
+    let first = next_minute(now) + 60;
+    let both = [bad_db.clone(), good_db.clone()];
+    let s = traffic_on(&pool, &both, 73, first, 1, 300, false).await;
+    let last = (s.last_epoch / 60 + 1) * 60;
+    mark(&pool, last + 1).await;
+    // The good tenant is written to the end while the bad one fails.
+    wait_for_instant(&pool, &good_db, local(last), &ft).await;
+    assert!(
+        minutes_from(&pool, &bad_db, local(0)).await.is_empty(),
+        "the bad tenant cannot have been written"
+    );
+    ft.wait_until_log("snapshot write failed; retrying");
+    assert!(
+        ft.log()
+            .lines()
+            .any(|l| l.contains("snapshot write failed; retrying") && l.contains(&bad_db)),
+        "the log names the failing tenant's database"
+    );
+    let port = ft.http_port();
+    let health =
+        tokio::task::spawn_blocking(move || crate::common::process::http_get(port, "/healthz"))
+            .await
+            .expect("healthz");
+    assert_eq!(health.status, 503, "{}", health.body);
+    let body = health.json();
+    assert_eq!(body["reason"], "sink_failing", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains(bad),
+        "{body}"
+    );
+
+    // Granted: every minute of the bad tenant follows, in order, none dropped.
+    server
+        .exec(&format!(
+            "GRANT INSERT ON `{bad_db}`.* TO '{writer}'@'%'; FLUSH PRIVILEGES;"
+        ))
+        .await;
+    wait_for_instant(&pool, &bad_db, local(last), &ft).await;
+    let expected: Vec<NaiveDateTime> = (first / 60..=last / 60).map(|m| local(m * 60)).collect();
+    for db in &both {
+        assert_eq!(
+            minutes_from(&pool, db, local(first)).await,
+            expected,
+            "{db}: every minute once"
+        );
+        let diffs = differences(&pool, db).await;
+        assert!(diffs.is_empty(), "{db}: {diffs:#?}");
     }
     let (status, log) = ft.stop();
     assert!(status.success(), "{log}");

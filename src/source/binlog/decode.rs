@@ -56,13 +56,23 @@ pub(super) enum Conv {
     Unsupported,
 }
 
+/// A column type (with its metadata) the decoder cannot walk over.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct UnknownColumn(String);
+
+/// A row image shorter than its table map says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("truncated {0}")]
+pub(super) struct Truncated(&'static str);
+
 /// Width and conversion of a column from its binlog type and type metadata.
-pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> {
+pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, UnknownColumn> {
     use ColumnType::*;
     let m = |i: usize| {
         meta.get(i)
             .copied()
-            .ok_or_else(|| format!("type {t:?} without metadata"))
+            .ok_or_else(|| UnknownColumn(format!("type {t:?} without metadata")))
     };
     let fixed = |n: usize, conv: Conv| {
         Ok(ImageColumn {
@@ -77,7 +87,7 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> 
                 conv,
             })
         } else {
-            Err(format!("type {t:?} with a {n}-byte length"))
+            Err(UnknownColumn(format!("type {t:?} with a {n}-byte length")))
         }
     };
     let frac = |fsp: u8| usize::from(fsp).div_ceil(2);
@@ -104,7 +114,7 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> 
         MYSQL_TYPE_NEWDECIMAL => {
             let (precision, scale) = (usize::from(m(0)?), usize::from(m(1)?));
             if scale > precision || precision == 0 {
-                return Err(format!("DECIMAL({precision},{scale})"));
+                return Err(UnknownColumn(format!("DECIMAL({precision},{scale})")));
             }
             fixed(
                 decimal_size(precision, scale),
@@ -129,7 +139,7 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> 
             match real {
                 0xf7 => match b1 {
                     1 | 2 => fixed(usize::from(b1), Conv::Enum(Arc::from([]))),
-                    n => Err(format!("ENUM of {n} bytes")),
+                    n => Err(UnknownColumn(format!("ENUM of {n} bytes"))),
                 },
                 0xf8 => fixed(usize::from(b1), Conv::Set),
                 0xfe | 0 => {
@@ -140,7 +150,7 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> 
                     };
                     prefixed(if len < 256 { 1 } else { 2 }, Conv::Bytes)
                 }
-                other => Err(format!("STRING with real type {other}")),
+                other => Err(UnknownColumn(format!("STRING with real type {other}"))),
             }
         }
         MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB => {
@@ -148,7 +158,7 @@ pub(super) fn column(t: ColumnType, meta: &[u8]) -> Result<ImageColumn, String> 
         }
         MYSQL_TYPE_JSON => prefixed(usize::from(m(0).unwrap_or(4)), Conv::Unsupported),
         MYSQL_TYPE_GEOMETRY | MYSQL_TYPE_VECTOR => prefixed(usize::from(m(0)?), Conv::Unsupported),
-        other => Err(format!("unsupported type {other:?}")),
+        other => Err(UnknownColumn(format!("unsupported type {other:?}"))),
     }
 }
 
@@ -171,19 +181,19 @@ pub(super) fn read_image(
     layout: &Layout,
     partial: bool,
     out: &mut Vec<Value>,
-) -> Result<(), String> {
+) -> Result<(), Truncated> {
     out.clear();
     out.resize(layout.needed, Value::Null);
     if partial {
         // A partial update's after image starts with its value options and, for partial JSON,
         // a bitmap over the table's JSON columns; the JSON values themselves keep their length.
-        let options = lenenc(buf).ok_or("truncated value options")?;
+        let options = lenenc(buf).ok_or(Truncated("value options"))?;
         if options & 1 != 0 {
-            take(buf, layout.json_columns.div_ceil(8)).ok_or("truncated partial JSON bitmap")?;
+            take(buf, layout.json_columns.div_ceil(8)).ok_or(Truncated("partial JSON bitmap"))?;
         }
     }
     let n_present = present.iter().filter(|p| **p).count();
-    let nulls = take(buf, n_present.div_ceil(8)).ok_or("truncated null bitmap")?;
+    let nulls = take(buf, n_present.div_ceil(8)).ok_or(Truncated("null bitmap"))?;
     let mut image_idx = 0;
     for (i, col) in layout.columns.iter().enumerate() {
         if !present.get(i).copied().unwrap_or(false) {
@@ -203,7 +213,7 @@ pub(super) fn read_image(
                 len.and_then(|len| take(buf, usize::try_from(len).ok()?))
             }
         }
-        .ok_or("truncated row image")?;
+        .ok_or(Truncated("row image"))?;
         if let Some(slot) = layout.slots.get(i).copied().flatten() {
             if let Some(v) = out.get_mut(slot) {
                 *v = convert(&col.conv, bytes);

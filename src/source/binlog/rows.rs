@@ -5,11 +5,20 @@ use mysql_async::binlog::events::{Event, EventData, RowsEventData};
 use mysql_async::binlog::EventType;
 
 use super::bytes::le_u32;
-use super::decode::read_image;
+use super::decode::{read_image, Truncated};
 use super::tables::{Decoding, Plan, TableMaps, Target};
 use super::StreamError;
 use crate::model::{Change, Row, Value};
 use crate::source::{Organization, SourceChange};
+
+/// Why the rows of an event could not be read.
+#[derive(Debug, thiserror::Error)]
+enum RowsError {
+    #[error("rows event has {event} columns, its table map {map}")]
+    Columns { event: usize, map: usize },
+    #[error(transparent)]
+    Truncated(#[from] Truncated),
+}
 
 /// Turns the rows events of tracked tables into changes, reusing its buffers.
 #[derive(Default)]
@@ -78,13 +87,13 @@ impl RowDecoder {
         data: &RowsEventData,
         plan: &Decoding,
         out: &mut Vec<SourceChange>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RowsError> {
         let num_columns = data.num_columns() as usize;
         if num_columns != plan.layout.columns.len() {
-            return Err(format!(
-                "rows event has {num_columns} columns, its table map {}",
-                plan.layout.columns.len()
-            ));
+            return Err(RowsError::Columns {
+                event: num_columns,
+                map: plan.layout.columns.len(),
+            });
         }
         let before_cols: Option<Vec<bool>> = data
             .columns_before_image()
