@@ -390,7 +390,8 @@ async fn a_failing_tenant_does_not_hold_up_the_others(flavor: Flavor) {
     let first = next_minute(now) + 60;
     let both = [bad_db.clone(), good_db.clone()];
     let s = traffic_on(&pool, &both, 73, first, 1, 300, false).await;
-    let last = (s.last_epoch / 60 + 1) * 60;
+    // A 15-minute boundary: every table has a snapshot of the final state there.
+    let last = (s.last_epoch / 900 + 1) * 900;
     mark(&pool, last + 1).await;
     // The good tenant is written to the end while the bad one fails.
     wait_for_instant(&pool, &good_db, local(last), &ft).await;
