@@ -1495,6 +1495,14 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
             .connect_with(server.pool_options())
             .await
             .context("connecting to the bench server")?;
+        let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
+            .fetch_one(&pool)
+            .await
+            .context("the server's version")?;
+        let at = report.machine.len().min(2);
+        report
+            .machine
+            .insert(at, ("server".into(), format!("{} {version}", opts.flavor)));
         if opts.parts.contains(&Part::Refresh) {
             let sizes = opts.sizes();
             let largest = sizes.last().copied();

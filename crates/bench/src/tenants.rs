@@ -88,8 +88,16 @@ pub async fn bench_tenants(
         let code = format!("M{i:04}");
         simulate::setup_tenant(pool, "bgerp", "bgerp_t_", &code).await?;
         let db = simulate::tenant_db("bgerp_t_", &code);
-        simulate::bulk_history(pool, &db, tokens_each, 30, 1000 + i as u64, crate::TZ, now_epoch())
-            .await?;
+        simulate::bulk_history(
+            pool,
+            &db,
+            tokens_each,
+            30,
+            1000 + i as u64,
+            crate::TZ,
+            now_epoch(),
+        )
+        .await?;
         let mut conn = pool.acquire().await?;
         flowtally::sink::migrate::migrate(&mut conn, &db).await?;
         dbs.push(db);
@@ -127,11 +135,7 @@ pub async fn bench_tenants(
     let started = Instant::now();
     let run = tokio::spawn(service::run(cfg, live.clone(), stop));
     loop {
-        let loaded = live
-            .tenants
-            .iter()
-            .filter(|s| s.ready().is_some())
-            .count();
+        let loaded = live.tenants.iter().filter(|s| s.ready().is_some()).count();
         if loaded == n {
             break;
         }
@@ -141,7 +145,10 @@ pub async fn bench_tenants(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     r.loaded_secs = started.elapsed().as_secs_f64();
-    progress(format!("tenants: {n} loaded in {}", fmt_secs(r.loaded_secs)));
+    progress(format!(
+        "tenants: {n} loaded in {}",
+        fmt_secs(r.loaded_secs)
+    ));
     crate::sys::trim();
     r.rss_loaded = rss_bytes().unwrap_or(0);
     while live.status.report().writes.last_by_tenant.len() < n {
@@ -304,7 +311,12 @@ impl TenantsResult {
         let row = |t: &mut Table, a: &str, b: String, c: &str| {
             t.row(vec![a.to_string(), b, c.to_string()])
         };
-        row(&mut t, "set-up of the tenants (bench only)", fmt_secs(self.setup_secs), "");
+        row(
+            &mut t,
+            "set-up of the tenants (bench only)",
+            fmt_secs(self.setup_secs),
+            "",
+        );
         row(
             &mut t,
             "cold start: every tenant loaded",
@@ -344,7 +356,10 @@ impl TenantsResult {
         for (step, s) in &self.steps {
             row(
                 &mut t,
-                &format!("applier's longest stall on one {step} ({} of them)", s.count),
+                &format!(
+                    "applier's longest stall on one {step} ({} of them)",
+                    s.count
+                ),
                 fmt_secs(s.max_secs),
                 if *step == "checkpoint" || *step == "survey" || *step == "load" {
                     "≤ 10 ms"
