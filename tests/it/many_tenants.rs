@@ -271,9 +271,10 @@ async fn a_hundred_tenants_join_and_leave_and_every_minute_is_written_once(flavo
         "each tenant loaded once:\n{log}"
     );
 
-    // Live traffic over every tenant, dated from the second boundary on, one transaction a
-    // second; then some tenants join and some leave, and the traffic goes on.
-    let first = next_minute(now) + 60;
+    // Live traffic over every tenant, dated from the second boundary after the loads on (each
+    // tenant's first snapshot is the first boundary after its load), one transaction a second;
+    // then some tenants join and some leave, and the traffic goes on.
+    let first = next_minute(chrono::Utc::now().timestamp()) + 60;
     let s = traffic_on(&pool, &dbs, 8, first, 1, 600, false).await;
     let joined: Vec<String> = (0..JOIN).map(|i| format!("N{i:03}")).collect();
     let mut joined_dbs = Vec::new();
@@ -387,7 +388,7 @@ async fn a_failing_tenant_does_not_hold_up_the_others(flavor: Flavor) {
     );
     let mut ft = Flowtally::start_in(dir);
     ft.wait_started();
-    let first = next_minute(now) + 60;
+    let first = next_minute(chrono::Utc::now().timestamp()) + 60;
     let both = [bad_db.clone(), good_db.clone()];
     let s = traffic_on(&pool, &both, 73, first, 1, 300, false).await;
     // A 15-minute boundary: every table has a snapshot of the final state there.
