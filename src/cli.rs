@@ -59,6 +59,39 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Make a credential for the dashboard and the API: prints an [[http.access]] entry with
+    /// its hash (the config stores only hashes).
+    HttpCredential {
+        #[command(subcommand)]
+        kind: CredentialKind,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialKind {
+    /// A new random token (printed once), and its SHA-256 for the config.
+    Token {
+        /// The entry's name (shown in logs and on the page).
+        #[arg(long, default_value = "dashboard")]
+        name: String,
+        /// The tenants it may read, comma-separated codes, or * for all.
+        #[arg(long, default_value = "*")]
+        tenants: String,
+        /// Hash a token read from standard input (one line) instead of making one.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// The argon2 hash of a password read from standard input (one line).
+    Password {
+        /// The user name (HTTP Basic and the login form).
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The tenants it may read, comma-separated codes, or * for all.
+        #[arg(long, default_value = "*")]
+        tenants: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,7 +1,7 @@
 //! The configuration: a TOML file (see config/flowtally.toml), `FLOWTALLY_<SECTION>_<KEY>` environment overrides,
 //! and secrets from environment variables or files. Every error names the key and the fix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub checkpoint_secs: u64,
     pub http_listen: String,
+    /// The rest of `[http]`: access control, TLS, who may read /metrics.
+    pub http: HttpConfig,
     /// Tenants loaded from their source tables at once (start-up, new tenants).
     pub load_concurrency: usize,
     /// Tenants whose snapshots are written at once.
@@ -163,6 +165,75 @@ struct RawState {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
+    allow_open_access: Option<bool>,
+    metrics: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    access: Option<Vec<RawAccess>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    name: Option<String>,
+    token_sha256: Option<String>,
+    user: Option<String>,
+    password_hash: Option<String>,
+    tenants: Option<Vec<String>>,
+}
+
+/// `[http]` beyond `listen`: who may read what, and TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// `[[http.access]]` entries; empty: no access control (loopback only, unless allowed).
+    pub access: Vec<AccessEntry>,
+    /// Serve a non-loopback `listen` without access entries (a proxy guards it).
+    pub allow_open_access: bool,
+    /// `/metrics` needs a credential that reads every tenant (its labels name them all).
+    pub protect_metrics: bool,
+    pub tls: Option<TlsFiles>,
+}
+
+/// The listener's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// One `[[http.access]]` entry: a credential, stored hashed, and the tenants it may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    /// Names the entry in logs and on the page (never the credential).
+    pub name: String,
+    pub credential: Credential,
+    pub tenants: TenantScope,
+}
+
+/// How an access entry authenticates. Only hashes are held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A long random token (a bearer token, or the password of HTTP Basic), by its SHA-256.
+    Token { sha256: [u8; 32] },
+    /// A user name and a password, by its argon2 hash in PHC form (`$argon2id$v=19$...`).
+    User { user: String, password_hash: String },
+}
+
+/// The tenants an access entry may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantScope {
+    All,
+    /// Organization codes, lowercased (codes match case-insensitively).
+    Only(BTreeSet<String>),
+}
+
+impl TenantScope {
+    pub fn allows(&self, code: &str) -> bool {
+        match self {
+            TenantScope::All => true,
+            TenantScope::Only(codes) => codes.contains(&code.to_ascii_lowercase()),
+        }
+    }
 }
 
 /// The keys each section takes; environment variables for other names are not ours (a
@@ -203,7 +274,16 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     ("time", &["timezone"]),
     ("state", &["dir", "checkpoint_secs"]),
-    ("http", &["listen"]),
+    (
+        "http",
+        &[
+            "listen",
+            "allow_open_access",
+            "metrics",
+            "tls_cert",
+            "tls_key",
+        ],
+    ),
 ];
 
 impl Config {
@@ -305,12 +385,17 @@ impl Config {
                 "[tenants] discover = false needs include = [\"CODE\", ...]: list the tenants",
             );
         }
-        let listen = raw.http.listen.unwrap_or_else(|| "127.0.0.1:9187".into());
+        let listen = raw
+            .http
+            .listen
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:9187".into());
         if listen.parse::<std::net::SocketAddr>().is_err() {
             return err(format!(
                 "[http] listen '{listen}' is not an address: use host:port, e.g. \"127.0.0.1:9187\""
             ));
         }
+        let http = http_config(raw.http)?;
         let concurrency = |key: &str, v: Option<usize>, default: usize| match v {
             Some(0) => err(format!("{key} must be at least 1")),
             Some(n) => Ok(n),
@@ -336,9 +421,191 @@ impl Config {
             state_dir: raw.state.dir.unwrap_or_else(|| "state".into()),
             checkpoint_secs: raw.state.checkpoint_secs.unwrap_or(10).max(1),
             http_listen: listen,
+            http,
             load_concurrency,
             write_concurrency,
         })
+    }
+}
+
+/// `[http]` access entries, TLS files and `metrics`, checked: each error names the entry or
+/// key and the fix. (Whether `listen` may go without access control is decided when `run`
+/// binds it: see [`HttpConfig::exposure_error`].)
+fn http_config(raw: RawHttp) -> Result<HttpConfig, ConfigError> {
+    let protect_metrics = match raw.metrics.as_deref() {
+        None | Some("open") => false,
+        Some("protected") => true,
+        Some(other) => {
+            return err(format!(
+                "[http] metrics = \"{other}\": use \"open\" (anyone who reaches the listener) or \
+                 \"protected\" (a credential that reads every tenant)"
+            ))
+        }
+    };
+    let tls = match (raw.tls_cert, raw.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            for (k, path, what) in [
+                ("tls_cert", &cert, "CERTIFICATE"),
+                ("tls_key", &key, "PRIVATE KEY"),
+            ] {
+                match std::fs::read_to_string(path) {
+                    Ok(pem) if pem.contains("-----BEGIN") && pem.contains(what) => {}
+                    Ok(_) => {
+                        return err(format!(
+                            "[http] {k} {} holds no PEM {what}: point it at a PEM file \
+                             (-----BEGIN ...{what}-----)",
+                            path.display()
+                        ))
+                    }
+                    Err(e) => {
+                        return err(format!(
+                            "[http] {k} {}: {e}; point it at the PEM file of the listener's {}",
+                            path.display(),
+                            if k == "tls_cert" {
+                                "certificate chain"
+                            } else {
+                                "private key"
+                            }
+                        ))
+                    }
+                }
+            }
+            Some(TlsFiles { cert, key })
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return err("[http] tls_cert and tls_key go together: set both (PEM files) or neither")
+        }
+    };
+    let mut access = Vec::new();
+    let mut users = BTreeSet::new();
+    let mut tokens = BTreeSet::new();
+    for (i, e) in raw.access.unwrap_or_default().into_iter().enumerate() {
+        let name = e.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
+        let at = format!("[[http.access]] entry {name}");
+        if name.trim().is_empty() {
+            return err(format!(
+                "[[http.access]] entry #{}: name is empty: name the entry (it appears in logs)",
+                i + 1
+            ));
+        }
+        let credential = match (e.token_sha256, e.user, e.password_hash) {
+            (Some(hex), None, None) => {
+                let sha256 = parse_sha256(&hex).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{at}: token_sha256 is not 64 hex digits: store the SHA-256 of the \
+                         token, e.g. from `flowtally http-credential token`"
+                    ))
+                })?;
+                if !tokens.insert(sha256) {
+                    return err(format!("{at}: the same token_sha256 as an earlier entry"));
+                }
+                Credential::Token { sha256 }
+            }
+            (None, Some(user), Some(hash)) => {
+                if user.is_empty() || user.contains(':') {
+                    return err(format!(
+                        "{at}: user '{user}' must be non-empty and without ':' (HTTP Basic splits \
+                         on it)"
+                    ));
+                }
+                if !argon2_phc(&hash) {
+                    return err(format!(
+                        "{at}: password_hash is not an argon2 hash in PHC form ($argon2id$...): \
+                         make one with `flowtally http-credential password`"
+                    ));
+                }
+                if !users.insert(user.clone()) {
+                    return err(format!(
+                        "{at}: user '{user}' appears in an earlier entry too"
+                    ));
+                }
+                Credential::User {
+                    user,
+                    password_hash: hash,
+                }
+            }
+            (None, Some(_), None) => {
+                return err(format!(
+                    "{at}: user without password_hash: add password_hash = \"$argon2id$...\" \
+                     (from `flowtally http-credential password`)"
+                ))
+            }
+            _ => {
+                return err(format!(
+                    "{at}: give either token_sha256, or user and password_hash (from \
+                     `flowtally http-credential`)"
+                ))
+            }
+        };
+        let tenants = match e.tenants {
+            None => {
+                return err(format!(
+                    "{at}: tenants is missing: list the organization codes it may read, or [\"*\"] \
+                     for all"
+                ))
+            }
+            Some(list) if list.is_empty() => {
+                return err(format!(
+                    "{at}: tenants is empty, so it grants nothing: list codes, or [\"*\"] for all"
+                ))
+            }
+            Some(list) if list.iter().any(|c| c.trim() == "*") => TenantScope::All,
+            Some(list) => TenantScope::Only(
+                list.iter()
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            ),
+        };
+        access.push(AccessEntry {
+            name,
+            credential,
+            tenants,
+        });
+    }
+    Ok(HttpConfig {
+        access,
+        allow_open_access: raw.allow_open_access.unwrap_or(false),
+        protect_metrics,
+        tls,
+    })
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// An argon2 hash in PHC string form, with its parameters and salt.
+fn argon2_phc(s: &str) -> bool {
+    argon2::PasswordHash::new(s).is_ok_and(|h| {
+        matches!(h.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") && h.hash.is_some()
+    })
+}
+
+impl HttpConfig {
+    /// Why `run` must not serve `listen` as configured: a non-loopback address without access
+    /// entries, unless `allow_open_access` says a proxy guards it.
+    pub fn exposure_error(&self, listen: &str) -> Option<String> {
+        let addr: std::net::SocketAddr = listen.parse().ok()?;
+        if addr.ip().is_loopback() || !self.access.is_empty() || self.allow_open_access {
+            return None;
+        }
+        Some(format!(
+            "[http] listen = \"{listen}\" is not a loopback address and [http] has no access \
+             entries: every tenant's production data would be open to the network. Add \
+             [[http.access]] entries (see docs/dashboard.md; hashes from `flowtally \
+             http-credential`), or set [http] allow_open_access = true if a proxy guards the \
+             listener, or listen on 127.0.0.1"
+        ))
     }
 }
 
@@ -356,7 +623,7 @@ fn apply_env(doc: &mut toml::Table, env: &BTreeMap<String, String>) -> Result<()
                         .map(|s| toml::Value::String(s.into()))
                         .collect(),
                 ),
-                "discover" => toml::Value::Boolean(match raw.trim() {
+                "discover" | "allow_open_access" => toml::Value::Boolean(match raw.trim() {
                     "true" | "1" | "yes" => true,
                     "false" | "0" | "no" => false,
                     other => {
@@ -633,5 +900,83 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.source.ssl_ca.as_deref(), Some(ca.as_path()));
+    }
+
+    #[test]
+    fn http_access_entries_tls_and_metrics() {
+        let hash = crate::http::access::hash_password("pw").unwrap();
+        let text = format!(
+            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\nmetrics = \"protected\"\n\
+             [[http.access]]\nname = \"acme\"\ntoken_sha256 = \"{}\"\ntenants = [\"ACME\"]\n\
+             [[http.access]]\nname = \"ops\"\nuser = \"ops\"\npassword_hash = \"{hash}\"\ntenants = [\"*\"]\n",
+            crate::http::access::hash_token("t")
+        );
+        let c = parse(&text, &[]).unwrap();
+        assert!(c.http.protect_metrics);
+        assert_eq!(c.http.access.len(), 2);
+        assert!(c.http.access[0].tenants.allows("acme"));
+        assert!(!c.http.access[0].tenants.allows("other"));
+        assert_eq!(c.http.access[1].tenants, TenantScope::All);
+        assert_eq!(
+            c.http.exposure_error(&c.http_listen),
+            None,
+            "access entries guard it"
+        );
+
+        let open = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\n",
+            &[],
+        )
+        .unwrap();
+        let e = open.http.exposure_error(&open.http_listen).unwrap();
+        assert!(
+            e.contains("allow_open_access") && e.contains("[[http.access]]"),
+            "{e}"
+        );
+        let allowed = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\n",
+            &[("FLOWTALLY_HTTP_ALLOW_OPEN_ACCESS", "true")],
+        )
+        .unwrap();
+        assert_eq!(allowed.http.exposure_error(&allowed.http_listen), None);
+        let local = parse("[source]\nurl = \"mysql://u@h:1\"\n", &[]).unwrap();
+        assert_eq!(local.http.exposure_error(&local.http_listen), None);
+        assert!(!local.http.protect_metrics && local.http.tls.is_none());
+
+        let base = "[source]\nurl = \"mysql://u@h:1\"\n[[http.access]]\nname = \"x\"\n";
+        for (extra, needle) in [
+            ("token_sha256 = \"abc\"\ntenants = [\"A\"]\n", "64 hex digits"),
+            (
+                "token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+                "tenants is missing",
+            ),
+            (
+                "token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenants = []\n",
+                "grants nothing",
+            ),
+            ("user = \"u\"\ntenants = [\"A\"]\n", "password_hash"),
+            ("user = \"u\"\npassword_hash = \"plain\"\ntenants = [\"A\"]\n", "argon2"),
+            ("tenants = [\"A\"]\n", "either token_sha256"),
+            ("password = \"x\"\n", "password"),
+        ] {
+            let e = parse(&format!("{base}{extra}"), &[]).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+        for (extra, needle) in [
+            ("metrics = \"secret\"\n", "[http] metrics"),
+            ("tls_cert = \"/nonexistent.pem\"\n", "go together"),
+            (
+                "tls_cert = \"/nonexistent.pem\"\ntls_key = \"/nonexistent.key\"\n",
+                "[http] tls_cert /nonexistent.pem",
+            ),
+        ] {
+            let e = parse(
+                &format!("[source]\nurl = \"mysql://u@h:1\"\n[http]\n{extra}"),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
     }
 }

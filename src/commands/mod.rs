@@ -3,6 +3,7 @@
 //! that knows its exit code: 0 success, 1 failure, 2 usage or configuration error.
 
 mod checkpoint;
+mod http_credential;
 mod migrate;
 mod refresh;
 mod run;
@@ -60,6 +61,7 @@ pub async fn execute(cli: &Cli) -> Outcome {
         }
         Command::Migrate { tenant } => migrate::migrate(cli, tenant.as_deref()).await,
         Command::Checkpoint { action } => checkpoint::checkpoint(cli, action),
+        Command::HttpCredential { kind } => http_credential::http_credential(kind),
     }
 }
 

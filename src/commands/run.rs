@@ -11,6 +11,14 @@ use crate::service::shutdown;
 
 pub async fn run(cli: &Cli) -> Outcome {
     let cfg = load_config(cli)?;
+    if let Some(e) = cfg.http.exposure_error(&cfg.http_listen) {
+        return Err(CommandError::Usage(format!("config: {e}")));
+    }
+    if let Some(files) = &cfg.http.tls {
+        // A certificate that does not load is a start-up error, not a failed first request.
+        crate::http::tls::acceptor(files)
+            .map_err(|e| CommandError::Usage(format!("config: {e}")))?;
+    }
     let live = Arc::new(Live::new(cfg.timezone));
     let listener = tokio::net::TcpListener::bind(&cfg.http_listen)
         .await
@@ -21,12 +29,18 @@ pub async fn run(cli: &Cli) -> Outcome {
             ))
         })?;
     match listener.local_addr() {
-        Ok(addr) => tracing::info!(addr = %addr, "http listening"),
+        Ok(addr) => tracing::info!(
+            addr = %addr,
+            tls = cfg.http.tls.is_some(),
+            access_entries = cfg.http.access.len(),
+            "http listening"
+        ),
         Err(_) => tracing::info!(addr = %cfg.http_listen, "http listening"),
     }
     let http_live = live.clone();
+    let http_cfg = cfg.http.clone();
     tokio::spawn(async move {
-        if let Err(e) = crate::http::serve(listener, http_live).await {
+        if let Err(e) = crate::http::serve_with(listener, http_live, &http_cfg).await {
             tracing::error!(error = %e, "http server stopped");
         }
     });

@@ -1,42 +1,206 @@
-//! The HTTP surface of `flowtally run`: health, Prometheus metrics, and live JSON reads of the
-//! in-memory tenant states.
+//! The HTTP surface of `flowtally run`: health, Prometheus metrics, live JSON reads of the
+//! in-memory tenant states, and the Production Dashboard.
 //!
 //! - `GET /healthz` ([`health`]): 200 while streaming and caught up, else 503 with a reason.
 //! - `GET /metrics` ([`metrics`]): the Prometheus text exposition format.
 //! - `GET /api/v1/tenants[/{code}[/{view}]]` ([`api`]): the tenants, and one view of one tenant
 //!   at the current second, computed from its live state.
+//! - `GET /`, `/tenants/{code}`, `/tenants/{code}/events`, `/login` ([`dashboard`]): the
+//!   dashboard pages and their live updates.
+//!
+//! Every request but `/healthz`, `/login`, `/logout` and `/assets/…` (and `/metrics` unless
+//! protected) passes [`guard`]: with `[[http.access]]` entries it needs a credential
+//! ([`access`]), and a path naming a tenant needs a credential that reads that tenant (403
+//! otherwise, whether the tenant exists or not). TLS is [`tls`].
 //!
 //! Nothing here writes. A tenant's map entry is held only while one view (or its row counts) is
 //! computed, never across an await, so readers delay the applier by at most that long.
 
+pub mod access;
 pub mod api;
+pub mod dashboard;
 pub mod health;
 pub mod metrics;
+pub mod tls;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRef, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use self::access::{Access, Grant, Verdict};
+use self::dashboard::feed::Feeds;
+use crate::config::HttpConfig;
 use crate::live::Live;
 
-/// Serves the API on `listener` until the process ends.
+/// What the handlers share.
+#[derive(Clone)]
+pub struct App {
+    pub live: Arc<Live>,
+    pub access: Arc<Access>,
+    pub feeds: Arc<Feeds>,
+}
+
+impl FromRef<App> for Arc<Live> {
+    fn from_ref(app: &App) -> Arc<Live> {
+        app.live.clone()
+    }
+}
+
+/// Serves the API on `listener` until the process ends, without access control.
 pub async fn serve(listener: tokio::net::TcpListener, live: Arc<Live>) -> std::io::Result<()> {
     axum::serve(listener, router(live)).await
 }
 
+/// Serves everything on `listener` with `[http]`'s access control and TLS, until the process
+/// ends. Errors (a TLS file that does not load) name the key.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    live: Arc<Live>,
+    cfg: &HttpConfig,
+) -> Result<(), String> {
+    let app = router_with(live, cfg);
+    match &cfg.tls {
+        Some(files) => {
+            let acceptor = tls::acceptor(files)?;
+            let listener = tls::TlsListener::new(listener, acceptor).map_err(|e| e.to_string())?;
+            axum::serve(listener, app).await.map_err(|e| e.to_string())
+        }
+        None => axum::serve(listener, app).await.map_err(|e| e.to_string()),
+    }
+}
+
+/// The routes without access control (as with no `[[http.access]]` entry).
 pub fn router(live: Arc<Live>) -> Router {
+    router_with(live, &HttpConfig::default())
+}
+
+pub fn router_with(live: Arc<Live>, cfg: &HttpConfig) -> Router {
+    let app = App {
+        feeds: Feeds::new(live.clone()),
+        live,
+        access: Arc::new(Access::new(cfg)),
+    };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
-        .route("/api/v1/tenants", get(api::tenants))
+        .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{code}", get(api::tenant))
         .route("/api/v1/tenants/{code}/{view}", get(api::tenant_view))
+        .merge(dashboard::routes())
         .fallback(not_found)
-        .with_state(live)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// `GET /api/v1/tenants`: the tenants this credential may read.
+async fn tenants(State(live): State<Arc<Live>>, Extension(grant): Extension<Grant>) -> Response {
+    let list: Vec<api::TenantInfo> = api::tenant_list(&live)
+        .into_iter()
+        .filter(|t| grant.may_read(&t.code))
+        .collect();
+    Json(list).into_response()
+}
+
+/// Paths open to anyone who reaches the listener.
+fn is_open(path: &str, access: &Access) -> bool {
+    matches!(path, "/healthz" | "/login" | "/logout")
+        || path.starts_with("/assets/")
+        || (path == "/metrics" && !access.protect_metrics)
+}
+
+/// Access control for every request: who it is ([`Access::check`]), and whether it may read
+/// the tenant its path names. The [`Grant`] goes to the handler as an extension.
+async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if is_open(&path, &app.access) {
+        return next.run(req).await;
+    }
+    let grant = match app.access.check(req.headers(), now_secs()).await {
+        Verdict::Granted(g) => g,
+        verdict => return unauthenticated(&req, &path, verdict),
+    };
+    if path == "/metrics" && !grant.reads_all() {
+        return forbidden(
+            &path,
+            "reading /metrics needs a credential for every tenant (\"*\")",
+        );
+    }
+    if let Some(code) = dashboard::tenant_in_path(&path) {
+        let Ok(code) = code else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the tenant code in the path is not UTF-8",
+            );
+        };
+        if !grant.may_read(&code) {
+            return forbidden(
+                &path,
+                &format!("this credential may not read tenant '{code}'"),
+            );
+        }
+        // A credential for some tenants learns nothing about the others: not even their codes
+        // (the API's 404 lists the served tenants).
+        if !grant.reads_all() && app.live.key_of(&code).is_none() {
+            return if dashboard::is_page(&path) {
+                dashboard::message(
+                    StatusCode::NOT_FOUND,
+                    "Unknown tenant",
+                    &format!("No tenant '{code}' is served here."),
+                )
+            } else {
+                error(StatusCode::NOT_FOUND, format!("unknown tenant '{code}'"))
+            };
+        }
+    }
+    req.extensions_mut().insert(grant);
+    next.run(req).await
+}
+
+/// No credential, or a bad one: people on a page go to the login form; programs get 401.
+fn unauthenticated(req: &Request, path: &str, verdict: Verdict) -> Response {
+    let from_header = req.headers().contains_key(header::AUTHORIZATION);
+    if req.method() == Method::GET && dashboard::is_page(path) && !from_header {
+        let next = req
+            .uri()
+            .path_and_query()
+            .map_or(path, |p| p.as_str())
+            .to_string();
+        let target = format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        );
+        return Redirect::to(&target).into_response();
+    }
+    let message = match verdict {
+        Verdict::Missing => {
+            "a credential is needed: Authorization: Bearer <token>, HTTP Basic, or log in at /login"
+        }
+        _ => "the credential was not accepted",
+    };
+    let mut r = error(StatusCode::UNAUTHORIZED, message);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"flowtally\""),
+    );
+    r
+}
+
+fn forbidden(path: &str, why: &str) -> Response {
+    if dashboard::is_page(path) {
+        dashboard::message(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            &format!("Not allowed: {why}."),
+        )
+    } else {
+        error(StatusCode::FORBIDDEN, why)
+    }
 }
 
 fn now_secs() -> i64 {
@@ -50,6 +214,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint: use /healthz, /metrics, /api/v1/tenants or /api/v1/tenants/{code}/{view}",
+        "no such endpoint: use /, /tenants/{code}, /healthz, /metrics, /api/v1/tenants or \
+         /api/v1/tenants/{code}/{view}",
     )
 }

@@ -419,6 +419,12 @@ impl TenantState {
         self.tokens.contains_key(&id)
     }
 
+    /// The dimension rows (nodes, teams, graphs ...), read-only: the dashboard names the ids
+    /// of the views' rows with them.
+    pub fn dims(&self) -> &Dims {
+        &self.dims
+    }
+
     /// Source rows held in memory.
     pub fn rows(&self) -> usize {
         self.tokens.len() + self.assignments.len() + self.dims.rows()

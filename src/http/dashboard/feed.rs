@@ -1,0 +1,233 @@
+//! Live updates: one feed per tenant with open dashboards, shared by all of them. Once a
+//! second (on the second, so the instant shown is a whole second), the feed computes the
+//! tenant's dashboard at that instant, renders its sections and publishes a [`Frame`] on a
+//! `watch` channel; every `EventSource` client of the tenant streams the frames as server-sent
+//! events. The cost per second is one computation per tenant, whatever the number of clients;
+//! a client costs the bytes it is sent.
+//!
+//! A frame carries only the sections whose HTML changed since the frame before (`delta`);
+//! a client that joins, or missed a frame, gets every section (`full`). A feed stops (and
+//! leaves the map) when its last client has gone.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{compute, Computed};
+use crate::http::now_secs;
+use crate::live::Live;
+
+/// What one second's computation published.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: u64,
+    /// T, `YYYY-MM-DD HH:MM:SS` in the factory's time zone.
+    pub at: String,
+    /// Every section's HTML (unchanged ones share the previous frame's string).
+    pub sections: Vec<(&'static str, Arc<str>)>,
+    /// The event data for a client that has the frame before.
+    pub delta: Arc<str>,
+    /// The event data for any other client.
+    pub full: Arc<str>,
+}
+
+type Slot = watch::Sender<Option<Arc<Frame>>>;
+
+pub struct Feeds {
+    live: Arc<Live>,
+    feeds: Mutex<HashMap<String, Slot>>,
+}
+
+impl Feeds {
+    pub fn new(live: Arc<Live>) -> Arc<Feeds> {
+        Arc::new(Feeds {
+            live,
+            feeds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.feeds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Feeds running now (for tests and the bench).
+    pub fn running(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A receiver of tenant `key`'s frames, starting its feed if none runs.
+    pub fn subscribe(self: &Arc<Self>, key: &str) -> watch::Receiver<Option<Arc<Frame>>> {
+        let mut feeds = self.lock();
+        if let Some(tx) = feeds.get(key) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = watch::channel(None);
+        feeds.insert(key.to_string(), tx.clone());
+        drop(feeds);
+        tokio::spawn(run(self.clone(), key.to_string(), tx));
+        rx
+    }
+
+    /// The server-sent event stream of tenant `key` for one client.
+    pub fn events(
+        self: &Arc<Self>,
+        key: &str,
+    ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + Send + 'static> {
+        let rx = self.subscribe(key);
+        let stream = futures_util::stream::unfold((rx, None::<u64>), |(mut rx, last)| async move {
+            loop {
+                // The frame there is now for a new client, then each new one.
+                if last.is_some() && rx.changed().await.is_err() {
+                    return None;
+                }
+                let frame = rx.borrow_and_update().clone();
+                let Some(frame) = frame else {
+                    if rx.changed().await.is_err() {
+                        return None;
+                    }
+                    continue;
+                };
+                let data = if last.is_some_and(|l| l + 1 == frame.seq) {
+                    frame.delta.clone()
+                } else {
+                    frame.full.clone()
+                };
+                let mut event = Event::default().event("frame").data(&*data);
+                if last.is_none() {
+                    event = event.retry(Duration::from_secs(2));
+                }
+                return Some((Ok(event), (rx, Some(frame.seq))));
+            }
+        });
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    }
+}
+
+/// The feed of one tenant, until its last client has gone.
+async fn run(feeds: Arc<Feeds>, key: String, tx: Slot) {
+    let mut prev: Option<Arc<Frame>> = None;
+    loop {
+        let (live, k) = (feeds.live.clone(), key.clone());
+        let now = now_secs();
+        // Off the runtime's threads: a large tenant's views take milliseconds.
+        let rendered = tokio::task::spawn_blocking(move || render(&live, &k, now)).await;
+        if let Ok((at, state, sections)) = rendered {
+            let frame = Arc::new(frame(prev.as_deref(), at, state, sections));
+            tx.send_replace(Some(frame.clone()));
+            prev = Some(frame);
+        }
+        tokio::time::sleep(until_next_second()).await;
+        if tx.receiver_count() == 0 {
+            let mut map = feeds.lock();
+            // Checked again under the lock `subscribe` takes: no client slips in meanwhile.
+            if tx.receiver_count() == 0 {
+                map.remove(&key);
+                return;
+            }
+        }
+    }
+}
+
+/// Time until 5 ms past the next whole second of the wall clock.
+fn until_next_second() -> Duration {
+    let now = chrono::Utc::now();
+    let ms = now.timestamp_subsec_millis() as u64;
+    Duration::from_millis(1005 - ms.min(999))
+}
+
+/// The tenant's dashboard sections at `now`, and its state (`ready`, `loading`, `gone`).
+pub fn render(
+    live: &Live,
+    key: &str,
+    now: i64,
+) -> (String, &'static str, Vec<(&'static str, String)>) {
+    let at = super::render::time(crate::model::clock::local_time(now, live.timezone));
+    match compute(live, key, now) {
+        Computed::Ready(d) => (at, "ready", super::render::sections(&d)),
+        Computed::Loading(code) => (
+            at,
+            "loading",
+            vec![("status", super::loading_notice(&code))],
+        ),
+        Computed::Unknown => (
+            at,
+            "gone",
+            vec![(
+                "status",
+                "<p class=\"notice notice-error\" data-notice=\"gone\" role=\"alert\">This tenant \
+                 is no longer served (see the tenant list).</p>"
+                    .to_string(),
+            )],
+        ),
+    }
+}
+
+/// A frame from the sections, sharing the unchanged ones with `prev`.
+fn frame(
+    prev: Option<&Frame>,
+    at: String,
+    state: &'static str,
+    sections: Vec<(&'static str, String)>,
+) -> Frame {
+    let seq = prev.map_or(1, |p| p.seq + 1);
+    let mut shared: Vec<(&'static str, Arc<str>)> = Vec::with_capacity(sections.len());
+    let mut changed = serde_json::Map::new();
+    let mut all = serde_json::Map::new();
+    for (id, html) in sections {
+        let old = prev.and_then(|p| p.sections.iter().find(|(i, _)| *i == id));
+        let s: Arc<str> = match old {
+            Some((_, o)) if **o == *html => o.clone(),
+            _ => {
+                changed.insert(id.to_string(), json!(html));
+                Arc::from(html)
+            }
+        };
+        all.insert(id.to_string(), json!(&*s));
+        shared.push((id, s));
+    }
+    let delta = json!({ "seq": seq, "at": at, "state": state, "sections": changed }).to_string();
+    let full =
+        json!({ "seq": seq, "at": at, "state": state, "sections": all, "full": true }).to_string();
+    Frame {
+        seq,
+        at,
+        sections: shared,
+        delta: Arc::from(delta),
+        full: Arc::from(full),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_only_changed_sections() {
+        let a = frame(
+            None,
+            "2026-05-01 10:00:00".into(),
+            "ready",
+            vec![("kpi", "1".into()), ("trends", "t".into())],
+        );
+        assert_eq!(a.seq, 1);
+        let b = frame(
+            Some(&a),
+            "2026-05-01 10:00:01".into(),
+            "ready",
+            vec![("kpi", "2".into()), ("trends", "t".into())],
+        );
+        assert_eq!(b.seq, 2);
+        let delta: serde_json::Value = serde_json::from_str(&b.delta).unwrap();
+        assert_eq!(delta["sections"], json!({"kpi": "2"}));
+        let full: serde_json::Value = serde_json::from_str(&b.full).unwrap();
+        assert_eq!(full["sections"], json!({"kpi": "2", "trends": "t"}));
+        assert!(Arc::ptr_eq(&a.sections[1].1, &b.sections[1].1));
+        assert!(until_next_second() <= Duration::from_millis(1005));
+    }
+}
