@@ -95,11 +95,11 @@ pub fn trend_chart(t: &Trends, figure: TrendFigure) -> String {
     let max =
         y_max((0..t.series.len()).flat_map(|i| (0..n).filter_map(move |d| figure.value(t, i, d))));
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut out, (560, 220)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (480, 230)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(44)
+            .x_label_area_size(28)
+            .y_label_area_size(48)
             .build_cartesian_2d(0f64..(n - 1) as f64, 0f64..max)?;
         chart.draw_series(std::iter::once(Rectangle::new(
             [
@@ -118,7 +118,7 @@ pub fn trend_chart(t: &Trends, figure: TrendFigure) -> String {
                 days[i].format("%d %b").to_string()
             })
             .y_label_formatter(&|y| y_label(*y))
-            .label_style(("sans-serif", 12).into_font().color(&AXIS))
+            .label_style(("sans-serif", 14).into_font().color(&AXIS))
             .axis_style(AXIS)
             .light_line_style(GRID)
             .bold_line_style(GRID)
@@ -161,7 +161,7 @@ pub fn sparkline(points: &[HistoryPoint]) -> String {
     let n = points.len();
     let max = y_max(points.iter().map(|p| p.wip as f64));
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut out, (560, 120)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (1000, 150)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
             .margin(6)
             .x_label_area_size(20)
@@ -176,7 +176,7 @@ pub fn sparkline(points: &[HistoryPoint]) -> String {
                 points[i].at.format("%H:%M").to_string()
             })
             .y_label_formatter(&|y| y_label(*y))
-            .label_style(("sans-serif", 12).into_font().color(&AXIS))
+            .label_style(("sans-serif", 14).into_font().color(&AXIS))
             .axis_style(AXIS)
             .light_line_style(WHITE)
             .bold_line_style(GRID)
@@ -251,7 +251,7 @@ mod tests {
         for f in TrendFigure::ALL {
             let svg = trend_chart(&t, f);
             assert!(svg.contains("<svg") && svg.contains("viewBox"), "{svg}");
-            assert!(!svg.contains(" width=\"560\""), "fixed width left in");
+            assert!(!svg.contains(" width=\"480\""), "fixed width left in");
         }
         assert!(trend_chart(&t, TrendFigure::Spawned).contains("<polyline"));
     }
