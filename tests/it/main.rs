@@ -58,6 +58,7 @@ mod common;
 mod bad_input;
 mod binlog;
 mod cli;
+mod dashboard;
 mod docker_files;
 mod harness;
 mod http;
