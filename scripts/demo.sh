@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# The demo: a throwaway server (MariaDB, or MySQL with DEMO_SERVER=mysql) with the binlog
-# settings flowtally needs, two tenants with simulated factory traffic, and `flowtally run`
-# keeping the dashboard tables current. Runs until Ctrl-C (or for DEMO_MINUTES minutes), then
-# stops everything, checks the last snapshot with `flowtally verify`, and removes the server.
+# The demo: a throwaway MariaDB (or MySQL: DEMO_SERVER=mysql) on 127.0.0.1:3307, two tenants
+# (DEFAULT and ACME) under simulated factory traffic, and `flowtally run` serving the live
+# Production Dashboard at http://127.0.0.1:9187/ while it keeps the mv_ tables current. Runs
+# until Ctrl-C, or for DEMO_MINUTES minutes; then it stops the traffic, waits for the next
+# snapshot and checks it with `flowtally verify`. Everything it starts is stopped and the
+# server's files removed at the end (a second Ctrl-C skips the check).
+#
+#   scripts/demo.sh                     MariaDB, until Ctrl-C
+#   DEMO_SERVER=mysql scripts/demo.sh   MySQL (fetched by scripts/ensure-mysql.sh)
+#   DEMO_MINUTES=3 scripts/demo.sh      three minutes, then verify
+#   DEMO_RATE=20 scripts/demo.sh        simulated transactions per second (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 server=${DEMO_SERVER:-mariadb}
+minutes=${DEMO_MINUTES:-0}
+rate=${DEMO_RATE:-10}
+port=3307
+dashboard=http://127.0.0.1:9187/
+echo "== flowtally demo: the dashboard will be at $dashboard (tenants DEFAULT and ACME; open it in a browser)"
+
 case "$server" in
   mariadb) source scripts/ensure-mariadb.sh ;;
   mysql) source scripts/ensure-mysql.sh ;;
-  *) echo "DEMO_SERVER=$server: use mariadb or mysql" >&2; exit 2 ;;
+  *)
+    echo "DEMO_SERVER=$server: use mariadb or mysql" >&2
+    exit 2
+    ;;
 esac
-port=3307
-dir=$(mktemp -d /tmp/flowtally-demo.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'echo; echo "== Stopping"; exit 0' INT
 
 for p in $port 9187; do
   if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -30,60 +36,99 @@ for p in $port 9187; do
   fi
 done
 
+dir=$(mktemp -d /tmp/flowtally-demo.XXXXXX)
+server_pid="" ft_pid="" sim_pid=""
+# Background jobs in process groups of their own: Ctrl-C reaches this script only, which
+# stops them in order (traffic, flowtally, then the server).
+set -m
+stop() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  trap - EXIT INT TERM
+  stop "$sim_pid"
+  stop "$ft_pid"
+  stop "$server_pid"
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'echo; echo "== Stopping"; exit 0' INT TERM
+running=1
+
 echo "== Building flowtally and its dev tools (release)"
-cargo build --release --quiet -p flowtally -p flowtally-testkit --bins
+cargo build --release --quiet --bin flowtally --bin flowtally-devserver --bin flowtally-sim
 bin=./target/release
 ft="$bin/flowtally --config config/flowtally.toml"
-url="mysql://root@127.0.0.1:$port"
+url=mysql://root@127.0.0.1:$port
 
-echo "== Starting a throwaway $server on 127.0.0.1:$port"
-"$bin/flowtally-devserver" --flavor "$server" --port "$port" >"$dir/server.out" 2>"$dir/server.log" &
-pids+=($!)
+echo "== Starting a throwaway $server on 127.0.0.1:$port (log: $dir/server.log)"
+"$bin/flowtally-devserver" --flavor "$server" --port $port >"$dir/server.log" 2>&1 &
+server_pid=$!
 for _ in $(seq 600); do
-  grep -q '^ready ' "$dir/server.out" 2>/dev/null && break
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then cat "$dir/server.log" >&2; exit 1; fi
+  grep -q '^ready ' "$dir/server.log" 2>/dev/null && break
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    cat "$dir/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+grep -q '^ready ' "$dir/server.log" || { echo "the server did not start:" >&2; cat "$dir/server.log" >&2; exit 1; }
+
+echo "== Creating tenants DEFAULT and ACME (source tables, then flowtally migrate), with some history"
+"$bin/flowtally-sim" --url "$url" --setup --tenants DEFAULT,ACME --rate 0 --transactions 300 --seed 7 >"$dir/setup.log"
+$ft migrate >"$dir/migrate.log"
+
+echo "== Starting flowtally run (log: $dir/flowtally.log)"
+FLOWTALLY_STATE_DIR="$dir/state" $ft run >"$dir/flowtally.log" 2>&1 &
+ft_pid=$!
+for _ in $(seq 300); do
+  curl -s -o /dev/null "${dashboard}healthz" 2>/dev/null && break
+  (echo >/dev/tcp/127.0.0.1/9187) 2>/dev/null && break
   sleep 0.1
 done
 
-echo "== Creating tenants DEFAULT and ACME with some history"
-"$bin/flowtally-sim" --url "$url" --setup --tenants DEFAULT,ACME --transactions 300 --rate 0 --seed 7
-$ft migrate
-
-echo "== Starting flowtally run (logs in $dir/flowtally.log, state in $dir/state)"
-FLOWTALLY_STATE_DIR="$dir/state" $ft run >"$dir/flowtally.log" 2>&1 &
-ft_pid=$!
-pids+=($ft_pid)
-
-echo "== Simulating factory traffic (10 transactions/s)"
-"$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate 10 --seed 8 >"$dir/simulate.log" 2>&1 &
+echo "== Simulating factory traffic ($rate transactions/s)"
+"$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate "$rate" --seed 8 >"$dir/simulate.log" 2>&1 &
 sim_pid=$!
-pids+=($sim_pid)
 
 echo
-echo "   Live figures:  http://127.0.0.1:9187/api/v1/tenants/DEFAULT/summary"
-echo "   Health:        http://127.0.0.1:9187/healthz"
-echo "   Ctrl-C stops the demo${DEMO_MINUTES:+ (or it stops after $DEMO_MINUTES minutes)}."
+echo "   Production Dashboard:  $dashboard"
+echo "   tenant DEFAULT:        ${dashboard}tenants/DEFAULT"
+echo "   tenant ACME:           ${dashboard}tenants/ACME"
+echo "   JSON API:              ${dashboard}api/v1/tenants"
+if [ "$minutes" -gt 0 ]; then
+  echo "   running for $minutes minute(s); Ctrl-C stops earlier"
+else
+  echo "   running until Ctrl-C"
+fi
 echo
 
-finish() {
-  echo "== Stopping the traffic, waiting for the next snapshot, stopping flowtally"
-  kill -INT "$sim_pid" 2>/dev/null || true
-  wait "$sim_pid" 2>/dev/null || true
-  sleep $((62 - $(date +%S)))
-  kill -TERM "$ft_pid"
-  wait "$ft_pid" && echo "flowtally exited cleanly (checkpoint written)"
-  echo "== flowtally verify: the last 1-minute snapshots against an independent SQL recompute"
-  $ft verify --tables summary,bottlenecks,workload
-}
-trap 'echo; finish; exit 0' INT
-
-end=$((SECONDS + ${DEMO_MINUTES:-100000} * 60))
-while [ $SECONDS -lt $end ]; do
-  sleep 5
+# Ctrl-C from here on ends the loop and goes on to the check below.
+trap 'echo; running=0' INT
+end=$((SECONDS + minutes * 60))
+while [ "$running" -eq 1 ] && { [ "$minutes" -eq 0 ] || [ $SECONDS -lt $end ]; }; do
+  sleep 5 &
+  wait $! || true
   if ! kill -0 "$ft_pid" 2>/dev/null; then
-    echo "flowtally stopped; its log:" >&2
+    echo "flowtally stopped; the end of its log:" >&2
     tail -20 "$dir/flowtally.log" >&2
     exit 1
   fi
+  if [ $((SECONDS % 60)) -lt 5 ] && command -v curl >/dev/null 2>&1; then
+    echo "$(date +%T) healthz: $(curl -s "${dashboard}healthz" || echo unreachable)"
+  fi
 done
-finish
+
+trap 'echo; echo "== Stopping"; exit 0' INT TERM
+echo "== Stopping the traffic, waiting for the next snapshot, stopping flowtally"
+stop "$sim_pid"
+sim_pid=""
+sleep $((62 - $(date +%S)))
+stop "$ft_pid"
+ft_pid=""
+echo "== flowtally verify: the last 1-minute snapshots against an independent SQL recompute"
+# (the 5- and 15-minute tables were written before the last traffic, so they are not compared)
+$ft verify --tables summary,bottlenecks,workload

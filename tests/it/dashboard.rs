@@ -44,7 +44,9 @@ impl Reply {
     fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
 
@@ -95,8 +97,15 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-fn request_text(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+fn request_text(
+    method: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -114,7 +123,8 @@ fn request_text(method: &str, port: u16, path: &str, headers: &[(&str, &str)], b
 /// One request on 127.0.0.1:`port`, blocking.
 fn call(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
     s.write_all(request_text(method, port, path, headers, body).as_bytes())
         .expect("send");
     let mut raw = Vec::new();
@@ -129,7 +139,10 @@ async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Reply {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         call("GET", port, &path, &h, "")
     })
     .await
@@ -197,9 +210,17 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
     let db_b = seeded_tenant(&pool, &b, 8).await;
     let now = chrono::Utc::now().timestamp();
     traffic_on(&pool, &[db_a, db_b], 31, now - 3_600, 20, 60, false).await;
-    let (tok_a, tok_b) = (flowtally::http::access::new_token(), flowtally::http::access::new_token());
+    let (tok_a, tok_b) = (
+        flowtally::http::access::new_token(),
+        flowtally::http::access::new_token(),
+    );
     let dir = tempfile::tempdir().expect("tempdir");
-    Flowtally::config(dir.path(), server.port, &[&a, &b], &access_toml(&a, &b, &tok_a, &tok_b));
+    Flowtally::config(
+        dir.path(),
+        server.port,
+        &[&a, &b],
+        &access_toml(&a, &b, &tok_a, &tok_b),
+    );
     let mut ft = Flowtally::start_in(dir);
     let port = ft.http_port();
     let bearer_a = format!("Bearer {tok_a}");
@@ -222,12 +243,20 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
         ] {
             let r = get(port, &path, who.as_slice()).await;
             assert_eq!(r.status, 403, "{path}: {}", r.body);
-            assert!(!r.body.contains("wip_count"), "{path} leaked rows: {}", r.body);
+            assert!(
+                !r.body.contains("wip_count"),
+                "{path} leaked rows: {}",
+                r.body
+            );
         }
     }
     let r = get(port, &format!("/tenants/{a}"), &as_a).await;
     assert_eq!(r.status, 200);
-    assert!(r.body.contains("data-kpi=\"wip\""), "the dashboard: {}", r.body);
+    assert!(
+        r.body.contains("data-kpi=\"wip\""),
+        "the dashboard: {}",
+        r.body
+    );
     let list = get(port, "/api/v1/tenants", &as_a).await.json();
     let codes: Vec<&str> = list
         .as_array()
@@ -235,7 +264,10 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
         .iter()
         .filter_map(|t| t["code"].as_str())
         .collect();
-    assert!(codes.contains(&a.as_str()) && !codes.contains(&b.as_str()), "{codes:?}");
+    assert!(
+        codes.contains(&a.as_str()) && !codes.contains(&b.as_str()),
+        "{codes:?}"
+    );
     // The user for every tenant, by HTTP Basic (argon2 once, then cached).
     for _ in 0..3 {
         for code in [&a, &b] {
@@ -244,13 +276,21 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
         }
     }
     let wrong = basic("ops", "nope");
-    let r = get(port, "/api/v1/tenants", &[("Authorization", wrong.as_str())]).await;
+    let r = get(
+        port,
+        "/api/v1/tenants",
+        &[("Authorization", wrong.as_str())],
+    )
+    .await;
     assert_eq!(r.status, 401);
     // No credential: programs get 401, people the login page.
     assert_eq!(get(port, "/api/v1/tenants", &[]).await.status, 401);
     let r = get(port, &format!("/tenants/{a}"), &[]).await;
     assert_eq!(r.status, 303);
-    assert_eq!(r.header("location"), Some(format!("/login?next=%2Ftenants%2F{a}")));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/login?next=%2Ftenants%2F{a}"))
+    );
     // The login form: a token logs in with an HttpOnly session cookie.
     let p = port;
     let body = format!("token={tok_a}&next=%2Ftenants%2F{a}");
@@ -262,8 +302,18 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
     assert!(set_cookie.contains("HttpOnly") && !set_cookie.contains("Secure"));
     let cookie = set_cookie.split(';').next().unwrap_or_default().to_string();
     let with_cookie = [("Cookie", cookie.as_str())];
-    assert_eq!(get(port, &format!("/tenants/{a}"), &with_cookie).await.status, 200);
-    assert_eq!(get(port, &format!("/tenants/{b}"), &with_cookie).await.status, 403);
+    assert_eq!(
+        get(port, &format!("/tenants/{a}"), &with_cookie)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(port, &format!("/tenants/{b}"), &with_cookie)
+            .await
+            .status,
+        403
+    );
     // /healthz is open; /metrics wants a credential for every tenant.
     assert_ne!(get(port, "/healthz", &[]).await.status, 401);
     assert_eq!(get(port, "/metrics", &[]).await.status, 401);
@@ -313,40 +363,63 @@ async fn run_serves_tls_when_configured(flavor: Flavor) {
     .with_root_certificates(roots)
     .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let https = |method: &'static str, path: String, headers: Vec<(String, String)>, body: String| {
-        let connector = connector.clone();
-        async move {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-            let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-            let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
-            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            tls.write_all(request_text(method, port, &path, &h, &body).as_bytes())
-                .await
-                .expect("send");
-            let mut raw = Vec::new();
-            let _ = tls.read_to_end(&mut raw).await;
-            parse_reply(&raw)
-        }
-    };
+    let https =
+        |method: &'static str, path: String, headers: Vec<(String, String)>, body: String| {
+            let connector = connector.clone();
+            async move {
+                let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .expect("connect");
+                let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+                let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+                let h: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                tls.write_all(request_text(method, port, &path, &h, &body).as_bytes())
+                    .await
+                    .expect("send");
+                let mut raw = Vec::new();
+                let _ = tls.read_to_end(&mut raw).await;
+                parse_reply(&raw)
+            }
+        };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let auth = vec![("Authorization".to_string(), format!("Bearer {token}"))];
-        let r = https("GET", format!("/api/v1/tenants/{code}/summary"), auth, String::new()).await;
+        let r = https(
+            "GET",
+            format!("/api/v1/tenants/{code}/summary"),
+            auth,
+            String::new(),
+        )
+        .await;
         if r.status == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "no 200 over TLS: {} {}", r.status, r.body);
+        assert!(
+            Instant::now() < deadline,
+            "no 200 over TLS: {} {}",
+            r.status,
+            r.body
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let r = https("GET", "/healthz".into(), vec![], String::new()).await;
     assert!(r.status == 200 || r.status == 503, "{}", r.status);
     // Over TLS the session cookie is Secure.
     let r = https("POST", "/login".into(), vec![], format!("token={token}")).await;
-    assert!(r.header("set-cookie").is_some_and(|c| c.contains("; Secure")), "{:?}", r.head);
+    assert!(
+        r.header("set-cookie")
+            .is_some_and(|c| c.contains("; Secure")),
+        "{:?}",
+        r.head
+    );
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(15)))
+            .expect("timeout");
         let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let mut raw = Vec::new();
         let _ = s.read_to_end(&mut raw);
@@ -382,7 +455,9 @@ fn run_refuses_an_open_network_listener_without_access_control() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("[http] listen") && stderr.contains("allow_open_access") && stderr.contains("[[http.access]]"),
+        stderr.contains("[http] listen")
+            && stderr.contains("allow_open_access")
+            && stderr.contains("[[http.access]]"),
         "{stderr}"
     );
 }
@@ -391,7 +466,14 @@ fn run_refuses_an_open_network_listener_without_access_control() {
 #[test]
 fn http_credential_prints_entries_the_config_takes() {
     let out = Command::new(env!("CARGO_BIN_EXE_flowtally"))
-        .args(["http-credential", "token", "--name", "wall", "--tenants", "ACME,B"])
+        .args([
+            "http-credential",
+            "token",
+            "--name",
+            "wall",
+            "--tenants",
+            "ACME,B",
+        ])
         .output()
         .expect("http-credential token");
     assert!(out.status.success());
@@ -541,17 +623,24 @@ impl Browser {
 
     async fn close(mut self) {
         if let Some(c) = self.client.take() {
-            let _ = c.close().await;
+            // Ends the session (the browser quits); the driver goes with the drop.
+            let _ = tokio::time::timeout(Duration::from_secs(10), c.close()).await;
         }
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The group of chromedriver and the browsers it started, all ours.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.driver.id())])
-            .status();
+        // The group of chromedriver and the browsers it started, all ours (by the group id,
+        // through the system call: `kill -KILL -<n>` is not parsed alike by every `kill`).
+        if let Ok(pgid) = i32::try_from(self.driver.id()) {
+            if pgid > 1 {
+                // SAFETY: kill(2) with a negative pid signals that process group only.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
         let _ = self.driver.wait();
     }
 }
@@ -619,11 +708,27 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
     let sum = |k: &str| summary.iter().filter_map(|r| r[k].as_i64()).sum::<i64>() as f64;
     let kpi = |k: &str| num(&dom["kpi"][k]);
     check(&mut diffs, "WIP".into(), kpi("wip"), Some(sum("wip_count")));
-    check(&mut diffs, "queued".into(), kpi("queued"), Some(sum("waiting_count")));
-    check(&mut diffs, "in work".into(), kpi("in_work"), Some(sum("wip_count") - sum("waiting_count")));
-    check(&mut diffs, "completed today".into(), kpi("completed_today"), Some(sum("completed_count")));
+    check(
+        &mut diffs,
+        "queued".into(),
+        kpi("queued"),
+        Some(sum("waiting_count")),
+    );
+    check(
+        &mut diffs,
+        "in work".into(),
+        kpi("in_work"),
+        Some(sum("wip_count") - sum("waiting_count")),
+    );
+    check(
+        &mut diffs,
+        "completed today".into(),
+        kpi("completed_today"),
+        Some(sum("completed_count")),
+    );
     let at = dom["at"].as_str().unwrap_or_default();
-    let today = chrono::NaiveDate::parse_from_str(&at[..10.min(at.len())], "%Y-%m-%d").expect("a date");
+    let today =
+        chrono::NaiveDate::parse_from_str(&at[..10.min(at.len())], "%Y-%m-%d").expect("a date");
     let trends = rows(api, "trends");
     let in_week = |r: &&Value| {
         r["period_date"]
@@ -631,12 +736,24 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .is_some_and(|d| d >= today - chrono::Days::new(6))
     };
-    let completed_7: f64 = trends.iter().filter(in_week).filter_map(|r| r["tokens_completed"].as_f64()).sum();
-    check(&mut diffs, "7-day throughput".into(), kpi("throughput_7d"), Some((completed_7 / 7.0 * 100.0).round() / 100.0));
+    let completed_7: f64 = trends
+        .iter()
+        .filter(in_week)
+        .filter_map(|r| r["tokens_completed"].as_f64())
+        .sum();
+    check(
+        &mut diffs,
+        "7-day throughput".into(),
+        kpi("throughput_7d"),
+        Some((completed_7 / 7.0 * 100.0).round() / 100.0),
+    );
     let weighted = |rs: &[&Value]| {
         let (mut n, mut d) = (0.0, 0.0);
         for r in rs {
-            if let (Some(l), Some(c)) = (r["avg_lead_time_hours"].as_f64(), r["tokens_completed"].as_f64()) {
+            if let (Some(l), Some(c)) = (
+                r["avg_lead_time_hours"].as_f64(),
+                r["tokens_completed"].as_f64(),
+            ) {
                 if c > 0.0 {
                     n += l * c;
                     d += c;
@@ -646,7 +763,12 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
         (d > 0.0).then(|| (n / d * 100.0).round() / 100.0)
     };
     let week: Vec<&Value> = trends.iter().filter(in_week).collect();
-    check(&mut diffs, "lead time".into(), kpi("lead_time_7d"), weighted(&week));
+    check(
+        &mut diffs,
+        "lead time".into(),
+        kpi("lead_time_7d"),
+        weighted(&week),
+    );
 
     // Bottlenecks: the API's top 10 by score, in order.
     let mut b = rows(api, "bottlenecks");
@@ -658,24 +780,46 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             .then(f(x, "node_id").total_cmp(&f(y, "node_id")))
     });
     b.truncate(10);
-    let shown = dom["tables"]["bottlenecks"].as_array().cloned().unwrap_or_default();
+    let shown = dom["tables"]["bottlenecks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if shown.len() != b.len() {
-        diffs.push(format!("bottlenecks: {} rows shown, {} expected", shown.len(), b.len()));
+        diffs.push(format!(
+            "bottlenecks: {} rows shown, {} expected",
+            shown.len(),
+            b.len()
+        ));
     }
     for (s, r) in shown.iter().zip(&b) {
         if s["attrs"]["node"] != r["node_id"].to_string().as_str() {
-            diffs.push(format!("bottleneck order: page node {}, API {}", s["attrs"]["node"], r["node_id"]));
+            diffs.push(format!(
+                "bottleneck order: page node {}, API {}",
+                s["attrs"]["node"], r["node_id"]
+            ));
             continue;
         }
         for col in ["queue_depth", "avg_wait_minutes", "bottleneck_score"] {
-            check(&mut diffs, format!("bottleneck {} {col}", r["node_id"]), num(&s["cells"][col]), r[col].as_f64());
+            check(
+                &mut diffs,
+                format!("bottleneck {} {col}", r["node_id"]),
+                num(&s["cells"][col]),
+                r[col].as_f64(),
+            );
         }
     }
     // Workload by team.
-    let shown = dom["tables"]["workload"].as_array().cloned().unwrap_or_default();
+    let shown = dom["tables"]["workload"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let w = rows(api, "workload");
     if shown.len() != w.len() {
-        diffs.push(format!("workload: {} rows shown, {} expected", shown.len(), w.len()));
+        diffs.push(format!(
+            "workload: {} rows shown, {} expected",
+            shown.len(),
+            w.len()
+        ));
     }
     for r in &w {
         let team = r["team_id"].to_string();
@@ -684,14 +828,29 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             continue;
         };
         for col in ["active_tokens", "waiting_tokens", "avg_load"] {
-            check(&mut diffs, format!("team {team} {col}"), num(&s["cells"][col]), r[col].as_f64());
+            check(
+                &mut diffs,
+                format!("team {team} {col}"),
+                num(&s["cells"][col]),
+                r[col].as_f64(),
+            );
         }
     }
     // Cycle time per node (the team_id NULL rows).
-    let shown = dom["tables"]["cycle_time"].as_array().cloned().unwrap_or_default();
-    let c: Vec<Value> = rows(api, "cycle_time").into_iter().filter(|r| r["team_id"].is_null()).collect();
+    let shown = dom["tables"]["cycle_time"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let c: Vec<Value> = rows(api, "cycle_time")
+        .into_iter()
+        .filter(|r| r["team_id"].is_null())
+        .collect();
     if shown.len() != c.len() {
-        diffs.push(format!("cycle time: {} rows shown, {} expected", shown.len(), c.len()));
+        diffs.push(format!(
+            "cycle time: {} rows shown, {} expected",
+            shown.len(),
+            c.len()
+        ));
     }
     for r in &c {
         let node = r["node_id"].to_string();
@@ -700,7 +859,12 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             continue;
         };
         for col in ["p50_minutes", "p95_minutes", "avg_minutes", "token_count"] {
-            check(&mut diffs, format!("cycle node {node} {col}"), num(&s["cells"][col]), r[col].as_f64());
+            check(
+                &mut diffs,
+                format!("cycle node {node} {col}"),
+                num(&s["cells"][col]),
+                r[col].as_f64(),
+            );
         }
     }
     // Heat map: each summary row with WIP is one cell; no other cell holds a number.
@@ -717,9 +881,15 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             }
         }
     }
-    let with_wip: Vec<&Value> = summary.iter().filter(|r| r["wip_count"].as_i64() > Some(0)).collect();
+    let with_wip: Vec<&Value> = summary
+        .iter()
+        .filter(|r| r["wip_count"].as_i64() > Some(0))
+        .collect();
     if cells_shown != with_wip.len() {
-        diffs.push(format!("heat map: {cells_shown} cells shown, {} summary rows with WIP", with_wip.len()));
+        diffs.push(format!(
+            "heat map: {cells_shown} cells shown, {} summary rows with WIP",
+            with_wip.len()
+        ));
     }
     for r in with_wip {
         let table = format!("heatmap:{}", id_text(&r["graph_id"]));
@@ -728,20 +898,38 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             .as_array()
             .and_then(|rs| rs.iter().find(|s| s["attrs"]["node"] == node.as_str()))
             .map(|s| num(&s["cells"][format!("wip_count:{}", id_text(&r["team_id"]))]));
-        check(&mut diffs, format!("heat {table} node {node} team {}", id_text(&r["team_id"])), shown.flatten(), r["wip_count"].as_f64());
+        check(
+            &mut diffs,
+            format!("heat {table} node {node} team {}", id_text(&r["team_id"])),
+            shown.flatten(),
+            r["wip_count"].as_f64(),
+        );
     }
     // The trends table: per (day, production type), the rows summed.
-    let shown = dom["tables"]["trends"].as_array().cloned().unwrap_or_default();
+    let shown = dom["tables"]["trends"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut groups: std::collections::BTreeMap<(String, String), Vec<&Value>> = Default::default();
     for r in &trends {
-        let kind = r["production_type"].as_str().filter(|s| !s.is_empty()).unwrap_or("unspecified");
+        let kind = r["production_type"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unspecified");
         groups
-            .entry((r["period_date"].as_str().unwrap_or_default().to_string(), kind.to_string()))
+            .entry((
+                r["period_date"].as_str().unwrap_or_default().to_string(),
+                kind.to_string(),
+            ))
             .or_default()
             .push(r);
     }
     if shown.len() != groups.len() {
-        diffs.push(format!("trends table: {} rows shown, {} (day, type) groups", shown.len(), groups.len()));
+        diffs.push(format!(
+            "trends table: {} rows shown, {} (day, type) groups",
+            shown.len(),
+            groups.len()
+        ));
     }
     for ((day, kind), rs) in &groups {
         let Some(s) = shown
@@ -752,15 +940,30 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
             continue;
         };
         let total = |k: &str| rs.iter().filter_map(|r| r[k].as_f64()).sum::<f64>();
-        check(&mut diffs, format!("trends {day} {kind} spawned"), num(&s["cells"]["tokens_spawned"]), Some(total("tokens_spawned")));
-        check(&mut diffs, format!("trends {day} {kind} completed"), num(&s["cells"]["tokens_completed"]), Some(total("tokens_completed")));
+        check(
+            &mut diffs,
+            format!("trends {day} {kind} spawned"),
+            num(&s["cells"]["tokens_spawned"]),
+            Some(total("tokens_spawned")),
+        );
+        check(
+            &mut diffs,
+            format!("trends {day} {kind} completed"),
+            num(&s["cells"]["tokens_completed"]),
+            Some(total("tokens_completed")),
+        );
         check(
             &mut diffs,
             format!("trends {day} {kind} throughput"),
             num(&s["cells"]["throughput_per_day"]),
             Some((total("throughput_per_day") * 100.0).round() / 100.0),
         );
-        check(&mut diffs, format!("trends {day} {kind} lead time"), num(&s["cells"]["avg_lead_time_hours"]), weighted(rs));
+        check(
+            &mut diffs,
+            format!("trends {day} {kind} lead time"),
+            num(&s["cells"]["avg_lead_time_hours"]),
+            weighted(rs),
+        );
     }
     diffs
 }
@@ -788,20 +991,45 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
     let db_b = seeded_tenant(&pool, &b, 4).await;
     // History over the last days: trends, cycle times, completions.
     let now = chrono::Utc::now().timestamp();
-    traffic_on(&pool, &[db_a.clone(), db_b.clone()], 11, now - 4 * 86_400, 300, 1_000, false).await;
-    let (tok_a, tok_b) = (flowtally::http::access::new_token(), flowtally::http::access::new_token());
+    traffic_on(
+        &pool,
+        &[db_a.clone(), db_b.clone()],
+        11,
+        now - 4 * 86_400,
+        300,
+        1_000,
+        false,
+    )
+    .await;
+    let (tok_a, tok_b) = (
+        flowtally::http::access::new_token(),
+        flowtally::http::access::new_token(),
+    );
     let dir = tempfile::tempdir().expect("tempdir");
-    Flowtally::config(dir.path(), server.port, &[&a, &b], &access_toml(&a, &b, &tok_a, &tok_b));
+    Flowtally::config(
+        dir.path(),
+        server.port,
+        &[&a, &b],
+        &access_toml(&a, &b, &tok_a, &tok_b),
+    );
     let mut ft = Flowtally::start_in(dir);
     let port = ft.http_port();
     let bearer_a = format!("Bearer {tok_a}");
-    wait_ok(port, &format!("/api/v1/tenants/{a}/summary"), &[("Authorization", bearer_a.as_str())], &ft).await;
+    wait_ok(
+        port,
+        &format!("/api/v1/tenants/{a}/summary"),
+        &[("Authorization", bearer_a.as_str())],
+        &ft,
+    )
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let c = browser.c();
 
     // Not logged in: the login page; a token for A logs in and lands on A's dashboard.
     c.goto(&format!("{base}/tenants/{a}")).await.expect("goto");
-    browser.wait_true("document.getElementById('token')", 15, "the login form").await;
+    browser
+        .wait_true("document.getElementById('token')", 15, "the login form")
+        .await;
     assert!(c.current_url().await.expect("url").path() == "/login");
     c.find(fantoccini::Locator::Id("token"))
         .await
@@ -809,11 +1037,25 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
         .send_keys(&tok_a)
         .await
         .expect("type the token");
-    c.find(fantoccini::Locator::Id("login")).await.expect("button").click().await.expect("log in");
-    browser.wait_true("document.getElementById('dashboard')", 15, "A's dashboard").await;
-    assert_eq!(c.current_url().await.expect("url").path(), format!("/tenants/{a}"));
+    c.find(fantoccini::Locator::Id("login"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("log in");
     browser
-        .wait_true("document.getElementById('conn').dataset.state === 'live'", 20, "the live stream")
+        .wait_true("document.getElementById('dashboard')", 15, "A's dashboard")
+        .await;
+    assert_eq!(
+        c.current_url().await.expect("url").path(),
+        format!("/tenants/{a}")
+    );
+    browser
+        .wait_true(
+            "document.getElementById('conn').dataset.state === 'live'",
+            20,
+            "the live stream",
+        )
         .await;
 
     // The credential in the browser: B's page and API refused, A's API served.
@@ -823,19 +1065,38 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
         );
         async move { c.execute_async(&script, vec![]).await.expect("fetch") }
     };
-    assert_eq!(status(format!("/api/v1/tenants/{b}/summary")).await, json!(403));
+    assert_eq!(
+        status(format!("/api/v1/tenants/{b}/summary")).await,
+        json!(403)
+    );
     assert_eq!(status(format!("/tenants/{b}/events")).await, json!(403));
-    assert_eq!(status(format!("/api/v1/tenants/{a}/summary")).await, json!(200));
-    c.goto(&format!("{base}/tenants/{b}")).await.expect("goto B");
+    assert_eq!(
+        status(format!("/api/v1/tenants/{a}/summary")).await,
+        json!(200)
+    );
+    c.goto(&format!("{base}/tenants/{b}"))
+        .await
+        .expect("goto B");
     let body = browser.js("return document.body.innerText;").await;
-    assert!(body.as_str().is_some_and(|t| t.contains("Not allowed")), "{body}");
-    c.goto(&format!("{base}/tenants/{a}")).await.expect("back to A");
+    assert!(
+        body.as_str().is_some_and(|t| t.contains("Not allowed")),
+        "{body}"
+    );
+    c.goto(&format!("{base}/tenants/{a}"))
+        .await
+        .expect("back to A");
     browser
-        .wait_true("document.getElementById('conn').dataset.state === 'live'", 20, "the live stream")
+        .wait_true(
+            "document.getElementById('conn').dataset.state === 'live'",
+            20,
+            "the live stream",
+        )
         .await;
 
     // A live update: commits arrive, a figure changes, without a reload.
-    browser.js("window.__notReloaded = true; return null;").await;
+    browser
+        .js("window.__notReloaded = true; return null;")
+        .await;
     let figures = "['wip','queued','in_work','completed_today'].map(k => document.querySelector('[data-kpi=\"' + k + '\"] [data-value]').textContent).join('|')";
     let before = browser.js(&format!("return {figures};")).await;
     let live_traffic = SimOptions {
@@ -851,7 +1112,11 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
     let changed = browser.wait_true(&changed_js, 60, "a figure changing under traffic");
     let (stats, ()) = tokio::join!(traffic, changed);
     stats.expect("live traffic");
-    assert_eq!(browser.js("return window.__notReloaded === true;").await, json!(true), "reloaded");
+    assert_eq!(
+        browser.js("return window.__notReloaded === true;").await,
+        json!(true),
+        "reloaded"
+    );
     // The traffic has stopped; let the stream deliver its tail.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -882,36 +1147,87 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
     .expect("timeouts");
     let mut compared = false;
     for _ in 0..10 {
-        let got = c.execute_async(&script, vec![]).await.expect("read the page and the API");
+        let got = c
+            .execute_async(&script, vec![])
+            .await
+            .expect("read the page and the API");
         let (dom, api) = (&got["dom"], &got["api"]);
         assert!(got["error"].is_null(), "{got}");
         if VIEWS.iter().any(|v| api[v]["at"] != dom["at"]) {
             continue;
         }
-        let wip: i64 = rows(api, "summary").iter().filter_map(|r| r["wip_count"].as_i64()).sum();
+        let wip: i64 = rows(api, "summary")
+            .iter()
+            .filter_map(|r| r["wip_count"].as_i64())
+            .sum();
         assert!(wip > 0, "the simulated factory has work in progress");
         let diffs = differences(dom, api);
-        assert!(diffs.is_empty(), "the page differs from the API at {}:\n{}", dom["at"], diffs.join("\n"));
+        assert!(
+            diffs.is_empty(),
+            "the page differs from the API at {}:\n{}",
+            dom["at"],
+            diffs.join("\n")
+        );
         compared = true;
         break;
     }
-    assert!(compared, "never read the page and the API in the same second");
+    assert!(
+        compared,
+        "never read the page and the API in the same second"
+    );
 
-    // Screenshots at a laptop's and a wall screen's size.
+    // Screenshots at a laptop's and a wall screen's size (for docs/: once a snapshot has been
+    // written, so the page shows one).
+    if std::env::var_os("FLOWTALLY_SCREENSHOTS").is_some() {
+        browser
+            .wait_true(
+                "document.querySelector('[data-kpi=\"last_snapshot\"] [data-value]').textContent !== 'none yet'",
+                90,
+                "a snapshot written",
+            )
+            .await;
+    }
     for (w, h) in [(1366u32, 768u32), (1920, 1080)] {
+        // The window is the viewport plus whatever the browser draws around it.
         c.set_window_size(w, h).await.expect("window size");
+        let inner = browser
+            .js("return [window.innerWidth, window.innerHeight];")
+            .await;
+        let (iw, ih) = (
+            inner[0].as_u64().unwrap_or(w as u64),
+            inner[1].as_u64().unwrap_or(h as u64),
+        );
+        c.set_window_size(2 * w - iw as u32, 2 * h - ih as u32)
+            .await
+            .expect("window size");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let png = c.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         save_screenshot(&png, &format!("dashboard-{w}x{h}.png"));
     }
     c.goto(&format!("{base}/")).await.expect("the tenant list");
-    browser.wait_true(&format!("document.querySelector('[data-tenant=\"{a}\"]')"), 10, "A listed").await;
-    let listed_b = browser.js(&format!("return !!document.querySelector('[data-tenant=\"{b}\"]');")).await;
+    browser
+        .wait_true(
+            &format!("document.querySelector('[data-tenant=\"{a}\"]')"),
+            10,
+            "A listed",
+        )
+        .await;
+    let listed_b = browser
+        .js(&format!(
+            "return !!document.querySelector('[data-tenant=\"{b}\"]');"
+        ))
+        .await;
     assert_eq!(listed_b, json!(false), "B is not listed for A's credential");
     c.set_window_size(1366, 768).await.expect("window size");
-    save_screenshot(&c.screenshot().await.expect("screenshot"), "tenants-1366x768.png");
+    save_screenshot(
+        &c.screenshot().await.expect("screenshot"),
+        "tenants-1366x768.png",
+    );
     browser.close().await;
     let (_, log) = ft.stop();
-    assert!(!log.contains(&tok_a) && !log.contains(&tok_b), "a token in the log");
+    assert!(
+        !log.contains(&tok_a) && !log.contains(&tok_b),
+        "a token in the log"
+    );
 }

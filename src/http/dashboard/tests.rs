@@ -621,10 +621,22 @@ async fn a_loading_tenant_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "serves a page to look at by hand"]
 async fn serve_the_factory() {
-    let port: u16 = std::env::var("FLOWTALLY_DEMO_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(9199);
-    let secs: u64 = std::env::var("FLOWTALLY_DEMO_SECS").ok().and_then(|p| p.parse().ok()).unwrap_or(60);
+    let port: u16 = std::env::var("FLOWTALLY_DEMO_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9199);
+    let secs: u64 = std::env::var("FLOWTALLY_DEMO_SECS")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(60);
     let now = chrono::Utc::now().timestamp();
     let app = crate::http::router(live_with_factory(now));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(secs), axum::serve(listener, app)).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(secs),
+        axum::serve(listener, app),
+    )
+    .await;
 }
