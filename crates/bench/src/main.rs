@@ -75,6 +75,8 @@ use flowtally::tenants::Tenant;
 use flowtally::verify;
 use flowtally_testkit::{simulate, Flavor};
 
+mod dashboard;
+
 const CORE_DB: &str = "bgerp";
 const PREFIX: &str = "bgerp_t_";
 const TZ: Tz = chrono_tz::Asia::Bangkok;
@@ -98,10 +100,19 @@ pub enum Part {
     Freshness,
     /// Many tenants on one instance (see `tenants`).
     Tenants,
+    /// The dashboard page, its live update and 100 live clients at 1M tokens, in memory (no
+    /// server): see [`dashboard`].
+    Dashboard,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Refresh, Part::CatchUp, Part::Freshness, Part::Tenants];
+    pub const ALL: [Part; 5] = [
+        Part::Refresh,
+        Part::CatchUp,
+        Part::Freshness,
+        Part::Tenants,
+        Part::Dashboard,
+    ];
 
     pub fn parse(name: &str) -> Option<Part> {
         match name.trim().to_ascii_lowercase().as_str() {
@@ -109,6 +120,7 @@ impl Part {
             "catchup" | "catch-up" | "catch_up" => Some(Part::CatchUp),
             "freshness" => Some(Part::Freshness),
             "tenants" => Some(Part::Tenants),
+            "dashboard" => Some(Part::Dashboard),
             _ => None,
         }
     }
@@ -1994,7 +2006,7 @@ struct Args {
     /// Row events in the catch-up backlog (default 1000000; quick 100000).
     #[arg(long)]
     backlog: Option<u64>,
-    /// Only these parts: refresh (with start-up and memory), catchup, freshness.
+    /// Only these parts: refresh (with start-up and memory), catchup, freshness, dashboard.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// The server: mariadb or mysql.
@@ -2034,7 +2046,7 @@ fn main() -> std::process::ExitCode {
                 Some(part) => parts.push(part),
                 None => {
                     eprintln!(
-                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness or tenants"
+                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness, tenants or dashboard"
                     );
                     return std::process::ExitCode::from(2);
                 }
@@ -2052,14 +2064,30 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(&opts)) {
-        Ok(report) => {
-            println!("{}", report.render());
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("flowtally-bench: {e:#}");
-            std::process::ExitCode::from(1)
+    let server_parts = opts.parts.iter().any(|p| *p != Part::Dashboard);
+    if server_parts {
+        match runtime.block_on(run(&opts)) {
+            Ok(report) => println!("{}", report.render()),
+            Err(e) => {
+                eprintln!("flowtally-bench: {e:#}");
+                return std::process::ExitCode::from(1);
+            }
         }
     }
+    if opts.parts.contains(&Part::Dashboard) {
+        let tokens = opts
+            .sizes
+            .as_ref()
+            .and_then(|s| s.iter().max().copied())
+            .unwrap_or(if opts.quick { 100_000 } else { 1_000_000 });
+        let secs = if opts.quick { 8 } else { 20 };
+        match runtime.block_on(dashboard::run(tokens, secs, opts.seed)) {
+            Ok(r) => println!("{}", r.render()),
+            Err(e) => {
+                eprintln!("flowtally-bench: dashboard: {e:#}");
+                return std::process::ExitCode::from(1);
+            }
+        }
+    }
+    std::process::ExitCode::SUCCESS
 }
