@@ -72,7 +72,7 @@ fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
     use AssignmentStatus as A;
     use TokenStatus as S;
     let mut s = TenantState::default();
-    let mut up = |s: &mut TenantState, r: Row| s.apply(Change::Upsert(r));
+    let up = |s: &mut TenantState, r: Row| s.apply(Change::Upsert(r));
     for (id, ptype) in [(1, "hatthasilpa"), (2, "classic")] {
         up(
             &mut s,
