@@ -285,10 +285,7 @@ async fn client(
 ) -> Result<(u64, u64)> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     s.write_all(
-        format!(
-            "GET /tenants/BENCH/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-        )
-        .as_bytes(),
+        b"GET /tenants/BENCH/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
     )
     .await?;
     let end = Instant::now() + Duration::from_secs(secs);

@@ -181,8 +181,8 @@ pub fn sparkline(points: &[HistoryPoint]) -> String {
             .light_line_style(WHITE)
             .bold_line_style(GRID)
             .draw()?;
-        let series: [(RGBColor, fn(&HistoryPoint) -> i64); 2] =
-            [(PALETTE[1], |p| p.wip), (PALETTE[0], |p| p.queued)];
+        type Pick = fn(&HistoryPoint) -> i64;
+        let series: [(RGBColor, Pick); 2] = [(PALETTE[1], |p| p.wip), (PALETTE[0], |p| p.queued)];
         for (color, pick) in series {
             chart.draw_series(LineSeries::new(
                 points

@@ -437,7 +437,7 @@ pub fn notices(code: &str, report: &Report, now: i64) -> Vec<Notice> {
             });
         }
     }
-    out.sort_by(|a, b| b.level.cmp(&a.level));
+    out.sort_by_key(|n| std::cmp::Reverse(n.level));
     out
 }
 
