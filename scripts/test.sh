@@ -22,5 +22,7 @@ if [ "$servers" != mariadb ]; then
   source scripts/ensure-mysql.sh
   "$FLOWTALLY_MYSQL_BIN/mysqld" --version
 fi
+# The dashboard's browser tests drive Debian's chromium (installed with apt-get when missing).
+bash scripts/ensure-chromium.sh || echo "No chromium: the browser tests will say so and skip." >&2
 export FLOWTALLY_TEST_SERVERS=$servers
 exec cargo test --workspace --all-targets "$@"
