@@ -59,7 +59,7 @@ trap 'echo; echo "== Stopping"; exit 0' INT TERM
 running=1
 
 echo "== Building flowtally and its dev tools (release)"
-cargo build --release --quiet --bin flowtally --bin flowtally-devserver --bin flowtally-sim
+cargo build --release --quiet -p flowtally -p flowtally-testkit --bins
 bin=./target/release
 ft="$bin/flowtally --config config/flowtally.toml"
 url=mysql://root@127.0.0.1:$port
