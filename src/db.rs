@@ -160,7 +160,32 @@ pub fn connect_error(ep: &Endpoint, e: &sqlx::Error) -> String {
             "{text}: check the user, its password (url, password_env or password_file) and \
              the hosts the account may connect from{tls}"
         )
-    } else if text.contains("certificate") {
+    } else {
+        tls_error(ep, &text).unwrap_or(text)
+    }
+}
+
+/// Why the binlog connection to `ep` (mysql_async) failed, with the same TLS hints as
+/// [`connect_error`].
+pub fn binlog_connect_error(ep: &Endpoint, e: &mysql_async::Error) -> String {
+    let text = e.to_string();
+    tls_error(ep, &text).unwrap_or(text)
+}
+
+/// A certificate that did not verify, said in words, or `None` for any other error. rustls
+/// reports a name mismatch as `NotValidForName`: the chain is fine, the certificate is not
+/// issued for the host of the url (MySQL's auto-generated certificates name no host at all).
+fn tls_error(ep: &Endpoint, text: &str) -> Option<String> {
+    if text.contains("NotValidForName") {
+        return Some(format!(
+            "the server's certificate is not issued for the host {} of the url ({text}): \
+             ssl_mode = \"{}\" checks that name; connect by a name the certificate holds, or \
+             set ssl_mode = \"verify_ca\" to check only that ssl_ca signed it",
+            ep.host,
+            ep.ssl_mode.name()
+        ));
+    }
+    text.contains("certificate").then(|| {
         format!(
             "{text} (ssl_mode = \"{}\": ssl_ca must be the CA that signed the server's \
              certificate{})",
@@ -171,9 +196,7 @@ pub fn connect_error(ep: &Endpoint, e: &sqlx::Error) -> String {
                 ""
             }
         )
-    } else {
-        text
-    }
+    })
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::checkpoint::writer::Checkpointer;
 use crate::config::{Config, Endpoint};
-use crate::db::{binlog_conn, binlog_opts, connect_error, describe};
+use crate::db::{binlog_conn, binlog_connect_error, binlog_opts, connect_error, describe};
 use crate::live::Live;
 use crate::model::clock::Instant;
 use crate::sink::worker;
@@ -88,7 +88,7 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
             .map_err(|e| RunError::Connect {
                 role: "source",
                 endpoint: cfg.source.to_string(),
-                detail: e.to_string(),
+                detail: binlog_connect_error(&cfg.source, &e),
             })?;
         // `preferred` is now TLS or plain, for every later binlog connection too.
         cfg.source.ssl_mode = tls;

@@ -69,4 +69,5 @@ mod refresh;
 mod service;
 mod simulate;
 mod tenants;
+mod tls_modes;
 mod verify_sql;

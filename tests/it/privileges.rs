@@ -39,7 +39,7 @@ const SOURCE_TABLES: [&str; 7] = [
 ];
 
 /// A tenant with seeded dimensions and some history, on `server`.
-async fn tenant(server: &Server, prefix: &str) -> (String, String) {
+pub(crate) async fn tenant(server: &Server, prefix: &str) -> (String, String) {
     let pool = server.pool().await;
     let code = common::unique_code(prefix);
     let db = common::tenant_db(&code);
@@ -61,7 +61,7 @@ async fn tenant(server: &Server, prefix: &str) -> (String, String) {
 /// future-dated traffic moves every other's clock: live traffic runs one test at a time per
 /// flavour, dated after everything written before. (No other module writes future-dated
 /// events on the shared servers.)
-fn event_time(flavor: Flavor) -> &'static tokio::sync::Mutex<i64> {
+pub(crate) fn event_time(flavor: Flavor) -> &'static tokio::sync::Mutex<i64> {
     static MARIADB: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
     static MYSQL: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
     match flavor {
@@ -73,7 +73,7 @@ fn event_time(flavor: Flavor) -> &'static tokio::sync::Mutex<i64> {
 /// Live traffic dated from `start` (default: the next minute but one), then a marker past the
 /// next 15-minute boundary: once flowtally wrote that instant, every table has a snapshot there
 /// and `verify` must agree. Returns that instant.
-async fn live_traffic_and_verify(
+pub(crate) async fn live_traffic_and_verify(
     server: &Server,
     db: &str,
     ft: &Flowtally,
@@ -98,7 +98,7 @@ async fn live_traffic_and_verify(
 }
 
 /// A config for `flowtally run`: `source` and `sink` are the bodies of those sections.
-fn write_config(dir: &Path, source: &str, sink: &str, codes: &[&str]) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, source: &str, sink: &str, codes: &[&str]) -> PathBuf {
     let include: Vec<String> = codes.iter().map(|c| format!("\"{c}\"")).collect();
     let text = format!(
         "[source]\n{source}\nserver_id = {}\nheartbeat_secs = 1\n[sink]\n{sink}\n\
@@ -114,19 +114,19 @@ fn write_config(dir: &Path, source: &str, sink: &str, codes: &[&str]) -> PathBuf
 }
 
 /// What a `flowtally run` that must stop by itself printed.
-struct Exited {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Exited {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs `flowtally run` on the config in `dir` and waits (60 s at most) for it to exit.
-fn run_to_exit(dir: &Path, env: &[(&str, &str)]) -> Exited {
+pub(crate) fn run_to_exit(dir: &Path, env: &[(&str, &str)]) -> Exited {
     command_to_exit(dir, &["run"], env)
 }
 
 /// Runs `flowtally <args>` on the config in `dir` and waits (60 s at most) for it to exit.
-fn command_to_exit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Exited {
+pub(crate) fn command_to_exit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Exited {
     let out = std::fs::File::create(dir.join("stdout")).expect("stdout file");
     let err = std::fs::File::create(dir.join("stderr")).expect("stderr file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowtally"))
@@ -165,7 +165,7 @@ fn command_to_exit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Exited {
 
 impl Exited {
     /// The failure line `main` prints; exactly one.
-    fn failure(&self) -> String {
+    pub(crate) fn failure(&self) -> String {
         let lines: Vec<&str> = self
             .stderr
             .lines()
@@ -187,7 +187,7 @@ impl Exited {
         lines[0].to_string()
     }
 
-    fn assert_never_shows(&self, secret: &str) {
+    pub(crate) fn assert_never_shows(&self, secret: &str) {
         assert!(
             !self.stdout.contains(secret) && !self.stderr.contains(secret),
             "the password {secret:?} shows:\n{}\n{}",
@@ -550,10 +550,10 @@ async fn a_writer_without_insert_keeps_retrying_and_names_table_and_grant(flavor
 
 /// A server serving TLS with a certificate for `localhost` and 127.0.0.1 signed by a CA made
 /// here, refusing plain connections; and the PEM of that CA and of another one.
-struct Tls {
-    server: Server,
-    ca: String,
-    other_ca: String,
+pub(crate) struct Tls {
+    pub(crate) server: Server,
+    pub(crate) ca: String,
+    pub(crate) other_ca: String,
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -595,7 +595,7 @@ fn make_ca(dir: &Path, name: &str) {
 }
 
 /// The TLS server of `flavor`, started on first use and shared by the TLS tests.
-fn tls(flavor: Flavor) -> &'static Tls {
+pub(crate) fn tls(flavor: Flavor) -> &'static Tls {
     static MARIADB: OnceLock<Tls> = OnceLock::new();
     static MYSQL: OnceLock<Tls> = OnceLock::new();
     let cell = match flavor {
@@ -690,7 +690,7 @@ async fn tls_run(
     assert!(status.success(), "exit {status}:\n{log}");
 }
 
-fn tls_sections(
+pub(crate) fn tls_sections(
     t: &Tls,
     dir: &Path,
     source: &str,
