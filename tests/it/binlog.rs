@@ -64,7 +64,7 @@ fn opts(db: &Server, user: &str, password: Option<&str>) -> Opts {
         .into()
 }
 
-fn options(db: &Server, heartbeat: Duration) -> BinlogOptions {
+pub(crate) fn options(db: &Server, heartbeat: Duration) -> BinlogOptions {
     BinlogOptions {
         opts: opts(db, "root", None),
         server_id: common::next_server_id(),
@@ -75,7 +75,7 @@ fn options(db: &Server, heartbeat: Duration) -> BinlogOptions {
 }
 
 /// The current end of the binlog.
-async fn end_of_binlog(db: &Server) -> Position {
+pub(crate) async fn end_of_binlog(db: &Server) -> Position {
     let mut conn = Conn::new(opts(db, "root", None)).await.expect("connect");
     let info = check_server(&mut conn).await.expect("server passes checks");
     let _ = conn.disconnect().await;
@@ -91,12 +91,12 @@ async fn stream_from_now(db: &Server, heartbeat: Duration) -> BinlogStream {
 }
 
 /// Runs a script on one session, its events stamped with `ts`.
-async fn exec_at(db: &Server, ts: i64, sql: &str) {
+pub(crate) async fn exec_at(db: &Server, ts: i64, sql: &str) {
     db.exec(&format!("SET timestamp = {ts};\n{sql}")).await;
 }
 
 /// Reads transactions until one satisfies `done`; returns them all (heartbeats skipped).
-async fn read_until(
+pub(crate) async fn read_until(
     stream: &mut BinlogStream,
     mut done: impl FnMut(&Transaction) -> bool,
 ) -> Vec<Transaction> {
@@ -123,7 +123,11 @@ async fn read_until(
 }
 
 /// The transactions stamped `ts`, read until `count` of them arrived.
-async fn read_stamped(stream: &mut BinlogStream, ts: i64, count: usize) -> Vec<Transaction> {
+pub(crate) async fn read_stamped(
+    stream: &mut BinlogStream,
+    ts: i64,
+    count: usize,
+) -> Vec<Transaction> {
     let mut n = 0;
     read_until(stream, |t| {
         n += usize::from(t.commit_ts == ts);
@@ -135,7 +139,7 @@ async fn read_stamped(stream: &mut BinlogStream, ts: i64, count: usize) -> Vec<T
     .collect()
 }
 
-fn tenant_changes(t: &Transaction, db: &str) -> Vec<Change> {
+pub(crate) fn tenant_changes(t: &Transaction, db: &str) -> Vec<Change> {
     t.changes
         .iter()
         .filter_map(|c| match c {

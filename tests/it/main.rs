@@ -68,6 +68,7 @@ mod recovery;
 mod refresh;
 mod service;
 mod simulate;
+mod tagged_gtids;
 mod tenants;
 mod tls_modes;
 mod verify_sql;

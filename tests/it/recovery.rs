@@ -41,7 +41,7 @@ async fn tenant(server: &Server, pool: &MySqlPool, prefix: &str, seed: u64) -> (
 /// Ends the test's event time on a 15-minute boundary, waits for that snapshot, and checks:
 /// no difference, one snapshot per minute from `first` on, no duplicate group.
 /// Returns the last instant.
-async fn assert_consistent(
+pub(crate) async fn assert_consistent(
     pool: &MySqlPool,
     db: &str,
     first: i64,

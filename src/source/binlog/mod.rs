@@ -461,13 +461,18 @@ impl Decoder {
         // Artificial events (log_pos 0) and events inside a MySQL transaction payload carry no
         // usable position; positions only grow within a file.
         let log_pos = u64::from(header.log_pos());
-        if log_pos > self.pos {
+        let jumped = log_pos > self.pos;
+        if jumped {
             self.pos = log_pos;
         }
 
         match kind {
+            // A heartbeat past the last event sent is not idleness: it says where the server
+            // skipped to (MySQL sends one after the transactions a resume by GTID set skips,
+            // before what follows them). An idle server's heartbeat stands where the stream
+            // does; it comes one heartbeat period later.
             k if k == EventType::HEARTBEAT_EVENT as u8 || k == MYSQL_HEARTBEAT_V2 => {
-                Ok(Some(StreamEvent::Heartbeat))
+                Ok((!jumped).then_some(StreamEvent::Heartbeat))
             }
             k if k == EventType::TABLE_MAP_EVENT as u8 => {
                 let at = self.position();
