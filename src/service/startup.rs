@@ -82,7 +82,20 @@ async fn usable(
     binlog: &BinlogOptions,
 ) -> Result<(Manifest, Vec<Restored>), Refused> {
     let mut manifest = Manifest::load(dir)?;
-    if manifest.server == server.identity {
+    let same_server = manifest.server == server.identity;
+    if same_server && manifest.position.resumes_by_gtid() {
+        // Taken after a failover resume, before any transaction gave it this server's file
+        // and offset: it names a GTID state only, which is checked as a failover's is.
+        let gtids = failover(&manifest, server, source, binlog)
+            .await
+            .map_err(|why| {
+                Refused::Purged(format!(
+                    "holding the transactions after GTID state {} ({why})",
+                    manifest.position.gtid.as_deref().unwrap_or_default()
+                ))
+            })?;
+        manifest.position = Position::at_gtids(gtids);
+    } else if same_server {
         let logs = sqlx::query("SHOW BINARY LOGS")
             .fetch_all(source)
             .await
@@ -132,8 +145,12 @@ enum NoFailover {
     NoGtids,
     #[error("this server has not executed every GTID of the checkpoint ({0})")]
     NotExecuted(String),
-    #[error("this server purged binlogs with transactions after the checkpoint")]
-    Purged,
+    /// The setting that, off on a replica, keeps what it replicates out of its binlog.
+    #[error(
+        "this server's binlog lacks transactions after the checkpoint (purged, or applied as a \
+         replica with {0}=OFF)"
+    )]
+    Purged(&'static str),
     #[error("cannot compare GTID sets: {}", describe(.0))]
     Compare(#[from] sqlx::Error),
     #[error("{0}")]
@@ -167,7 +184,7 @@ async fn failover(
             return Err(NoFailover::NotExecuted(gtids));
         }
         if kept != 1 {
-            return Err(NoFailover::Purged);
+            return Err(NoFailover::Purged(server.flavor.replica_updates_setting()));
         }
     }
     // The dump request itself is the final word (MariaDB checks the exact GTIDs, strictly).

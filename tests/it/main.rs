@@ -60,6 +60,8 @@ mod binlog;
 mod cli;
 mod dashboard;
 mod docker_files;
+mod failover;
+mod flavor_words;
 mod harness;
 mod http;
 mod many_tenants;

@@ -140,7 +140,10 @@ impl Clients {
             };
             eprintln!("{what}: {client}: {e}");
             for needle in needles.iter().chain([&rustls_says]) {
-                assert!(e.contains(needle), "{what}: {client}: no {needle:?} in: {e}");
+                assert!(
+                    e.contains(needle),
+                    "{what}: {client}: no {needle:?} in: {e}"
+                );
             }
         }
         match &self.stream {
@@ -195,9 +198,7 @@ fn run_and_refresh_refused(dir: &Path, needles: &[&str]) {
     }
 }
 
-async fn mysql_auto_generated_certificates_pass_verify_ca_and_fail_verify_identity(
-    flavor: Flavor,
-) {
+async fn mysql_auto_generated_certificates_pass_verify_ca_and_fail_verify_identity(flavor: Flavor) {
     // Private: flowtally follows its server's whole binlog. Plain connections are refused, so
     // that streaming proves the binlog connection took TLS too.
     let server = common::start_server(flavor, &["--require-secure-transport=ON"]);
@@ -208,8 +209,7 @@ async fn mysql_auto_generated_certificates_pass_verify_ca_and_fail_verify_identi
         server.datadir.display()
     );
 
-    let clients =
-        connect_both(&endpoint(server.port, "127.0.0.1", SslMode::VerifyCa, &ca)).await;
+    let clients = connect_both(&endpoint(server.port, "127.0.0.1", SslMode::VerifyCa, &ca)).await;
     clients.assert_tls("verify_ca, MySQL's own CA");
     let clients = connect_both(&endpoint(
         server.port,

@@ -86,7 +86,8 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
         conn,
         "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', \
          'binlog_row_image', 'binlog_row_metadata', 'log_bin_compress', 'server_id', \
-         'server_uuid', 'gtid_binlog_pos', 'gtid_executed', 'hostname', 'datadir')",
+         'server_uuid', 'gtid_binlog_pos', 'gtid_executed', 'hostname', 'datadir', \
+         'log_slave_updates', 'log_replica_updates')",
     )
     .await?
     .into_iter()
@@ -102,6 +103,13 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
     let var = |name: &str| vars.get(name).map(|v| v.trim().to_string());
 
     let mut problems = setting_problems(flavor, &var);
+    // Each server also knows the other's name on some versions: this flavour's name first.
+    let replica_updates = var(flavor.replica_updates_setting())
+        .or_else(|| var("log_slave_updates"))
+        .or_else(|| var("log_replica_updates"));
+    if let Some(problem) = replica_updates_problem(conn, flavor, replica_updates).await {
+        problems.push(problem);
+    }
 
     let identity = match flavor {
         Flavor::MySql => var("server_uuid").unwrap_or_default(),
@@ -220,6 +228,40 @@ fn setting_problems(flavor: Flavor, var: &dyn Fn(&str) -> Option<String>) -> Vec
     problems
 }
 
+/// A replica that does not write what it replicates to its own binlog: reading that binlog,
+/// flowtally would never see the replicated changes, and the tables would silently go stale.
+/// Whether the server replicates is read from its replica status (REPLICATION CLIENT allows it
+/// on MySQL; MariaDB wants SLAVE MONITOR, without which the check is skipped).
+async fn replica_updates_problem(
+    conn: &mut Conn,
+    flavor: Flavor,
+    found: Option<String>,
+) -> Option<SetupError> {
+    let setting = flavor.replica_updates_setting();
+    let found = found?;
+    if found.eq_ignore_ascii_case("ON") || found == "1" {
+        return None;
+    }
+    let status = match flavor {
+        Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
+        Flavor::MySql => "SHOW REPLICA STATUS",
+    };
+    let replicates = conn
+        .query::<mysql_async::Row, _>(status)
+        .await
+        .is_ok_and(|rows| !rows.is_empty());
+    replicates.then(|| SetupError::Setting {
+        setting,
+        found,
+        needed: "ON",
+        fix: format!(
+            "this server is a replica, and without {setting}=ON what it replicates never \
+             reaches its binlog; add {setting}=ON to the [mysqld] section of the server config \
+             and restart the server, or point [source] url at the primary"
+        ),
+    })
+}
+
 enum StatusError {
     Denied(String),
     Other(String),
@@ -227,12 +269,16 @@ enum StatusError {
 
 /// The end of the binlog and the GTID state there, read so that both describe the same instant.
 async fn master_status(conn: &mut Conn, flavor: Flavor) -> Result<Option<Position>, StatusError> {
-    let classify = |e: mysql_async::Error| match e {
-        mysql_async::Error::Server(se) if ACCESS_DENIED.contains(&se.code) => {
-            StatusError::Denied(se.message)
+    // A refusal names the statement refused: the operator sees which one needs the grant.
+    let refused = |sql: &'static str| {
+        move |e: mysql_async::Error| match e {
+            mysql_async::Error::Server(se) if ACCESS_DENIED.contains(&se.code) => {
+                StatusError::Denied(format!("{sql}: {}", se.message))
+            }
+            other => StatusError::Other(other.to_string()),
         }
-        other => StatusError::Other(other.to_string()),
     };
+    let classify = refused("SELECT @@GLOBAL.gtid_binlog_pos");
     // A commit between reading the position and the GTID state would pair them wrongly: read the
     // GTID state on both sides and retry until it did not move.
     for _ in 0..20 {
@@ -249,9 +295,9 @@ async fn master_status(conn: &mut Conn, flavor: Flavor) -> Result<Option<Positio
                 // MySQL before 8.2 knows only the old name.
                 conn.query::<mysql_async::Row, _>("SHOW MASTER STATUS")
                     .await
-                    .map_err(classify)?
+                    .map_err(refused("SHOW MASTER STATUS"))?
             }
-            other => other.map_err(classify)?,
+            other => other.map_err(refused(flavor.binlog_status_statement()))?,
         };
         let Some(row) = rows.first() else {
             return Ok(None);
