@@ -16,20 +16,20 @@ use crate::model::Value;
 
 /// One column of a table as a row image stores it: how many bytes to step over, and what to make
 /// of them when flowtally reads the column.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct ImageColumn {
     pub(super) width: Width,
     pub(super) conv: Conv,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Width {
     Fixed(usize),
     /// A little-endian length of this many bytes, then the value.
     Prefixed(usize),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Conv {
     Int {
         unsigned: bool,

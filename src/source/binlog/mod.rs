@@ -17,6 +17,7 @@
 //! - `rows`: rows events of tracked tables to [`SourceChange`]s.
 //! - `decode`: the row-image decoder, row bytes to values of the needed columns.
 //! - `bytes`: integer readers and the event CRC32.
+//! - `tests`: unit tests that replay binlog files recorded from real servers (`fixtures/`).
 //!
 //! The GTID state itself is `source::gtid`. Imports run one way: rows → tables → decode.
 
@@ -682,25 +683,4 @@ fn classify_query(text: &[u8]) -> QueryKind {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queries_are_classified() {
-        assert!(matches!(classify_query(b"BEGIN"), QueryKind::Begin));
-        assert!(matches!(classify_query(b"COMMIT"), QueryKind::End));
-        assert!(matches!(classify_query(b"rollback"), QueryKind::End));
-        assert!(matches!(
-            classify_query(b"ROLLBACK TO SAVEPOINT a"),
-            QueryKind::Other
-        ));
-        assert!(matches!(
-            classify_query(b"XA COMMIT 'x' ONE PHASE"),
-            QueryKind::End
-        ));
-        assert!(matches!(
-            classify_query(b"ALTER TABLE t ADD c INT"),
-            QueryKind::Other
-        ));
-    }
-}
+mod tests;
