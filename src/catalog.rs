@@ -67,7 +67,11 @@ impl Catalog {
     }
 }
 
-/// The tables named `tables` in the databases `dbs`, with their columns, in one query.
+/// The tables named `tables` in the databases `dbs`, with their columns: one query for the
+/// databases, one for the columns, whatever the number of tenants. The conditions are plain
+/// lists on `SCHEMATA` and on `COLUMNS` themselves: MariaDB then opens only the tables of the
+/// databases listed, where a join of the two opened every table on the server (0.18 s for one
+/// tenant on a server of 400, growing with the server).
 pub async fn read(
     conn: &mut MySqlConnection,
     dbs: &[String],
@@ -78,33 +82,43 @@ pub async fn read(
         return Ok(catalog);
     }
     let mut q = QueryBuilder::new(
-        "SELECT s.SCHEMA_NAME, c.TABLE_NAME, c.COLUMN_NAME FROM information_schema.SCHEMATA s \
-         LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.SCHEMA_NAME AND \
-         c.TABLE_NAME IN (",
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (",
     );
-    let mut names = q.separated(", ");
-    for t in tables {
-        names.push_bind(t.to_string());
+    push_list(&mut q, dbs.iter().map(String::as_str));
+    for row in q.build().fetch_all(&mut *conn).await? {
+        catalog
+            .databases
+            .insert(name_column(&row, 0)?.to_lowercase());
     }
-    q.push(") WHERE s.SCHEMA_NAME IN (");
-    let mut schemas = q.separated(", ");
-    for db in dbs {
-        schemas.push_bind(db.clone());
+    if tables.is_empty() || catalog.databases.is_empty() {
+        return Ok(catalog);
     }
-    q.push(")");
+    let mut q = QueryBuilder::new(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA IN (",
+    );
+    push_list(&mut q, dbs.iter().map(String::as_str));
+    q.push(" AND TABLE_NAME IN (");
+    push_list(&mut q, tables.iter().copied());
     for row in q.build().fetch_all(&mut *conn).await? {
         let db = name_column(&row, 0)?.to_lowercase();
-        catalog.databases.insert(db.clone());
         let (table, column) = (name_column(&row, 1)?, name_column(&row, 2)?);
-        if !table.is_empty() {
-            catalog
-                .tables
-                .entry((db, table.to_lowercase()))
-                .or_default()
-                .push(column.to_lowercase());
-        }
+        catalog
+            .tables
+            .entry((db, table.to_lowercase()))
+            .or_default()
+            .push(column.to_lowercase());
     }
     Ok(catalog)
+}
+
+/// `?, ?, …)` bound to `items`.
+fn push_list<'a>(q: &mut QueryBuilder<'_, sqlx::MySql>, items: impl Iterator<Item = &'a str>) {
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item.to_string());
+    }
+    q.push(")");
 }
 
 /// [`read`] for the source tables of `dbs`.

@@ -307,7 +307,15 @@ impl TenantState {
     /// The rows of `views` at instant `at` (naive local time). Forgets days no view can read
     /// again, since instants only move forward.
     pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {
-        let today = at.date();
+        self.prepare(at.date());
+        self.view(at, views)
+    }
+
+    /// The upkeep a snapshot on `today` needs first: days and rows no view can read again are
+    /// forgotten, the cycle-time week is merged. The first call of a day is O(rows); later ones
+    /// are cheap. A tenant loader calls it right after the load, so that the first snapshot,
+    /// taken on the ordered loop, costs what any other does.
+    pub fn prepare(&mut self, today: NaiveDate) {
         let week = super::completions::week_start(today);
         let lookback = today - chrono::Days::new(trends::LOOKBACK_DAYS - 1);
         self.completions.drop_before(week);
@@ -317,7 +325,6 @@ impl TenantState {
             self.evict(lookback, week);
             self.evicted_for = Some(today);
         }
-        self.view(at, views)
     }
 
     /// Forgets the rows that count in no view now and cannot count again unless they change

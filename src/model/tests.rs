@@ -650,3 +650,30 @@ fn rows_that_can_no_longer_count_are_evicted_and_come_back_whole() {
         fresh(&s).snapshot(later, &View::ALL)
     );
 }
+
+/// The loader prepares a state for its day before the applier's first snapshot: what that
+/// snapshot holds is the same as without the preparation, changes applied in between included,
+/// and the preparation has done the eviction already.
+#[test]
+fn a_state_prepared_for_its_day_snapshots_as_one_that_was_not() {
+    let later = at("2026-04-30 12:00:00");
+    let mut prepared = factory();
+    let mut plain = factory();
+    prepared.prepare(later.date());
+    let evicted = plain.rows() - prepared.rows();
+    assert_eq!(
+        evicted, 9,
+        "tokens 8, the completed and cancelled assignments"
+    );
+    let reopened = Change::Upsert(Row::Assignment(assigned(
+        asg(22, 2, 1, 100, AssignmentStatus::Assigned),
+        "2026-04-30 11:00:00",
+    )));
+    prepared.apply(reopened.clone());
+    plain.apply(reopened);
+    assert_eq!(
+        prepared.snapshot(later, &View::ALL),
+        plain.snapshot(later, &View::ALL)
+    );
+    assert_eq!(prepared.rows(), plain.rows());
+}

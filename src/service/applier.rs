@@ -287,6 +287,8 @@ impl Applier {
     /// Acts on a survey: loads the tenants listed and fine that are not served, stops serving
     /// those with a problem or no longer listed, and says which is which.
     fn on_survey(&mut self, survey: Survey) {
+        // Once per survey, not once per tenant: a thousand tenants are a thousand lookups.
+        let active = self.active_codes();
         let mut listed = HashSet::new();
         let mut requested = HashSet::new();
         for t in survey.tenants {
@@ -305,7 +307,7 @@ impl Applier {
                     self.w.live.status.tenant_ok(&t.code);
                     // A survey read before the stream deactivated the tenant must not bring it
                     // back.
-                    let gone = self.w.registry && !self.org_active(&t.code);
+                    let gone = self.w.registry && !active.contains(&t.code.to_ascii_lowercase());
                     if !gone && !self.w.live.tenants.contains_key(&k) {
                         self.request_load(k.clone(), t.code, db);
                         requested.insert(k);
@@ -321,7 +323,7 @@ impl Applier {
             .tenants
             .iter()
             .filter(|s| !listed.contains(s.key()))
-            .filter(|s| !(self.w.registry && self.org_active(&s.code)))
+            .filter(|s| !(self.w.registry && active.contains(&s.code.to_ascii_lowercase())))
             .map(|s| s.key().clone())
             .collect();
         for k in unlisted {
@@ -340,11 +342,13 @@ impl Applier {
         }
     }
 
-    /// Whether the stream's organization rows say `code` is an active tenant.
-    fn org_active(&self, code: &str) -> bool {
+    /// The codes (ASCII-lowercased) the stream's organization rows say are active tenants.
+    fn active_codes(&self) -> HashSet<String> {
         self.orgs
             .values()
-            .any(|o| o.active && o.code.eq_ignore_ascii_case(code))
+            .filter(|o| o.active)
+            .map(|o| o.code.to_ascii_lowercase())
+            .collect()
     }
 
     fn request_load(&mut self, k: String, code: String, db: String) {

@@ -89,9 +89,12 @@ async fn load(source: &MySqlPool, db: &str, today: chrono::NaiveDate) -> Result<
         let mut conn = source.acquire().await?;
         load_tenant(&mut conn, db, today).await?
     };
-    // Walking and encoding the rows is CPU work: off the async threads.
-    let state = loaded.state;
+    // Walking and encoding the rows is CPU work: off the async threads. The day's upkeep
+    // (evicting what no view reads) comes first, so neither the base frame nor the applier's
+    // first snapshot carries it.
+    let mut state = loaded.state;
     let (state, base) = tokio::task::spawn_blocking(move || {
+        state.prepare(today);
         let rows: Vec<Row> = state.all_rows().collect();
         let frame = part::base_frame(&rows);
         (state, frame.map(|f| (f, rows.len() as u64)))

@@ -1,14 +1,14 @@
-//! `flowtally bench [--quick]`: measures flowtally side by side with what it replaces (the cron
-//! job that recomputed every dashboard table with SQL each minute), on a throwaway MariaDB that
-//! the command starts and kills itself. One command runs everything; it prints numbers and never
-//! fails on a timing. The results and their reading are in `docs/benchmarks.md`.
+//! `flowtally-bench [--quick] [--server mariadb|mysql]`: measures flowtally side by side with what
+//! it replaces (the cron job that recomputed every dashboard table with SQL each minute), on a
+//! throwaway server that the command starts and kills itself ([`flowtally_testkit::Server`]:
+//! MariaDB by default, MySQL 9.7 with `--server mysql`). One command runs everything; it prints
+//! numbers and never fails on a timing. The results and their reading are in
+//! `docs/benchmarks.md`.
 //!
-//! The server: `mariadb-install-db` + `mariadbd` in a temp dir, on a free port of 127.0.0.1,
-//! with the test flags (binlog on, ROW format, FULL row image and metadata, utf8mb4) plus
-//! `--innodb-buffer-pool-size=2G --innodb-flush-log-at-trx-commit=0 --sync-binlog=0` for speed:
-//! the datasets fit in memory and commits do not wait for the disk, so the figures measure
-//! flowtally and the SQL, not this machine's fsync. A watchdog shell kills the server and
-//! removes the temp dir should the bench die without cleaning up.
+//! The server runs with the test flags (binlog on, ROW format, FULL row image and metadata,
+//! utf8mb4) plus `--innodb-buffer-pool-size=2G --innodb-flush-log-at-trx-commit=0
+//! --sync-binlog=0` for speed: the datasets fit in memory and commits do not wait for the disk,
+//! so the figures measure flowtally and the SQL, not this machine's fsync.
 //!
 //! What it measures (each figure is min / median / max over several runs: 3 for the 1M-token
 //! dataset and the 1M-row backlog, 5 for smaller ones):
@@ -26,8 +26,8 @@
 //!    INSERTs, UPDATEs moving tokens between nodes and assignments through their statuses, then
 //!    DELETEs; 100 rows per transaction) in a binlog file of its own, read by [`BinlogStream`]
 //!    from its first to its last position and applied to a [`TenantState`], in rows/s; the same
-//!    stream without applying (decoding only); and `mariadb-binlog --verbose FILES > /dev/null`
-//!    on the same files, timed as a process.
+//!    stream without applying (decoding only); and the server's own dumper (`mariadb-binlog` or
+//!    `mysqlbinlog`) with `--verbose FILES > /dev/null` on the same files, timed as a process.
 //! 3. **Freshness**: [`simulate::run`] drives a tenant at 1,000 transactions/s while the bench
 //!    runs a [`BinlogStream`] reader applying every transaction to a [`TenantState`], as the
 //!    service does. A probe task commits one marked transaction every 20 ms on its own connection
@@ -45,6 +45,12 @@
 //!    after a load, divided by [`TenantState::rows`]; glibc's free memory is first returned to
 //!    the system with `malloc_trim` so the baseline is honest), and the peak RSS during the cold
 //!    recompute (a thread samples `/proc/self/statm` every 10 ms).
+//! 6. **Many tenants** (`tenants`): 1,000 tenants of ~1,000 tokens each served by one instance
+//!    (`--tenants N`, `--tokens-each K`): cold start, per-boundary cost, memory, the applier's
+//!    longest stall and freshness through checkpoints and tenant passes, and the cron job's
+//!    minute over every tenant.
+//! 7. **Dashboard** (`dashboard`): the page, its live update and 100 live clients at 1M tokens,
+//!    in memory.
 //!
 //! `--quick` runs 10k and 100k tokens and a 100k-row backlog (under 5 minutes on 2 cores); the
 //! full run takes about 15 minutes.
@@ -579,14 +585,21 @@ fn column_u64(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<u64> {
         })
 }
 
-/// The end of the binlog now.
+/// The end of the binlog now: `SHOW BINARY LOG STATUS` (MySQL's name since 8.2; 8.4 dropped the
+/// old one), else `SHOW MASTER STATUS` (MariaDB, older MySQL).
 async fn master_position(conn: &mut MySqlConnection) -> Result<Position> {
-    let row = sqlx::query("SHOW MASTER STATUS")
+    let row = match sqlx::query("SHOW BINARY LOG STATUS")
         .fetch_one(&mut *conn)
         .await
-        .context("SHOW MASTER STATUS")?;
-    let file: String = row.try_get(0).context("SHOW MASTER STATUS: File")?;
-    let pos = column_u64(&row, 1).context("SHOW MASTER STATUS: Position")?;
+    {
+        Ok(row) => row,
+        Err(_) => sqlx::query("SHOW MASTER STATUS")
+            .fetch_one(&mut *conn)
+            .await
+            .context("SHOW MASTER STATUS")?,
+    };
+    let file = flowtally::db::name_column(&row, 0).context("the binlog status: File")?;
+    let pos = column_u64(&row, 1).context("the binlog status: Position")?;
     Ok(Position {
         file,
         pos,
@@ -956,9 +969,11 @@ pub struct CatchUpResult {
     /// rows/s, stream only.
     pub decode_rate: Option<Stats>,
     pub decode_secs: Option<Stats>,
-    /// rows/s of `mariadb-binlog --verbose`.
-    pub mariadb_binlog_rate: Option<Stats>,
-    pub mariadb_binlog_secs: Option<Stats>,
+    /// The server's own binlog dumper (`mariadb-binlog` or `mysqlbinlog`) and its rows/s with
+    /// `--verbose`.
+    pub tool: String,
+    pub tool_rate: Option<Stats>,
+    pub tool_secs: Option<Stats>,
     /// Rows flowtally saw in the backlog (should equal `rows`).
     pub rows_seen: u64,
 }
@@ -1133,8 +1148,7 @@ async fn stream_to_end(
     Ok((t0.elapsed().as_secs_f64(), rows))
 }
 
-fn run_mariadb_binlog(server: &Server, files: &[String]) -> Result<f64> {
-    let bin = server.binlog_tool()?;
+fn run_binlog_tool(bin: &Path, files: &[String], server: &Server) -> Result<f64> {
     let devnull = fs::File::create("/dev/null")?;
     let t = Instant::now();
     let out = Command::new(bin)
@@ -1144,11 +1158,12 @@ fn run_mariadb_binlog(server: &Server, files: &[String]) -> Result<f64> {
         .stdout(devnull)
         .stderr(Stdio::piped())
         .output()
-        .context("running mariadb-binlog")?;
+        .with_context(|| format!("running {}", bin.display()))?;
     let secs = t.elapsed().as_secs_f64();
     if !out.status.success() {
         bail!(
-            "mariadb-binlog failed ({}): {}",
+            "{} failed ({}): {}",
+            bin.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
                 .lines()
@@ -1182,6 +1197,11 @@ async fn bench_catch_up(pool: &MySqlPool, server: &Server, rows: u64) -> Result<
         .state;
     let _ = conn.close().await;
 
+    let tool = server.binlog_tool()?;
+    r.tool = tool
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut apply_secs = Vec::new();
     let mut decode_secs = Vec::new();
     let mut tool_secs = Vec::new();
@@ -1201,24 +1221,25 @@ async fn bench_catch_up(pool: &MySqlPool, server: &Server, rows: u64) -> Result<
         let (dsecs, _) =
             stream_to_end(server, &backlog.db, &backlog.start, &backlog.end, None).await?;
         decode_secs.push(dsecs);
-        let tsecs = run_mariadb_binlog(server, &r.files)?;
+        let tsecs = run_binlog_tool(&tool, &r.files, server)?;
         tool_secs.push(tsecs);
         progress(format!(
-            "catch-up run {}: stream+apply {} ({} rows/s), stream only {}, mariadb-binlog {}",
+            "catch-up run {}: stream+apply {} ({} rows/s), stream only {}, {} {}",
             i + 1,
             fmt_secs(secs),
             fmt_int(seen as f64 / secs),
             fmt_secs(dsecs),
+            r.tool,
             fmt_secs(tsecs)
         ));
     }
     let rate = |secs: &[f64], n: u64| -> Vec<f64> { secs.iter().map(|s| n as f64 / s).collect() };
     r.apply_secs = stats(&apply_secs);
     r.decode_secs = stats(&decode_secs);
-    r.mariadb_binlog_secs = stats(&tool_secs);
+    r.tool_secs = stats(&tool_secs);
     r.apply_rate = stats(&rate(&apply_secs, r.rows_seen));
     r.decode_rate = stats(&rate(&decode_secs, r.rows_seen));
-    r.mariadb_binlog_rate = stats(&rate(&tool_secs, r.rows));
+    r.tool_rate = stats(&rate(&tool_secs, r.rows));
     Ok(r)
 }
 
@@ -1718,6 +1739,7 @@ impl Report {
                 "rows/s median",
                 "rows/s max",
             ]);
+            let tool = format!("{} --verbose > /dev/null", c.tool);
             for (name, secs, rate) in [
                 (
                     "flowtally BinlogStream + TenantState::apply",
@@ -1729,11 +1751,7 @@ impl Report {
                     &c.decode_secs,
                     &c.decode_rate,
                 ),
-                (
-                    "mariadb-binlog --verbose > /dev/null",
-                    &c.mariadb_binlog_secs,
-                    &c.mariadb_binlog_rate,
-                ),
+                (tool.as_str(), &c.tool_secs, &c.tool_rate),
             ] {
                 let [a, b, cc] = mmm_secs(secs);
                 let [d, e, f] = mmm_int(rate);
@@ -1849,9 +1867,9 @@ impl Report {
             _ => v.push(("incremental flat as history grows".into(), "-".into(), None)),
         }
         match &self.catch_up {
-            Some(c) => match (c.apply_rate, c.mariadb_binlog_rate) {
+            Some(c) => match (c.apply_rate, c.tool_rate) {
                 (Some(a), Some(m)) => v.push((
-                    "catch-up ≥ mariadb-binlog's decoding rate".into(),
+                    format!("catch-up ≥ {}'s decoding rate", c.tool),
                     format!(
                         "{} vs {} rows/s ({:.2}×)",
                         fmt_int(a.median),
@@ -1860,9 +1878,9 @@ impl Report {
                     ),
                     Some(a.median >= m.median),
                 )),
-                _ => v.push(("catch-up ≥ mariadb-binlog".into(), "-".into(), None)),
+                _ => v.push((format!("catch-up ≥ {}", c.tool), "-".into(), None)),
             },
-            None => v.push(("catch-up ≥ mariadb-binlog".into(), "-".into(), None)),
+            None => v.push(("catch-up ≥ the binlog dumper".into(), "-".into(), None)),
         }
         match self.freshness.as_ref().and_then(|f| {
             f.stat(|r| r.from_send_p99)
