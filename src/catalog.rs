@@ -1,6 +1,7 @@
 //! What the server's information_schema says about tenant databases: which exist, and which of
-//! the tables flowtally reads or writes they have, with their columns. One query answers for
-//! every tenant at once, so a check of a thousand tenants costs one round trip, not a thousand.
+//! the tables flowtally reads or writes they have, with their columns. Two queries answer
+//! for every tenant at once, so a check of a thousand tenants costs two round trips, not a
+//! thousand.
 //!
 //! information_schema shows what the login may see: the source tables are checked as the
 //! reader, the mv_ tables as the writer. Names are read as bytes (MySQL's information_schema

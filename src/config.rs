@@ -404,7 +404,7 @@ impl Config {
         let load_concurrency = concurrency(
             "[tenants] load_concurrency",
             raw.tenants.load_concurrency,
-            4,
+            8,
         )?;
         let write_concurrency =
             concurrency("[sink] write_concurrency", raw.sink.write_concurrency, 8)?;

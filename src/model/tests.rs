@@ -663,7 +663,7 @@ fn a_state_prepared_for_its_day_snapshots_as_one_that_was_not() {
     let evicted = plain.rows() - prepared.rows();
     assert_eq!(
         evicted, 9,
-        "tokens 8, the completed and cancelled assignments"
+        "token 8, the seven completed assignments and the cancelled one"
     );
     let reopened = Change::Upsert(Row::Assignment(assigned(
         asg(22, 2, 1, 100, AssignmentStatus::Assigned),

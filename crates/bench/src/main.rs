@@ -148,6 +148,8 @@ pub struct BenchOptions {
     /// Tenants of the many-tenants part (default 1,000; quick: 100), and tokens each.
     pub tenants: Option<usize>,
     pub tokens_each: u64,
+    /// `[tenants] load_concurrency` of the many-tenants part (default: the service's).
+    pub load_concurrency: Option<usize>,
 }
 
 impl Default for BenchOptions {
@@ -162,6 +164,7 @@ impl Default for BenchOptions {
             flavor: Flavor::MariaDb,
             tenants: None,
             tokens_each: 1_000,
+            load_concurrency: None,
         }
     }
 }
@@ -1568,8 +1571,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         if opts.parts.contains(&Part::Tenants) {
             let n = opts.tenants.unwrap_or(if opts.quick { 100 } else { 1_000 });
             let secs = if opts.quick { 75 } else { 130 };
-            report.tenants =
-                Some(tenants::bench_tenants(&pool, &server, n, opts.tokens_each, secs).await?);
+            report.tenants = Some(tenants::bench_tenants(&pool, &server, n, opts, secs).await?);
         }
         pool.close().await;
         anyhow::Ok(())
@@ -2036,6 +2038,10 @@ struct Args {
     /// Tokens of each of those tenants.
     #[arg(long, default_value_t = 1000)]
     tokens_each: u64,
+    /// `[tenants] load_concurrency` of the service in the many-tenants part (default: the
+    /// service's default).
+    #[arg(long)]
+    load_concurrency: Option<usize>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -2055,6 +2061,7 @@ fn main() -> std::process::ExitCode {
         flavor,
         tenants: args.tenants,
         tokens_each: args.tokens_each,
+        load_concurrency: args.load_concurrency,
         ..Default::default()
     };
     if let Some(only) = &args.only {

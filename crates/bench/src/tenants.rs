@@ -36,6 +36,7 @@ const PROBE_BASE: i64 = 1_950_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct TenantsResult {
     pub tenants: usize,
+    pub load_concurrency: usize,
     pub tokens_each: u64,
     pub setup_secs: f64,
     /// From the start of the service until every tenant is loaded (streaming).
@@ -73,9 +74,10 @@ pub async fn bench_tenants(
     pool: &MySqlPool,
     server: &Server,
     n: usize,
-    tokens_each: u64,
+    opts: &crate::BenchOptions,
     traffic_secs: u64,
 ) -> Result<TenantsResult> {
+    let tokens_each = opts.tokens_each;
     let mut r = TenantsResult {
         tenants: n,
         tokens_each,
@@ -129,7 +131,11 @@ pub async fn bench_tenants(
     crate::sys::trim();
     r.rss_before = rss_bytes().unwrap_or(0);
     let state = server.root().join("state-tenants");
-    let cfg = config(server, &state)?;
+    let mut cfg = config(server, &state)?;
+    if let Some(c) = opts.load_concurrency {
+        cfg.load_concurrency = c;
+    }
+    r.load_concurrency = cfg.load_concurrency;
     let live = Arc::new(Live::new(cfg.timezone));
     let (trigger, stop) = shutdown::channel();
     let started = Instant::now();
@@ -319,7 +325,10 @@ impl TenantsResult {
         );
         row(
             &mut t,
-            "cold start: every tenant loaded",
+            &format!(
+                "cold start: every tenant loaded ({} at a time)",
+                self.load_concurrency
+            ),
             fmt_secs(self.loaded_secs),
             "≤ 10 s",
         );
