@@ -167,7 +167,8 @@ pub fn tenant_db(db_prefix: &str, code: &str) -> String {
     format!("{db_prefix}{}", code.to_lowercase())
 }
 
-/// Backquoted identifier.
+/// Backquoted identifier. The product has the same three lines (`flowtally::db::ident`), but the
+/// testkit does not depend on the product: the product's own tests depend on the testkit.
 fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
