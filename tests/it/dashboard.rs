@@ -178,6 +178,23 @@ fn access_toml(a: &str, b: &str, tok_a: &str, tok_b: &str) -> String {
     )
 }
 
+/// `flowtally run` for tenants `a` and `b` with [`access_toml`]'s entries: the process and the
+/// two tokens.
+fn start_with_access(server_port: u16, a: &str, b: &str) -> (Flowtally, String, String) {
+    let (tok_a, tok_b) = (
+        flowtally::http::access::new_token(),
+        flowtally::http::access::new_token(),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    Flowtally::config(
+        dir.path(),
+        server_port,
+        &[a, b],
+        &access_toml(a, b, &tok_a, &tok_b),
+    );
+    (Flowtally::start_in(dir), tok_a, tok_b)
+}
+
 /// Waits until `path` answers 200 with `headers`.
 async fn wait_ok(port: u16, path: &str, headers: &[(&str, &str)], ft: &Flowtally) -> Reply {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -210,18 +227,7 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
     let db_b = seeded_tenant(&pool, &b, 8).await;
     let now = chrono::Utc::now().timestamp();
     traffic_on(&pool, &[db_a, db_b], 31, now - 3_600, 20, 60, false).await;
-    let (tok_a, tok_b) = (
-        flowtally::http::access::new_token(),
-        flowtally::http::access::new_token(),
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    Flowtally::config(
-        dir.path(),
-        server.port,
-        &[&a, &b],
-        &access_toml(&a, &b, &tok_a, &tok_b),
-    );
-    let mut ft = Flowtally::start_in(dir);
+    let (mut ft, tok_a, tok_b) = start_with_access(server.port, &a, &b);
     let port = ft.http_port();
     let bearer_a = format!("Bearer {tok_a}");
     let bearer_b = format!("Bearer {tok_b}");
@@ -1001,18 +1007,7 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
         false,
     )
     .await;
-    let (tok_a, tok_b) = (
-        flowtally::http::access::new_token(),
-        flowtally::http::access::new_token(),
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    Flowtally::config(
-        dir.path(),
-        server.port,
-        &[&a, &b],
-        &access_toml(&a, &b, &tok_a, &tok_b),
-    );
-    let mut ft = Flowtally::start_in(dir);
+    let (mut ft, tok_a, tok_b) = start_with_access(server.port, &a, &b);
     let port = ft.http_port();
     let bearer_a = format!("Bearer {tok_a}");
     wait_ok(
