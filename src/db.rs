@@ -124,6 +124,27 @@ pub fn text_column(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Err
         .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
+/// Column `i` of `row` as an unsigned number, whatever the server's type for it: status
+/// statements report positions and sizes as BIGINT UNSIGNED on one server and version, as text
+/// on another. `None` for NULL or what is not a number.
+pub fn u64_column(row: &MySqlRow, i: usize) -> Option<u64> {
+    row.try_get::<Option<u64>, _>(i)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            row.try_get::<Option<i64>, _>(i)
+                .ok()
+                .flatten()
+                .and_then(|v| u64::try_from(v).ok())
+        })
+        .or_else(|| {
+            text_column(row, i)
+                .ok()
+                .flatten()
+                .and_then(|s| s.trim().parse().ok())
+        })
+}
+
 /// [`text_column`] for a column that is never NULL (a NULL reads as the empty string).
 pub fn name_column(row: &MySqlRow, i: usize) -> Result<String, sqlx::Error> {
     Ok(text_column(row, i)?.unwrap_or_default())

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::gtid::{Gtid, MySqlGtidSet};
 use super::Flavor;
 use super::Position;
-use crate::db::{ident, name_column, text, text_column};
+use crate::db::{ident, name_column, text, text_column, u64_column};
 use crate::model::views::trends::LOOKBACK_DAYS;
 use crate::model::{Change, Row, TenantState, Value};
 use crate::schema::{Column, Kind, SchemaProblem, Table, TableProblem};
@@ -198,8 +198,9 @@ async fn start_snapshot(conn: &mut MySqlConnection) -> Result<Option<LoadPoint>,
     Ok(None)
 }
 
-/// MySQL's end of the binlog (8.2 renamed the statement; before, only the old name works).
-async fn binlog_end(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx::Error> {
+/// The end of the binlog: `SHOW BINARY LOG STATUS` (MySQL 8.2+; 8.4 dropped the old name), else
+/// `SHOW MASTER STATUS` (MariaDB, older MySQL).
+pub async fn binlog_end(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx::Error> {
     let rows = match sqlx::query("SHOW BINARY LOG STATUS")
         .fetch_all(&mut *conn)
         .await
@@ -214,7 +215,7 @@ async fn binlog_end(conn: &mut MySqlConnection) -> Result<Option<Position>, sqlx
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let pos = text_column(row, 1)?.and_then(|p| p.trim().parse().ok());
+    let pos = u64_column(row, 1);
     Ok(pos.map(|pos| Position {
         file: name_column(row, 0).unwrap_or_default(),
         pos,

@@ -64,6 +64,7 @@ mod failover;
 mod flavor_words;
 mod harness;
 mod http;
+mod load_point;
 mod many_tenants;
 mod privileges;
 mod recovery;
