@@ -577,37 +577,12 @@ async fn connection(pool: &MySqlPool) -> Result<MySqlConnection> {
         .detach())
 }
 
-fn column_u64(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<u64> {
-    row.try_get::<u64, _>(i)
-        .ok()
-        .or_else(|| row.try_get::<i64, _>(i).ok().map(|v| v as u64))
-        .or_else(|| {
-            row.try_get::<String, _>(i)
-                .ok()
-                .and_then(|s| s.parse().ok())
-        })
-}
-
-/// The end of the binlog now: `SHOW BINARY LOG STATUS` (MySQL's name since 8.2; 8.4 dropped the
-/// old one), else `SHOW MASTER STATUS` (MariaDB, older MySQL).
+/// The end of the binlog now.
 async fn master_position(conn: &mut MySqlConnection) -> Result<Position> {
-    let row = match sqlx::query("SHOW BINARY LOG STATUS")
-        .fetch_one(&mut *conn)
+    flowtally::source::snapshot::binlog_end(conn)
         .await
-    {
-        Ok(row) => row,
-        Err(_) => sqlx::query("SHOW MASTER STATUS")
-            .fetch_one(&mut *conn)
-            .await
-            .context("SHOW MASTER STATUS")?,
-    };
-    let file = flowtally::db::name_column(&row, 0).context("the binlog status: File")?;
-    let pos = column_u64(&row, 1).context("the binlog status: Position")?;
-    Ok(Position {
-        file,
-        pos,
-        gtid: None,
-    })
+        .context("reading the binlog status")?
+        .context("the server shows no binlog status: is --log-bin on?")
 }
 
 fn reached(at: &Position, end: &Position) -> bool {
@@ -1092,7 +1067,7 @@ async fn make_backlog(pool: &MySqlPool, rows: u64, r: &mut CatchUpResult) -> Res
     for row in &logs {
         let name: String = row.try_get(0)?;
         if name.as_str() >= start.file.as_str() && name.as_str() <= end.file.as_str() {
-            r.binlog_bytes += column_u64(row, 1).unwrap_or(0);
+            r.binlog_bytes += flowtally::db::u64_column(row, 1).unwrap_or(0);
             r.files.push(name);
         }
     }
