@@ -5,14 +5,11 @@
 //! that writes every minute of every tenant exactly once, equal to a fresh recompute; and one
 //! tenant's failing writes holding up no other.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use chrono::NaiveDateTime;
 use sqlx::{MySqlPool, Row};
 
 use crate::common::process::{
-    differences, local, mark, next_minute, traffic_on, wait_for_instant, Flowtally,
+    differences, flowtally_cmd, local, mark, next_minute, traffic_on, wait_for_instant, Flowtally,
 };
 use crate::common::{self, tenant_at, Flavor, Server};
 
@@ -22,15 +19,6 @@ on_both!(
     a_hundred_tenants_join_and_leave_and_every_minute_is_written_once,
     a_failing_tenant_does_not_hold_up_the_others,
 );
-
-fn flowtally(config: &PathBuf, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowtally"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run flowtally")
-}
 
 async fn tables(pool: &MySqlPool, db: &str) -> Vec<String> {
     sqlx::query(
@@ -101,7 +89,7 @@ async fn migrate_on_one_connection_reports_what_it_did_for_each_tenant(flavor: F
     let dir = tempfile::tempdir().expect("tempdir");
     let codes: Vec<&str> = more.iter().chain([&old]).map(String::as_str).collect();
     let cfg = Flowtally::config(dir.path(), server.port, &codes, "");
-    let out = flowtally(&cfg, &["migrate"]);
+    let out = flowtally_cmd(&cfg, &["migrate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -158,7 +146,7 @@ async fn refresh_verify_and_reset_one_of_three_tenants(flavor: Flavor) {
     // refresh and verify, every tenant.
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = Flowtally::config(dir.path(), server.port, &code_refs, "");
-    let out = flowtally(&cfg, &["refresh"]);
+    let out = flowtally_cmd(&cfg, &["refresh"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     for c in &codes {
@@ -170,7 +158,7 @@ async fn refresh_verify_and_reset_one_of_three_tenants(flavor: Flavor) {
         );
     }
     assert_eq!(stdout.matches("✓ Done").count(), 3 * 5, "{stdout}");
-    let out = flowtally(&cfg, &["verify"]);
+    let out = flowtally_cmd(&cfg, &["verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     for c in &codes {
@@ -193,13 +181,13 @@ async fn refresh_verify_and_reset_one_of_three_tenants(flavor: Flavor) {
     let (status, log) = ft.stop();
     assert!(status.success(), "{log}");
     let cfg = ft.dir.path().join("flowtally.toml");
-    let out = flowtally(&cfg, &["checkpoint", "reset", "--tenant", &codes[1]]);
+    let out = flowtally_cmd(&cfg, &["checkpoint", "reset", "--tenant", &codes[1]]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = flowtally(&cfg, &["checkpoint", "show"]);
+    let out = flowtally_cmd(&cfg, &["checkpoint", "show"]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(
         !shown.contains(&format!("tenant {} (", codes[1])),

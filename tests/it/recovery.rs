@@ -9,7 +9,8 @@ use rand::{Rng, SeedableRng};
 use sqlx::{MySqlPool, Row};
 
 use crate::common::process::{
-    differences, local, mark, next_minute, snapshot_instants, traffic, wait_for_instant, Flowtally,
+    differences, flowtally_cmd, local, mark, next_minute, snapshot_instants, traffic,
+    wait_for_instant, Flowtally,
 };
 use crate::common::{self, Flavor, Server};
 
@@ -256,13 +257,10 @@ async fn a_checkpoint_from_another_server_is_refused(flavor: Flavor) {
 }
 
 fn checkpoint_cmd(ft: &Flowtally, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowtally"))
-        .arg("--config")
-        .arg(ft.dir.path().join("flowtally.toml"))
-        .arg("checkpoint")
-        .args(args)
-        .output()
-        .expect("flowtally checkpoint");
+    let args: Vec<&str> = std::iter::once("checkpoint")
+        .chain(args.iter().copied())
+        .collect();
+    let out = flowtally_cmd(&ft.dir.path().join("flowtally.toml"), &args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),

@@ -3,13 +3,13 @@
 //! retention, and clear failures for missing databases, tables, tenants and table names.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use chrono::{NaiveDateTime, Timelike};
 use flowtally::model::View;
 use flowtally_testkit::simulate::{self, EventTime, SimOptions};
 use sqlx::{MySqlPool, Row};
 
+use crate::common::process::flowtally_cmd;
 use crate::common::{self, Flavor, Server};
 
 on_both!(
@@ -59,15 +59,6 @@ fn config(server: &Server, codes: &[&str]) -> (tempfile::TempDir, PathBuf) {
     )
     .expect("config");
     (dir, path)
-}
-
-fn flowtally(config: &PathBuf, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowtally"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run flowtally")
 }
 
 async fn count(pool: &MySqlPool, sql: &str) -> i64 {
@@ -183,7 +174,7 @@ async fn refresh_command_prints_the_cron_lines_and_honours_flags(flavor: Flavor)
     let db = tenant_with_traffic(&pool, &code, 5).await;
     let (_dir, cfg) = config(server, &[&code]);
     let lower = code.to_lowercase();
-    let out = flowtally(
+    let out = flowtally_cmd(
         &cfg,
         &[
             "refresh",
@@ -217,7 +208,7 @@ async fn refresh_command_prints_the_cron_lines_and_honours_flags(flavor: Flavor)
         assert_eq!(n > 0, expect_rows, "{table} has {n} rows");
     }
     // The other spelling of the flags works too.
-    let out = flowtally(
+    let out = flowtally_cmd(
         &cfg,
         &["refresh", "--tenant", &code, "--tables", "workload"],
     );
@@ -238,10 +229,10 @@ async fn usage_errors_exit_2_before_writing(flavor: Flavor) {
     let code = common::unique_code("Use");
     let db = tenant_with_traffic(&pool, &code, 6).await;
     let (_dir, cfg) = config(server, &[&code]);
-    let out = flowtally(&cfg, &["refresh", "--tables=summary,bogus"]);
+    let out = flowtally_cmd(&cfg, &["refresh", "--tables=summary,bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
-    let out = flowtally(&cfg, &["refresh", "--tenant=nobody"]);
+    let out = flowtally_cmd(&cfg, &["refresh", "--tenant=nobody"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tenant 'nobody'"));
     let n = count(
@@ -258,7 +249,7 @@ async fn usage_errors_exit_2_before_writing(flavor: Flavor) {
         "[source]\nurl = \"mysql://root@127.0.0.1:1\"\nbogus_key = 1\n",
     )
     .unwrap();
-    let out = flowtally(&bad, &["refresh"]);
+    let out = flowtally_cmd(&bad, &["refresh"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus_key"));
 }
@@ -277,7 +268,7 @@ async fn failing_tenants_fail_alone(flavor: Flavor) {
         ))
         .await;
     let (_dir, cfg) = config(server, &[&ghost, &bare, &good]);
-    let out = flowtally(&cfg, &["refresh", "--tables=summary"]);
+    let out = flowtally_cmd(&cfg, &["refresh", "--tables=summary"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let section = |code: &str| {
@@ -320,7 +311,7 @@ async fn migrate_creates_and_upgrades_the_erp_tables(flavor: Flavor) {
         ))
         .await;
     let (_dir, cfg) = config(server, &[&fresh, &old]);
-    let out = flowtally(&cfg, &["migrate"]);
+    let out = flowtally_cmd(&cfg, &["migrate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -355,7 +346,7 @@ async fn migrate_creates_and_upgrades_the_erp_tables(flavor: Flavor) {
         "{stdout}"
     );
     // Idempotent.
-    let again = flowtally(&cfg, &["migrate"]);
+    let again = flowtally_cmd(&cfg, &["migrate"]);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success());
     assert_eq!(

@@ -424,3 +424,13 @@ pub async fn seeded_tenant(pool: &sqlx::MySqlPool, code: &str, seed: u64) -> Str
         .expect("seed dimensions");
     db
 }
+
+/// `flowtally --config <config> <args…>`, run to its end.
+pub fn flowtally_cmd(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flowtally"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run flowtally")
+}
