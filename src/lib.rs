@@ -33,6 +33,7 @@
 
 pub mod backoff;
 pub mod catalog;
+pub mod causes;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;
@@ -45,8 +46,8 @@ pub mod ratelimit;
 pub mod refresh;
 pub mod schema;
 pub mod service;
+pub mod shutdown;
 pub mod sink;
 pub mod source;
-pub mod status;
 pub mod tenants;
 pub mod verify;

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     match runtime.block_on(flowtally::commands::execute(&cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("flowtally: {e}");
+            eprintln!("flowtally: {}", flowtally::causes::Causes(&e));
             ExitCode::from(e.exit_code())
         }
     }

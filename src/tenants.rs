@@ -15,10 +15,31 @@ pub struct Tenant {
     pub db: Option<String>,
 }
 
-impl Tenant {
-    /// The database name a code should have: prefix + code, lowercased for matching.
-    pub fn expected_db(prefix: &str, code: &str) -> String {
-        format!("{prefix}{code}").to_lowercase()
+/// How flowtally keys a tenant: its database name, lowercased, since the server may spell a
+/// database name in any case (and `lower_case_table_names` differs between servers). The only
+/// way to make one, so no two places can disagree on the folding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantKey(String);
+
+impl TenantKey {
+    /// The key of the tenant database `db`, however the server spells it.
+    pub fn of_db(db: &str) -> TenantKey {
+        TenantKey(db.to_lowercase())
+    }
+
+    /// The key of the database a tenant code should have: prefix + code.
+    pub fn expected(prefix: &str, code: &str) -> TenantKey {
+        TenantKey::of_db(&format!("{prefix}{code}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -77,11 +98,14 @@ pub fn wanted(cfg: &Config, orgs: &[Organization]) -> Vec<String> {
 pub fn resolve(codes: &[String], databases: &[String], prefix: &str) -> Vec<Tenant> {
     let mut out: Vec<Tenant> = Vec::new();
     for code in codes {
-        let want = Tenant::expected_db(prefix, code);
-        let db = databases.iter().find(|d| d.to_lowercase() == want).cloned();
+        let want = TenantKey::expected(prefix, code);
+        let db = databases
+            .iter()
+            .find(|d| TenantKey::of_db(d) == want)
+            .cloned();
         let dup = out
             .iter()
-            .any(|t| Tenant::expected_db(prefix, &t.code) == want);
+            .any(|t| TenantKey::expected(prefix, &t.code) == want);
         if !dup {
             out.push(Tenant {
                 code: code.clone(),

@@ -74,9 +74,11 @@ pub struct Outcome {
     pub secs: f64,
 }
 
-struct Submitted {
-    job: Job,
-    done: Option<oneshot::Sender<Outcome>>,
+/// A checkpoint handed to the writer.
+pub struct Submitted {
+    pub job: Job,
+    /// Where to say how it went, when the applier waits for it.
+    pub done: Option<oneshot::Sender<Outcome>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -90,42 +92,59 @@ pub struct Checkpointer {
 /// Permission to hand a checkpoint to the writer, held while it is written.
 pub struct Permit(OwnedSemaphorePermit);
 
+/// The writer's end of a [`Checkpointer`]: the task of [`Checkpointer::writer`], or a test
+/// standing in for it. Dropping a [`Submitted`] ends its permit.
+pub type Inbox = mpsc::Receiver<Submitted>;
+
+/// The checkpoint writer's task failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the checkpoint writer panicked")]
+pub struct WriterPanicked(#[source] tokio::task::JoinError);
+
 impl Checkpointer {
-    /// Starts the writer on state directory `dir`, whose committed manifest is `current`.
-    /// Parts no manifest names (left by a checkpoint that never committed) are removed.
-    /// `report` hears every outcome.
-    pub fn spawn(
+    /// A handle and its inbox.
+    pub fn channel() -> (Checkpointer, Inbox) {
+        let (tx, rx) = mpsc::channel::<Submitted>(1);
+        (
+            Checkpointer {
+                tx,
+                idle: Arc::new(Semaphore::new(1)),
+            },
+            rx,
+        )
+    }
+
+    /// The writer on state directory `dir`, whose committed manifest is `current`: the
+    /// handle, and the task to run (it ends once every handle is dropped). Parts no manifest
+    /// names (left by a checkpoint that never committed) are removed. `report` hears every
+    /// outcome.
+    pub fn writer(
         dir: PathBuf,
         current: Option<Manifest>,
         report: impl Fn(&Outcome) + Send + 'static,
-    ) -> Checkpointer {
-        let (tx, mut rx) = mpsc::channel::<Submitted>(1);
+    ) -> (
+        Checkpointer,
+        impl std::future::Future<Output = Result<(), WriterPanicked>> + Send + 'static,
+    ) {
+        let (handle, mut rx) = Checkpointer::channel();
         let mut store = Store::new(dir, current);
-        tokio::spawn(async move {
+        let task = async move {
             while let Some(Submitted { job, done, _permit }) = rx.recv().await {
-                let (s, outcome) = match tokio::task::spawn_blocking(move || {
+                let (s, outcome) = tokio::task::spawn_blocking(move || {
                     let outcome = store.write(job);
                     (store, outcome)
                 })
                 .await
-                {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        tracing::error!(error = %e, "checkpoint writer panicked; it stops");
-                        return;
-                    }
-                };
+                .map_err(WriterPanicked)?;
                 store = s;
                 report(&outcome);
                 if let Some(done) = done {
                     let _ = done.send(outcome);
                 }
             }
-        });
-        Checkpointer {
-            tx,
-            idle: Arc::new(Semaphore::new(1)),
-        }
+            Ok(())
+        };
+        (handle, task)
     }
 
     /// A permit when no checkpoint is being written (never waits).

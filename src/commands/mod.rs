@@ -30,13 +30,16 @@ pub enum CommandError {
     /// The command could not do its work: exit 1.
     #[error("{0}")]
     Failed(String),
+    /// The service stopped with an error: exit 1.
+    #[error(transparent)]
+    Run(#[from] crate::service::RunError),
 }
 
 impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Usage(_) => 2,
-            CommandError::Failed(_) => 1,
+            CommandError::Failed(_) | CommandError::Run(_) => 1,
         }
     }
 }

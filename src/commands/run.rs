@@ -2,12 +2,12 @@
 //! surprise), the shutdown signal, then the service (see [`crate::service`]).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use super::{load_config, CommandError, Outcome};
 use crate::cli::Cli;
-use crate::live::Live;
-use crate::service::shutdown;
+use crate::live::LiveWriter;
+use crate::service::tasks::Tasks;
+use crate::shutdown;
 
 pub async fn run(cli: &Cli) -> Outcome {
     let cfg = load_config(cli)?;
@@ -19,7 +19,7 @@ pub async fn run(cli: &Cli) -> Outcome {
         crate::http::tls::acceptor(files)
             .map_err(|e| CommandError::Usage(format!("config: {e}")))?;
     }
-    let live = Arc::new(Live::new(cfg.timezone));
+    let live = LiveWriter::new(cfg.timezone);
     let listener = tokio::net::TcpListener::bind(&cfg.http_listen)
         .await
         .map_err(|e| {
@@ -37,23 +37,19 @@ pub async fn run(cli: &Cli) -> Outcome {
         ),
         Err(_) => tracing::info!(addr = %cfg.http_listen, "http listening"),
     }
-    let http_live = live.clone();
-    let http_cfg = cfg.http.clone();
-    tokio::spawn(async move {
-        if let Err(e) = crate::http::serve_with(listener, http_live, &http_cfg).await {
-            tracing::error!(error = %e, "http server stopped");
-        }
-    });
-    let (trigger, stop) = shutdown::channel();
+    let (trigger, shutdown) = shutdown::channel();
+    let mut tasks = Tasks::new(trigger.clone(), shutdown.clone());
+    tasks.spawn(
+        "HTTP",
+        crate::http::serve_with(listener, live.view(), cfg.http.clone(), shutdown),
+    );
     tokio::spawn(async move {
         signal().await;
         tracing::info!("shutting down: finishing the snapshots in flight, writing the checkpoint");
         trigger.fire();
     });
-    match crate::service::run(cfg, live, stop).await {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(CommandError::Failed(e.to_string())),
-    }
+    crate::service::run(cfg, live, tasks).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// SIGTERM or SIGINT.

@@ -2,8 +2,6 @@
 //! and `/api/v1/tenants/{code}/{view}`: one view (summary, bottlenecks, workload, cycle_time,
 //! trends) of one tenant at the current second, the rows a snapshot at this instant would write.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{error, now_secs};
-use crate::live::Live;
+use crate::live::{LiveView, TenantKey};
 use crate::model::clock::local_time;
 use crate::model::View;
 
@@ -26,10 +24,9 @@ pub struct TenantInfo {
     pub problem: Option<String>,
 }
 
-pub fn tenant_list(live: &Live) -> Vec<TenantInfo> {
-    let mut problems = live.status.report().tenant_problems;
+pub fn tenant_list(live: &LiveView) -> Vec<TenantInfo> {
+    let mut problems = live.status().report().tenant_problems;
     let mut out: Vec<TenantInfo> = live
-        .tenants
         .iter()
         .map(|s| TenantInfo {
             code: s.code.clone(),
@@ -53,12 +50,12 @@ pub fn tenant_list(live: &Live) -> Vec<TenantInfo> {
     out
 }
 
-pub async fn tenants(State(live): State<Arc<Live>>) -> Response {
+pub async fn tenants(State(live): State<LiveView>) -> Response {
     Json(tenant_list(&live)).into_response()
 }
 
-fn unknown_tenant(live: &Live, code: &str) -> Response {
-    let mut known: Vec<String> = live.tenants.iter().map(|s| s.code.clone()).collect();
+fn unknown_tenant(live: &LiveView, code: &str) -> Response {
+    let mut known: Vec<String> = live.iter().map(|s| s.code.clone()).collect();
     known.sort();
     error(
         StatusCode::NOT_FOUND,
@@ -73,13 +70,13 @@ fn unknown_tenant(live: &Live, code: &str) -> Response {
     )
 }
 
-pub async fn tenant(State(live): State<Arc<Live>>, Path(code): Path<String>) -> Response {
+pub async fn tenant(State(live): State<LiveView>, Path(code): Path<String>) -> Response {
     let Some(key) = live.key_of(&code) else {
         return unknown_tenant(&live, &code);
     };
     let info = tenant_list(&live)
         .into_iter()
-        .find(|t| t.database.as_deref().map(str::to_lowercase).as_deref() == Some(&key));
+        .find(|t| t.database.as_deref().map(TenantKey::of_db).as_ref() == Some(&key));
     match info {
         Some(info) => Json(json!({
             "tenant": info,
@@ -91,7 +88,7 @@ pub async fn tenant(State(live): State<Arc<Live>>, Path(code): Path<String>) -> 
 }
 
 pub async fn tenant_view(
-    State(live): State<Arc<Live>>,
+    State(live): State<LiveView>,
     Path((code, view)): Path<(String, String)>,
 ) -> Response {
     let view: View = match view.parse() {
@@ -109,10 +106,10 @@ pub async fn tenant_view(
     let Some(key) = live.key_of(&code) else {
         return unknown_tenant(&live, &code);
     };
-    let at = local_time(now_secs(), live.timezone);
+    let at = local_time(now_secs(), live.timezone());
     // The entry is held while the view is computed, and released before anything else.
     let (code, mut snapshot) = {
-        let Some(slot) = live.tenants.get(&key) else {
+        let Some(slot) = live.get(&key) else {
             return unknown_tenant(&live, &code);
         };
         let Some(ready) = slot.ready() else {

@@ -2,8 +2,6 @@
 //! `{"status":"unavailable","reason":...,"detail":...}` with reason `connecting`,
 //! `recomputing`, `reconnecting`, `sink_failing` or `lagging`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,8 +9,8 @@ use axum::Json;
 use serde_json::json;
 
 use super::now_secs;
-use crate::live::Live;
-use crate::status::{Phase, Report, CAUGHT_UP_SECS};
+use crate::live::status::{Phase, Report, CAUGHT_UP_SECS};
+use crate::live::LiveView;
 
 /// Why the service is not healthy: a reason label and a human detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +72,9 @@ pub fn health(r: &Report, now: i64) -> Result<(), Unhealthy> {
     }
 }
 
-pub async fn healthz(State(live): State<Arc<Live>>) -> Response {
+pub async fn healthz(State(live): State<LiveView>) -> Response {
     let now = now_secs();
-    let r = live.status.report();
+    let r = live.status().report();
     match health(&r, now) {
         Ok(()) => (
             StatusCode::OK,
@@ -87,7 +85,7 @@ pub async fn healthz(State(live): State<Arc<Live>>) -> Response {
                 "position": r.position.as_ref().map(|p| p.to_string()),
                 "last_commit": r.last_commit,
                 "last_idle": r.last_idle,
-                "tenants": live.tenants.len(),
+                "tenants": live.len(),
             })),
         )
             .into_response(),
@@ -107,7 +105,7 @@ pub async fn healthz(State(live): State<Arc<Live>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::Status;
+    use crate::live::status::Status;
 
     #[test]
     fn health_reasons() {

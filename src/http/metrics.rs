@@ -3,7 +3,6 @@
 //! ([`MetricsInput`]). The metric names are the constants of [`names`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
@@ -16,11 +15,11 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::now_secs;
-use crate::live::Live;
+use crate::live::status::{Report, Steps};
+use crate::live::LiveView;
 use crate::model::row::LeftOut;
 use crate::model::views::Cadence;
 use crate::model::Table;
-use crate::status::{Report, Steps};
 
 /// Every metric's name (counters without the `_total` the encoder appends).
 pub mod names {
@@ -65,9 +64,8 @@ pub struct MetricsInput {
 }
 
 impl MetricsInput {
-    pub fn gather(live: &Live) -> Self {
+    pub fn gather(live: &LiveView) -> Self {
         let mut tenants: Vec<TenantMetrics> = live
-            .tenants
             .iter()
             .map(|s| TenantMetrics {
                 code: s.code.clone(),
@@ -79,12 +77,12 @@ impl MetricsInput {
         tenants.sort_by(|a, b| a.code.cmp(&b.code));
         MetricsInput {
             now: now_secs(),
-            report: live.status.report(),
-            transactions: live.status.transactions(),
-            changes: live.status.changes(),
+            report: live.status().report(),
+            transactions: live.status().transactions(),
+            changes: live.status().changes(),
             tenants,
             resident_bytes: resident_memory_bytes(),
-            steps: live.status.applier_steps(),
+            steps: live.status().applier_steps(),
         }
     }
 }
@@ -313,7 +311,7 @@ pub fn render_metrics(m: MetricsInput) -> String {
     out
 }
 
-pub async fn metrics(State(live): State<Arc<Live>>) -> Response {
+pub async fn metrics(State(live): State<LiveView>) -> Response {
     let body = render_metrics(MetricsInput::gather(&live));
     (
         [(
@@ -328,7 +326,7 @@ pub async fn metrics(State(live): State<Arc<Live>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::Status;
+    use crate::live::status::Status;
 
     fn input() -> MetricsInput {
         let status = Status::default();

@@ -36,53 +36,79 @@ use serde_json::json;
 use self::access::{Access, Grant, Verdict};
 use self::dashboard::feed::Feeds;
 use crate::config::HttpConfig;
-use crate::live::Live;
+use crate::live::LiveView;
+use crate::shutdown::Shutdown;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct App {
-    pub live: Arc<Live>,
+    pub live: LiveView,
     pub access: Arc<Access>,
     pub feeds: Arc<Feeds>,
 }
 
-impl FromRef<App> for Arc<Live> {
-    fn from_ref(app: &App) -> Arc<Live> {
+impl FromRef<App> for LiveView {
+    fn from_ref(app: &App) -> LiveView {
         app.live.clone()
     }
 }
 
 /// Serves the API on `listener` until the process ends, without access control.
-pub async fn serve(listener: tokio::net::TcpListener, live: Arc<Live>) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, live: LiveView) -> std::io::Result<()> {
     axum::serve(listener, router(live)).await
 }
 
-/// Serves everything on `listener` with `[http]`'s access control and TLS, until the process
-/// ends. Errors (a TLS file that does not load) name the key.
+/// Why the HTTP server stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The TLS certificate or key does not load (the message names the key).
+    #[error("{0}")]
+    Tls(String),
+    #[error("the HTTP listener failed")]
+    Listener(#[source] std::io::Error),
+}
+
+/// Serves everything on `listener` with `[http]`'s access control and TLS, until `shutdown`
+/// fires; then live updates end and requests under way are finished.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
-    live: Arc<Live>,
-    cfg: &HttpConfig,
-) -> Result<(), String> {
-    let app = router_with(live, cfg);
+    live: LiveView,
+    cfg: HttpConfig,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    let app = routes(live, &cfg, shutdown.clone());
+    let stopped = shutdown.fired_owned();
     match &cfg.tls {
         Some(files) => {
-            let acceptor = tls::acceptor(files)?;
-            let listener = tls::TlsListener::new(listener, acceptor).map_err(|e| e.to_string())?;
-            axum::serve(listener, app).await.map_err(|e| e.to_string())
+            let acceptor = tls::acceptor(files).map_err(ServeError::Tls)?;
+            let listener =
+                tls::TlsListener::new(listener, acceptor).map_err(ServeError::Listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+                .map_err(ServeError::Listener)
         }
-        None => axum::serve(listener, app).await.map_err(|e| e.to_string()),
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+            .map_err(ServeError::Listener),
     }
 }
 
 /// The routes without access control (as with no `[[http.access]]` entry).
-pub fn router(live: Arc<Live>) -> Router {
+pub fn router(live: LiveView) -> Router {
     router_with(live, &HttpConfig::default())
 }
 
-pub fn router_with(live: Arc<Live>, cfg: &HttpConfig) -> Router {
+/// The routes, served until the process ends.
+pub fn router_with(live: LiveView, cfg: &HttpConfig) -> Router {
+    routes(live, cfg, Shutdown::never())
+}
+
+/// The routes; live updates end when `shutdown` fires.
+fn routes(live: LiveView, cfg: &HttpConfig, shutdown: Shutdown) -> Router {
     let app = App {
-        feeds: Feeds::new(live.clone()),
+        feeds: Feeds::new(live.clone(), shutdown),
         live,
         access: Arc::new(Access::new(cfg)),
     };
@@ -99,7 +125,7 @@ pub fn router_with(live: Arc<Live>, cfg: &HttpConfig) -> Router {
 }
 
 /// `GET /api/v1/tenants`: the tenants this credential may read.
-async fn tenants(State(live): State<Arc<Live>>, Extension(grant): Extension<Grant>) -> Response {
+async fn tenants(State(live): State<LiveView>, Extension(grant): Extension<Grant>) -> Response {
     let list: Vec<api::TenantInfo> = api::tenant_list(&live)
         .into_iter()
         .filter(|t| grant.may_read(&t.code))

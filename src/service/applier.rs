@@ -17,24 +17,24 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use tokio::sync::{mpsc, Notify};
 
-use super::health::{self, LeftOutLog};
+use super::left_out::{self, LeftOutLog};
 use super::loader::{LoadDone, LoadRequest};
-use super::shutdown::Shutdown;
-use super::slot::{Phase, Ready, TenantSlot};
 use super::watcher::Survey;
 use super::RunError;
+use crate::backoff::backoff;
+use crate::causes::Causes;
 use crate::checkpoint::part;
 use crate::checkpoint::writer::{Checkpointer, Job as CheckpointJob, PartWork, TenantUpdate};
-use crate::live::Live;
+use crate::live::{LiveWriter, Ready, Stage, TenantKey, TenantSlot};
 use crate::model::clock::{Clock, Instant};
 use crate::model::views::{Cadence, ViewRows};
 use crate::model::Row;
 use crate::model::View;
+use crate::shutdown::Shutdown;
 use crate::sink::worker::{Job, Snapshots};
 use crate::source::binlog::{StreamEvent, Transaction};
 use crate::source::reader::SourceEvent;
 use crate::source::{Organization, Position, SourceChange};
-use crate::tenants::Tenant;
 
 /// How soon a checkpoint that had to wait for snapshot writes is tried again.
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(250);
@@ -46,7 +46,7 @@ pub type Reader = Box<dyn Fn(Position) -> mpsc::Receiver<SourceEvent> + Send>;
 
 /// What the applier is wired to.
 pub struct Wiring {
-    pub live: Arc<Live>,
+    pub live: LiveWriter,
     pub server: String,
     pub db_prefix: String,
     /// Tenants are the active organizations (`[tenants] discover`): then the organization rows
@@ -63,6 +63,8 @@ pub struct Wiring {
     pub loads: mpsc::UnboundedSender<LoadRequest>,
     pub poke: Arc<Notify>,
     pub reader: Reader,
+    /// The wall clock, epoch seconds (tests set their own).
+    pub now: fn() -> i64,
 }
 
 pub struct Applier {
@@ -75,16 +77,16 @@ pub struct Applier {
     left_out: LeftOutLog,
     /// Loads that start-up (or a recompute) waits for before it says it is streaming: `None`
     /// until the first survey after it told which.
-    initial: Option<HashSet<String>>,
+    initial: Option<HashSet<TenantKey>>,
     recomputing: bool,
     checkpoint_due: bool,
+    /// Tenants whose last load failed: failures in a row, and no new load before this
+    /// instant (epoch seconds).
+    failed_loads: HashMap<TenantKey, (u32, i64)>,
 }
 
-fn key(db: &str) -> String {
-    db.to_lowercase()
-}
-
-fn now_secs() -> i64 {
+/// Epoch seconds by this host's clock: the applier's [`Wiring::now`] in the service.
+pub fn wall_clock() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -97,6 +99,9 @@ impl Applier {
         written: BTreeMap<Cadence, i64>,
         recomputing: bool,
     ) -> Applier {
+        if !recomputing {
+            w.live.status().streaming();
+        }
         Applier {
             w,
             orgs: orgs.into_iter().map(|o| (o.id, o)).collect(),
@@ -108,6 +113,7 @@ impl Applier {
             initial: None,
             recomputing,
             checkpoint_due: false,
+            failed_loads: HashMap::new(),
         }
     }
 
@@ -136,7 +142,7 @@ impl Applier {
                     }
                     Some(SourceEvent::Stream(StreamEvent::Heartbeat)) => self.on_idle().await,
                     Some(SourceEvent::Reconnecting { reason, .. }) => {
-                        self.w.live.status.reconnecting(&reason)
+                        self.w.live.status().reconnecting(&reason)
                     }
                     Some(SourceEvent::PositionLost { reason, now }) => match now {
                         Ok(info) => {
@@ -183,7 +189,7 @@ impl Applier {
     fn step(&self, kind: &'static str, started: std::time::Instant) {
         self.w
             .live
-            .status
+            .status()
             .applier_step(kind, started.elapsed().as_secs_f64());
     }
 
@@ -194,12 +200,12 @@ impl Applier {
         for change in std::mem::take(&mut tx.changes) {
             match change {
                 SourceChange::Tenant { db, change } => {
-                    if let Some(mut slot) = self.w.live.tenants.get_mut(&key(&db)) {
+                    if let Some(mut slot) = self.w.live.get_mut(&TenantKey::of_db(&db)) {
                         self.w
                             .live
-                            .status
+                            .status()
                             .change_applied(&slot.code, change.table());
-                        health::log_bad_row(&slot.code, &change);
+                        left_out::log_bad_row(&slot.code, &change);
                         slot.apply(change);
                     }
                 }
@@ -207,8 +213,8 @@ impl Applier {
             }
         }
         for drift in std::mem::take(&mut tx.drift) {
-            let k = key(&drift.db);
-            let problem = match self.w.live.tenants.get_mut(&k) {
+            let k = TenantKey::of_db(&drift.db);
+            let problem = match self.w.live.get_mut(&k) {
                 Some(mut slot) => slot.drifted(&tx, drift),
                 None => None,
             };
@@ -217,8 +223,8 @@ impl Applier {
             }
         }
         self.position = tx.end;
-        self.w.live.status.transaction_applied();
-        self.w.live.status.position(&self.position, tx.commit_ts);
+        self.w.live.status().transaction_applied();
+        self.w.live.status().position(&self.position, tx.commit_ts);
     }
 
     /// An organization row changed: a tenant that became inactive (or lost its code) gets no
@@ -233,11 +239,11 @@ impl Applier {
         }
         let gone = before.filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
         if let Some(b) = gone {
-            let k = Tenant::expected_db(&self.w.db_prefix, &b.code);
-            if self.w.live.tenants.remove(&k).is_some() {
+            let k = TenantKey::expected(&self.w.db_prefix, &b.code);
+            if self.w.live.remove(&k).is_some() {
                 self.left_out.forget(&k);
                 tracing::info!(tenant = %b.code, "organization inactive: tenant no longer served");
-                self.w.live.status.tenant_gone(&b.code);
+                self.w.live.status().tenant_gone(&b.code);
             }
             if let Some(initial) = &mut self.initial {
                 initial.remove(&k);
@@ -246,10 +252,10 @@ impl Applier {
     }
 
     async fn on_idle(&mut self) {
-        while let Some(t) = self.clock.pass_idle(now_secs()) {
+        while let Some(t) = self.clock.pass_idle((self.w.now)()) {
             self.emit(t).await;
         }
-        self.w.live.status.idle();
+        self.w.live.status().idle();
     }
 
     /// Takes the snapshot at `t` of every ready tenant whose first instant it has reached, and
@@ -262,16 +268,21 @@ impl Applier {
         let jobs: Vec<Job> = self
             .w
             .live
-            .tenants
             .iter_mut()
             .filter_map(|mut slot| {
+                let key = slot.key().clone();
                 let (code, db) = (slot.code.clone(), slot.db.clone());
                 let ready = slot.ready_mut().filter(|r| r.first_instant <= t)?;
                 let snapshot = ready.state.snapshot(at, &views);
                 if let Some(ViewRows::Summary(rows)) = snapshot.get(View::Summary) {
                     ready.record(t.0, rows);
                 }
-                Some(Job { code, db, snapshot })
+                Some(Job {
+                    key,
+                    code,
+                    db,
+                    snapshot,
+                })
             })
             .collect();
         self.step("snapshots", started);
@@ -281,7 +292,7 @@ impl Applier {
         for c in t.cadences() {
             self.written.insert(c, t.0);
         }
-        self.w.live.status.instant(t.0);
+        self.w.live.status().instant(t.0);
     }
 
     /// Acts on a survey: loads the tenants listed and fine that are not served, stops serving
@@ -293,22 +304,27 @@ impl Applier {
         let mut requested = HashSet::new();
         for t in survey.tenants {
             let k = match &t.db {
-                Some(db) => key(db),
-                None => Tenant::expected_db(&self.w.db_prefix, &t.code),
+                Some(db) => TenantKey::of_db(db),
+                None => TenantKey::expected(&self.w.db_prefix, &t.code),
             };
             listed.insert(k.clone());
             match (t.db, t.problem) {
                 (_, Some(problem)) => {
                     let problem = problem.to_string();
                     self.unserve(&k, &problem);
-                    self.w.live.status.tenant_problem(&t.code, &problem);
+                    self.w.live.status().tenant_problem(&t.code, &problem);
                 }
                 (Some(db), None) => {
-                    self.w.live.status.tenant_ok(&t.code);
+                    // A tenant whose load failed waits out its back-off, its problem shown.
+                    let now = (self.w.now)();
+                    if self.failed_loads.get(&k).is_some_and(|(_, at)| *at > now) {
+                        continue;
+                    }
+                    self.w.live.status().tenant_ok(&t.code);
                     // A survey read before the stream deactivated the tenant must not bring it
                     // back.
                     let gone = self.w.registry && !active.contains(&t.code.to_ascii_lowercase());
-                    if !gone && !self.w.live.tenants.contains_key(&k) {
+                    if !gone && !self.w.live.contains(&k) {
                         self.request_load(k.clone(), t.code, db);
                         requested.insert(k);
                     }
@@ -317,10 +333,9 @@ impl Applier {
             }
         }
         // Nor must a survey read before the stream activated a tenant take it out again.
-        let unlisted: Vec<String> = self
+        let unlisted: Vec<TenantKey> = self
             .w
             .live
-            .tenants
             .iter()
             .filter(|s| !listed.contains(s.key()))
             .filter(|s| !(self.w.registry && active.contains(&s.code.to_ascii_lowercase())))
@@ -334,7 +349,7 @@ impl Applier {
             self.initial_done();
         }
         // Left-out rows, logged when they grow.
-        for slot in self.w.live.tenants.iter() {
+        for slot in self.w.live.iter() {
             if let Some(r) = slot.ready() {
                 self.left_out
                     .check(slot.key(), &slot.code, r.state.left_out());
@@ -351,12 +366,12 @@ impl Applier {
             .collect()
     }
 
-    fn request_load(&mut self, k: String, code: String, db: String) {
+    fn request_load(&mut self, k: TenantKey, code: String, db: String) {
         self.next_load += 1;
         let load = self.next_load;
-        self.w.live.tenants.insert(
+        self.w.live.insert(
             k.clone(),
-            TenantSlot::loading(code, db.clone(), load, now_secs()),
+            TenantSlot::loading(code, db.clone(), load, (self.w.now)()),
         );
         if self.w.loads.send(LoadRequest { key: k, db, load }).is_err() {
             tracing::error!("tenant loader stopped");
@@ -365,7 +380,7 @@ impl Applier {
 
     fn on_loaded(&mut self, done: LoadDone) {
         let outcome = {
-            let Some(mut slot) = self.w.live.tenants.get_mut(&done.key) else {
+            let Some(mut slot) = self.w.live.get_mut(&done.key) else {
                 tracing::debug!(db = %done.key, "result of an abandoned tenant load dropped");
                 return;
             };
@@ -381,16 +396,27 @@ impl Applier {
                     // the queue replayed onto it.
                     let first = Clock::after(load.server_time.max(done.started)).next();
                     tracing::info!(tenant = %code, rows = load.rows, at = ?load.point, "tenant loaded");
-                    self.w.live.status.rows_loaded(load.rows);
+                    self.w.live.status().rows_loaded(load.rows);
+                    self.failed_loads.remove(&done.key);
                     let problem = slot.finish_load(load.state, load.point, load.base, first);
                     problem.map(|p| (code, p.problem.to_string()))
                 }
-                Err(e) => Some((code, format!("load failed: {e}"))),
+                Err(e) => {
+                    let (failures, retry_at) =
+                        self.failed_loads.entry(done.key.clone()).or_default();
+                    *failures += 1;
+                    let wait = backoff(*failures).as_secs().max(1) as i64;
+                    *retry_at = (self.w.now)() + wait;
+                    Some((
+                        code,
+                        format!("load failed (retried in {wait} s): {}", Causes(&e)),
+                    ))
+                }
             }
         };
         if let Some((code, problem)) = outcome {
             self.unserve(&done.key, &problem);
-            self.w.live.status.tenant_problem(&code, &problem);
+            self.w.live.status().tenant_problem(&code, &problem);
         }
         if let Some(initial) = &mut self.initial {
             initial.remove(&done.key);
@@ -403,18 +429,18 @@ impl Applier {
     fn initial_done(&mut self) {
         if self.recomputing && self.initial.as_ref().is_some_and(HashSet::is_empty) {
             self.recomputing = false;
-            self.w.live.status.streaming();
+            self.w.live.status().streaming();
             self.checkpoint_due = true;
         }
     }
 
     /// Stops serving tenant `k` (its state is dropped, a load under way is abandoned).
-    fn unserve(&mut self, k: &str, why: &str) {
+    fn unserve(&mut self, k: &TenantKey, why: &str) {
         self.left_out.forget(k);
         if let Some(initial) = &mut self.initial {
             initial.remove(k);
         }
-        if let Some((_, slot)) = self.w.live.tenants.remove(k) {
+        if let Some(slot) = self.w.live.remove(k) {
             tracing::error!(tenant = %slot.code, problem = %why, "tenant no longer served");
         }
     }
@@ -423,11 +449,11 @@ impl Applier {
     /// tables at the server's current binlog end.
     fn start_over(&mut self, reason: &str, at: Position) {
         tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
-        self.w.live.status.recompute("binlog_purged");
-        self.w.live.tenants.clear();
+        self.w.live.status().recompute("binlog_purged");
+        self.w.live.clear();
         self.left_out.clear();
         self.position = at;
-        self.clock = Clock::after(now_secs());
+        self.clock = Clock::after((self.w.now)());
         self.w.resync.store(true, Ordering::SeqCst);
         self.initial = None;
         self.recomputing = true;
@@ -453,10 +479,10 @@ impl Applier {
         };
         self.checkpoint_due = false;
         let resync = self.w.resync.swap(false, Ordering::SeqCst);
-        let mut tenants = Vec::with_capacity(self.w.live.tenants.len());
-        for mut slot in self.w.live.tenants.iter_mut() {
+        let mut tenants = Vec::with_capacity(self.w.live.len());
+        for mut slot in self.w.live.iter_mut() {
             let (code, db) = (slot.code.clone(), slot.db.clone());
-            let Phase::Ready(r) = &mut slot.phase else {
+            let Stage::Ready(r) = &mut slot.stage else {
                 continue;
             };
             r.passed(&self.position);

@@ -12,18 +12,19 @@
 //!   no I/O of its own.
 //! - `watcher`: surveys which tenants there are and whether their tables are whole.
 //! - `loader`: consistent-snapshot loads of tenants, a few at a time.
-//! - [`slot`]: a tenant's slot in the live map, loading or ready.
-//! - `health`: rows left out of the metrics, in rate-limited log lines.
-//! - [`shutdown`]: the one shutdown signal.
+//! - `left_out`: rows left out of the metrics, in rate-limited log lines.
+//! - [`tasks`]: the supervisor: every task by name, one shutdown, a failure said and acted on.
 //!
-//! This file only wires them together.
+//! This file only wires them together. The applier runs in `run`'s own task; the other tasks
+//! are spawned under the supervisor, which the caller also gives its own (the HTTP server).
+//! The binlog reader is the applier's: started (and, after a lost position, restarted) by it,
+//! and seen to stop as its channel closing.
 
 mod applier;
-mod health;
+mod left_out;
 mod loader;
-pub mod shutdown;
-pub mod slot;
 mod startup;
+pub mod tasks;
 mod watcher;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,16 +35,21 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::checkpoint::writer::Checkpointer;
 use crate::config::{Config, Endpoint};
-use crate::db::{binlog_conn, binlog_connect_error, binlog_opts, connect_error, describe};
-use crate::live::Live;
+use crate::db::{binlog_conn, binlog_connect_error, binlog_opts, connect_error};
+use crate::live::{History, LiveWriter, Ready, Stage, TenantKey, TenantSlot};
 use crate::model::clock::Instant;
 use crate::sink::worker;
 use crate::source::binlog::{check_server, BinlogOptions, SetupError, StreamError};
 use crate::source::reader;
 use crate::tenants;
 use applier::{Applier, Wiring};
-use shutdown::Shutdown;
-use slot::{Phase, Ready, TenantSlot};
+use tasks::{TaskFailed, Tasks};
+
+/// How long the tasks may take to end after the applier stopped (the SPEC's 30 s at
+/// shutdown, less what the applier's last writes may take).
+const TASKS_GRACE: Duration = Duration::from_secs(8);
+
+type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why `flowtally run` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -52,36 +58,46 @@ pub enum RunError {
     Connect {
         role: &'static str,
         endpoint: String,
+        /// What failed, in words, with what to check.
         detail: String,
+        #[source]
+        cause: Cause,
     },
     /// The server cannot feed flowtally (settings, grants).
-    #[error("{0}")]
+    #[error(transparent)]
     Setup(#[from] SetupError),
-    #[error("cannot read the tenants from {core_db}.organization: {detail}")]
-    Registry { core_db: String, detail: String },
-    #[error("binlog stream stopped: {0}")]
-    Stream(StreamError),
+    #[error("cannot read the tenants from {core_db}.organization")]
+    Registry {
+        core_db: String,
+        #[source]
+        cause: sqlx::Error,
+    },
+    #[error("binlog stream stopped")]
+    Stream(#[source] StreamError),
     #[error("binlog stream stopped: the binlog reader stopped")]
     ReaderStopped,
+    #[error(transparent)]
+    Task(#[from] TaskFailed),
 }
 
-fn connect_failed(role: &'static str, ep: &Endpoint, e: &sqlx::Error) -> RunError {
+fn connect_failed(role: &'static str, ep: &Endpoint, e: sqlx::Error) -> RunError {
     RunError::Connect {
         role,
         endpoint: ep.to_string(),
-        detail: connect_error(ep, e),
+        detail: connect_error(ep, &e),
+        cause: Box::new(e),
     }
 }
 
-/// Runs the service until `shutdown` fires; then writes what is queued, checkpoints and
-/// returns.
-pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result<(), RunError> {
+/// Runs the service until `tasks`' shutdown fires (or a task fails); then writes what is
+/// queued, checkpoints, waits for the tasks and returns.
+pub async fn run(mut cfg: Config, live: LiveWriter, mut tasks: Tasks) -> Result<(), RunError> {
     let source = crate::db::pool(&cfg.source, 2 + cfg.load_concurrency as u32)
         .await
-        .map_err(|e| connect_failed("source", &cfg.source, &e))?;
+        .map_err(|e| connect_failed("source", &cfg.source, e))?;
     let sink = crate::db::pool(&cfg.sink, 1 + cfg.write_concurrency as u32)
         .await
-        .map_err(|e| connect_failed("sink", &cfg.sink, &e))?;
+        .map_err(|e| connect_failed("sink", &cfg.sink, e))?;
     let server = {
         let (mut conn, tls) = binlog_conn(&cfg.source)
             .await
@@ -89,6 +105,7 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
                 role: "source",
                 endpoint: cfg.source.to_string(),
                 detail: binlog_connect_error(&cfg.source, &e),
+                cause: Box::new(e),
             })?;
         // `preferred` is now TLS or plain, for every later binlog connection too.
         cfg.source.ssl_mode = tls;
@@ -97,18 +114,15 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
         info
     };
     tracing::info!(server = %server.identity, version = %server.version, "connected");
-    let orgs = {
-        let mut conn = source.acquire().await.map_err(|e| RunError::Registry {
-            core_db: cfg.core_db.clone(),
-            detail: describe(&e),
-        })?;
-        tenants::organizations(&mut conn, &cfg.core_db)
-            .await
-            .map_err(|e| RunError::Registry {
-                core_db: cfg.core_db.clone(),
-                detail: describe(&e),
-            })?
-    };
+    let orgs = async {
+        let mut conn = source.acquire().await?;
+        tenants::organizations(&mut conn, &cfg.core_db).await
+    }
+    .await
+    .map_err(|cause| RunError::Registry {
+        core_db: cfg.core_db.clone(),
+        cause,
+    })?;
 
     let options = BinlogOptions {
         opts: binlog_opts(&cfg.source),
@@ -119,15 +133,15 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
     };
     let start = startup::start(&cfg.state_dir, &server, &source, &options).await;
     match &start.refused {
-        None => live.status.resumed(),
-        Some(why) => live.status.recompute(why.label()),
+        None => live.status().resumed(),
+        Some(why) => live.status().recompute(why.label()),
     }
     for r in start.restored {
         let e = r.entry;
         let slot = TenantSlot {
             code: e.code,
             db: e.db.clone(),
-            phase: Phase::Ready(Ready {
+            stage: Stage::Ready(Ready {
                 state: {
                     let mut state = r.state;
                     state.keep_journal();
@@ -136,20 +150,25 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
                 loaded_at: e.loaded_at,
                 first_instant: Instant(e.first_instant),
                 base: None,
-                history: slot::History::new(),
+                history: History::new(),
             }),
         };
-        live.tenants.insert(e.db.to_lowercase(), slot);
+        live.insert(TenantKey::of_db(&e.db), slot);
     }
 
     let cfg = Arc::new(cfg);
-    let (snapshots, writer_task) = worker::spawn(sink.clone(), live.clone(), cfg.write_concurrency);
+    let (snapshots, writer) = worker::writer(
+        worker::pool_write(sink.clone()),
+        live.view(),
+        cfg.write_concurrency,
+    );
+    tasks.spawn_infallible("snapshot writer", writer);
     let resync = Arc::new(AtomicBool::new(false));
-    let checkpointer = {
-        let (live, resync) = (live.clone(), resync.clone());
-        Checkpointer::spawn(cfg.state_dir.clone(), start.manifest, move |outcome| {
+    let (checkpointer, checkpoint_writer) = {
+        let (live, resync) = (live.view(), resync.clone());
+        Checkpointer::writer(cfg.state_dir.clone(), start.manifest, move |outcome| {
             if outcome.written {
-                live.status.checkpointed(outcome.bytes);
+                live.status().checkpointed(outcome.bytes);
                 tracing::debug!(
                     bytes = outcome.bytes,
                     written = outcome.bytes_written,
@@ -167,31 +186,35 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
             }
         })
     };
-    let (loads, load_results) = loader::spawn(
-        source.clone(),
+    tasks.spawn("checkpoint writer", checkpoint_writer);
+    let (loads, load_results, loader) = loader::loader(
+        loader::pool_load(source.clone()),
         cfg.load_concurrency,
         cfg.timezone,
-        shutdown.clone(),
+        tasks.shutdown(),
     );
+    tasks.spawn_infallible("tenant loader", loader);
     let poke = Arc::new(Notify::new());
     let (surveys_tx, surveys) = mpsc::channel(2);
-    watcher::spawn(
-        cfg.clone(),
-        source.clone(),
-        sink.clone(),
-        poke.clone(),
-        surveys_tx,
-        shutdown.clone(),
+    tasks.spawn_infallible(
+        "tenant watcher",
+        watcher::watch(
+            cfg.clone(),
+            source.clone(),
+            sink.clone(),
+            poke.clone(),
+            surveys_tx,
+            tasks.shutdown(),
+        ),
     );
     let reader: applier::Reader = Box::new(move |from| {
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(reader::run(options.clone(), from, tx));
         rx
     });
-    let recomputing = start.refused.is_some();
     let applier = Applier::new(
         Wiring {
-            live: live.clone(),
+            live,
             server: server.identity.clone(),
             db_prefix: cfg.db_prefix.clone(),
             registry: cfg.discover,
@@ -203,17 +226,30 @@ pub async fn run(mut cfg: Config, live: Arc<Live>, shutdown: Shutdown) -> Result
             loads,
             poke,
             reader,
+            now: applier::wall_clock,
         },
         orgs,
         start.clock,
         start.position,
         start.written,
-        recomputing,
+        start.refused.is_some(),
     );
-    if !recomputing {
-        live.status.streaming();
+    let applying = applier.run(surveys, load_results, tasks.shutdown());
+    tokio::pin!(applying);
+    // A task that fails fires the shutdown: the applier then stops as at a signal, writing
+    // what is queued and the checkpoint, and the failure is what `run` returns.
+    let mut failed = None;
+    let applied = loop {
+        tokio::select! {
+            result = &mut applying => break result,
+            Some(failure) = tasks.next_failure(), if failed.is_none() => failed = Some(failure),
+        }
+    };
+    let late = tasks.join_all(TASKS_GRACE).await;
+    // The first failure is the one to tell: it is what stopped the rest.
+    if let Some(failure) = failed {
+        return Err(failure.into());
     }
-    let result = applier.run(surveys, load_results, shutdown).await;
-    let _ = writer_task.await;
-    result
+    applied?;
+    late.map_or(Ok(()), |failure| Err(failure.into()))
 }

@@ -11,13 +11,13 @@ use std::time::Duration;
 use sqlx::MySqlPool;
 use tokio::sync::{mpsc, Notify};
 
-use super::shutdown::Shutdown;
 use crate::catalog;
 use crate::config::Config;
 use crate::db::describe;
 use crate::model::View;
 use crate::ratelimit::WARNINGS;
 use crate::schema::SchemaProblem;
+use crate::shutdown::Shutdown;
 use crate::tenants::{self, Tenant};
 
 /// Seconds between two surveys.
@@ -39,9 +39,9 @@ pub struct Survey {
     pub tenants: Vec<Surveyed>,
 }
 
-/// Surveys until shutdown: once at once, then every [`SURVEY_SECS`] or when `poke` is
-/// notified.
-pub fn spawn(
+/// Surveys until shutdown (or until the applier is gone): once at once, then every
+/// [`SURVEY_SECS`] or when `poke` is notified.
+pub async fn watch(
     cfg: Arc<Config>,
     source: MySqlPool,
     sink: MySqlPool,
@@ -49,27 +49,29 @@ pub fn spawn(
     out: mpsc::Sender<Survey>,
     mut shutdown: Shutdown,
 ) {
-    tokio::spawn(async move {
-        loop {
-            match survey(&cfg, &source, &sink).await {
-                Ok(s) => {
-                    if out.send(s).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    if let Some(suppressed) = WARNINGS.check("tenant survey") {
-                        tracing::warn!(error = %e, suppressed, "tenant survey failed; retrying");
-                    }
+    loop {
+        let surveyed = tokio::select! {
+            _ = shutdown.fired() => return,
+            s = survey(&cfg, &source, &sink) => s,
+        };
+        match surveyed {
+            Ok(s) => {
+                if out.send(s).await.is_err() {
+                    return;
                 }
             }
-            tokio::select! {
-                _ = shutdown.fired() => return,
-                _ = poke.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(SURVEY_SECS)) => {}
+            Err(e) => {
+                if let Some(suppressed) = WARNINGS.check("tenant survey") {
+                    tracing::warn!(error = %e, suppressed, "tenant survey failed; retrying");
+                }
             }
         }
-    });
+        tokio::select! {
+            _ = shutdown.fired() => return,
+            _ = poke.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(SURVEY_SECS)) => {}
+        }
+    }
 }
 
 /// A survey that could not be made (it is tried again at the next one).

@@ -5,7 +5,7 @@
 //! database or mv_ tables are gone has the snapshot dropped. When too many snapshots wait, the
 //! task stops taking new ones and the applier waits (lag, not memory). The applier can flush
 //! it before a checkpoint or at shutdown. Each write's duration, rows and failures go to the
-//! service's [`Status`](crate::status::Status).
+//! service's [`Status`](crate::live::status::Status).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
+use futures_util::future::BoxFuture;
 use sqlx::MySqlPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 use super::writer;
 use crate::backoff::backoff;
 use crate::db::describe;
-use crate::live::Live;
+use crate::live::{LiveView, TenantKey};
 use crate::model::Snapshot;
 use crate::ratelimit::WARNINGS;
 
@@ -29,12 +30,14 @@ use crate::ratelimit::WARNINGS;
 const MAX_WAITING: usize = 20_000;
 
 pub struct Job {
+    pub key: TenantKey,
     pub code: String,
     pub db: String,
     pub snapshot: Snapshot,
 }
 
-enum Msg {
+/// What the applier sends the writer.
+pub enum Msg {
     Write(Job),
     /// Answered once every snapshot sent before it is written (or dropped).
     Flush(oneshot::Sender<()>),
@@ -48,8 +51,27 @@ pub struct Snapshots {
     unwritten: Arc<AtomicUsize>,
 }
 
+/// The writer's end of [`Snapshots`]: the task in [`spawn`], or a test standing in for it.
+pub struct Inbox {
+    rx: mpsc::Receiver<Msg>,
+    unwritten: Arc<AtomicUsize>,
+}
+
+/// A handle and its inbox, with room for `capacity` messages before the applier waits.
+pub fn channel(capacity: usize) -> (Snapshots, Inbox) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let unwritten = Arc::new(AtomicUsize::new(0));
+    (
+        Snapshots {
+            tx,
+            unwritten: unwritten.clone(),
+        },
+        Inbox { rx, unwritten },
+    )
+}
+
 impl Snapshots {
-    /// Queues a snapshot; waits only when the writer is [`MAX_WAITING`] snapshots behind.
+    /// Queues a snapshot; waits only when the writer is far behind.
     pub async fn write(&self, job: Job) {
         self.unwritten.fetch_add(1, Ordering::SeqCst);
         if self.tx.send(Msg::Write(job)).await.is_err() {
@@ -72,60 +94,99 @@ impl Snapshots {
     }
 }
 
-/// Starts the writer; it stops once every handle is dropped and its queue is written.
-pub fn spawn(
-    sink: MySqlPool,
-    live: Arc<Live>,
-    concurrency: usize,
-) -> (Snapshots, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(1024);
-    let unwritten = Arc::new(AtomicUsize::new(0));
-    let scheduler = Scheduler::new(sink, live, concurrency, unwritten.clone());
-    let task = tokio::spawn(scheduler.run(rx));
-    (Snapshots { tx, unwritten }, task)
+impl Inbox {
+    pub async fn recv(&mut self) -> Option<Msg> {
+        self.rx.recv().await
+    }
+
+    /// One snapshot received is written, or dropped for good.
+    pub fn done(&self) {
+        self.unwritten.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
-/// One tenant's snapshots waiting, oldest first.
+/// The writer: the applier's handle, and the task to run, which ends once every handle is
+/// dropped and its queue is written.
+pub fn writer(
+    write: WriteFn,
+    live: LiveView,
+    concurrency: usize,
+) -> (
+    Snapshots,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (snapshots, inbox) = channel(1024);
+    (
+        snapshots,
+        Scheduler::new(write, live, concurrency).run(inbox),
+    )
+}
+
+/// One tenant's snapshots waiting, oldest first; the first stays here while it is written, so a
+/// write that panics loses nothing.
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<Arc<Job>>,
     writing: bool,
     /// Failed attempts in a row of the first job, and when to try it again.
     attempt: u32,
     retry_at: Option<Instant>,
 }
 
+/// How one write attempt ended.
+enum Attempt {
+    Written {
+        rows: u64,
+        took: Duration,
+    },
+    Failed(sqlx::Error),
+    /// The write task panicked (a bug): retried like a failed write, and said.
+    Panicked(String),
+}
+
+/// Writes one snapshot to the sink; the rows written. A function, so tests can stand in for the
+/// server.
+pub type WriteFn =
+    Arc<dyn Fn(Arc<Job>) -> BoxFuture<'static, Result<u64, sqlx::Error>> + Send + Sync>;
+
+/// Writes to the sink's pool, one connection per write.
+pub fn pool_write(sink: MySqlPool) -> WriteFn {
+    Arc::new(move |job: Arc<Job>| {
+        let sink = sink.clone();
+        Box::pin(async move {
+            let mut conn = sink.acquire().await?;
+            writer::write(&mut conn, &job.db, &job.snapshot).await
+        })
+    })
+}
+
 struct Scheduler {
-    sink: MySqlPool,
-    live: Arc<Live>,
+    write: WriteFn,
+    live: LiveView,
     concurrency: usize,
-    queues: HashMap<String, Queue>,
+    queues: HashMap<TenantKey, Queue>,
     waiting: usize,
-    unwritten: Arc<AtomicUsize>,
-    writes: JoinSet<(String, Job, Result<u64, sqlx::Error>, Duration)>,
+    writes: JoinSet<(TenantKey, Attempt)>,
+    /// Which tenant each write task writes, to know whose write panicked.
+    writing: HashMap<tokio::task::Id, TenantKey>,
     flushes: Vec<oneshot::Sender<()>>,
 }
 
 impl Scheduler {
-    fn new(
-        sink: MySqlPool,
-        live: Arc<Live>,
-        concurrency: usize,
-        unwritten: Arc<AtomicUsize>,
-    ) -> Scheduler {
+    fn new(write: WriteFn, live: LiveView, concurrency: usize) -> Scheduler {
         Scheduler {
-            sink,
+            write,
             live,
             concurrency: concurrency.max(1),
             queues: HashMap::new(),
             waiting: 0,
-            unwritten,
             writes: JoinSet::new(),
+            writing: HashMap::new(),
             flushes: Vec::new(),
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self, mut inbox: Inbox) {
         let mut open = true;
         loop {
             self.start_writes();
@@ -139,18 +200,30 @@ impl Scheduler {
             }
             let next_retry = self.queues.values().filter_map(|q| q.retry_at).min();
             tokio::select! {
-                msg = rx.recv(), if open && self.waiting < MAX_WAITING => match msg {
+                msg = inbox.recv(), if open && self.waiting < MAX_WAITING => match msg {
                     Some(Msg::Write(job)) => {
                         self.waiting += 1;
-                        self.queues.entry(job.db.to_lowercase()).or_default().jobs.push_back(job);
+                        self.queues.entry(job.key.clone()).or_default().jobs.push_back(Arc::new(job));
                     }
                     Some(Msg::Flush(ack)) => self.flushes.push(ack),
                     None => open = false,
                 },
-                Some(done) = self.writes.join_next(), if !self.writes.is_empty() => match done {
-                    Ok((key, job, result, took)) => self.finished(key, job, result, took),
-                    Err(e) => tracing::error!(error = %e, "snapshot write task failed"),
-                },
+                Some(done) = self.writes.join_next_with_id(), if !self.writes.is_empty() => {
+                    let (id, key, attempt) = match done {
+                        Ok((id, (key, attempt))) => (id, key, attempt),
+                        Err(e) => {
+                            let Some(key) = self.writing.get(&e.id()).cloned() else {
+                                continue;
+                            };
+                            (e.id(), key, Attempt::Panicked(e.to_string()))
+                        }
+                    };
+                    self.writing.remove(&id);
+                    if self.finished(key, attempt) {
+                        self.waiting -= 1;
+                        inbox.done();
+                    }
+                }
                 _ = sleep_until(next_retry), if next_retry.is_some() => {}
             }
         }
@@ -166,34 +239,42 @@ impl Scheduler {
             if q.writing || q.retry_at.is_some_and(|t| t > now) {
                 continue;
             }
-            let Some(job) = q.jobs.pop_front() else {
+            let Some(job) = q.jobs.front().cloned() else {
                 continue;
             };
             q.writing = true;
             q.retry_at = None;
-            let (sink, key) = (self.sink.clone(), key.clone());
-            self.writes.spawn(async move {
-                let started = std::time::Instant::now();
-                let result = match sink.acquire().await {
-                    Ok(mut conn) => writer::write(&mut conn, &job.db, &job.snapshot).await,
-                    Err(e) => Err(e),
-                };
-                (key, job, result, started.elapsed())
+            let (write, key) = (self.write.clone(), key.clone());
+            let task = self.writes.spawn({
+                let key = key.clone();
+                async move {
+                    let started = std::time::Instant::now();
+                    let attempt = match write(job).await {
+                        Ok(rows) => Attempt::Written {
+                            rows,
+                            took: started.elapsed(),
+                        },
+                        Err(e) => Attempt::Failed(e),
+                    };
+                    (key, attempt)
+                }
             });
+            self.writing.insert(task.id(), key);
         }
     }
 
-    fn finished(
-        &mut self,
-        key: String,
-        job: Job,
-        result: Result<u64, sqlx::Error>,
-        took: Duration,
-    ) {
-        let q = self.queues.entry(key.clone()).or_default();
+    /// Records how the write of `key`'s first snapshot ended; true when that snapshot is done
+    /// with (written, or dropped for good).
+    fn finished(&mut self, key: TenantKey, attempt: Attempt) -> bool {
+        let Some(q) = self.queues.get_mut(&key) else {
+            return false;
+        };
         q.writing = false;
-        match result {
-            Ok(rows) => {
+        let Some(job) = q.jobs.front().cloned() else {
+            return false;
+        };
+        let settled = match attempt {
+            Attempt::Written { rows, took } => {
                 q.attempt = 0;
                 tracing::info!(
                     tenant = %job.code,
@@ -204,24 +285,23 @@ impl Scheduler {
                 );
                 let at = self
                     .live
-                    .timezone
+                    .timezone()
                     .from_local_datetime(&job.snapshot.at)
                     .earliest()
                     .map(|t| t.timestamp());
-                self.live.status.snapshot_written(
+                self.live.status().snapshot_written(
                     &job.code,
                     at,
                     &job.snapshot.cadences(),
                     rows,
                     took.as_secs_f64(),
                 );
-                self.waiting -= 1;
-                self.unwritten.fetch_sub(1, Ordering::SeqCst);
+                true
             }
-            Err(e) if is_permanent(&e) => {
+            Attempt::Failed(e) if is_permanent(&e) => {
                 q.attempt = 0;
                 self.live
-                    .status
+                    .status()
                     .write_failed(&job.code, &describe(&e), false);
                 if let Some(suppressed) = WARNINGS.check(&format!("snapshot dropped {}", job.code))
                 {
@@ -231,13 +311,12 @@ impl Scheduler {
                          flowtally migrate if the database is there)"
                     );
                 }
-                self.waiting -= 1;
-                self.unwritten.fetch_sub(1, Ordering::SeqCst);
+                true
             }
-            Err(e) => {
+            Attempt::Failed(e) => {
                 q.attempt += 1;
                 let error = describe(&e);
-                self.live.status.write_failed(&job.code, &error, true);
+                self.live.status().write_failed(&job.code, &error, true);
                 if let Some(suppressed) = WARNINGS.check(&format!("snapshot write {}", job.code)) {
                     tracing::warn!(
                         tenant = %job.code, db = %job.db, %error, attempt = q.attempt, suppressed,
@@ -245,12 +324,27 @@ impl Scheduler {
                     );
                 }
                 q.retry_at = Some(Instant::now() + backoff(q.attempt));
-                q.jobs.push_front(job);
+                false
+            }
+            Attempt::Panicked(panic) => {
+                q.attempt += 1;
+                let error = format!("the write task panicked: {panic}");
+                self.live.status().write_failed(&job.code, &error, true);
+                tracing::error!(
+                    tenant = %job.code, db = %job.db, %error, attempt = q.attempt,
+                    "snapshot write failed; retrying"
+                );
+                q.retry_at = Some(Instant::now() + backoff(q.attempt));
+                false
+            }
+        };
+        if settled {
+            q.jobs.pop_front();
+            if q.jobs.is_empty() {
+                self.queues.remove(&key);
             }
         }
-        if q.jobs.is_empty() && !q.writing {
-            self.queues.remove(&key);
-        }
+        settled
     }
 }
 

@@ -29,13 +29,12 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use flowtally::http::dashboard::{self, feed};
-use flowtally::live::Live;
+use flowtally::live::{History, LiveWriter, Ready, Stage, TenantKey, TenantSlot, Totals};
 use flowtally::model::clock::{local_time, Instant as ClockInstant};
 use flowtally::model::row::{
     Assignment, AssignmentStatus, Graph, Instance, Member, Node, Team, Token, TokenStatus,
 };
 use flowtally::model::{Change, Row, TenantState};
-use flowtally::service::slot::{History, Phase, Ready, TenantSlot, Totals};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 const KEY: &str = "bgerp_t_bench";
@@ -227,8 +226,9 @@ fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
     s
 }
 
-fn live_with(state: TenantState, now: i64) -> Arc<Live> {
-    let live = Arc::new(Live::new(TZ));
+/// The live state with one ready tenant, and its writer (the bench plays the applier).
+fn live_with(state: TenantState, now: i64) -> LiveWriter {
+    let live = LiveWriter::new(TZ);
     let mut history = History::new();
     for m in 0..360 {
         history.push_back(Totals {
@@ -237,12 +237,12 @@ fn live_with(state: TenantState, now: i64) -> Arc<Live> {
             queued: 25_000,
         });
     }
-    live.tenants.insert(
-        KEY.into(),
+    live.insert(
+        TenantKey::of_db(KEY),
         TenantSlot {
             code: "BENCH".into(),
             db: KEY.into(),
-            phase: Phase::Ready(Ready {
+            stage: Stage::Ready(Ready {
                 state,
                 loaded_at: None,
                 first_instant: ClockInstant(0),
@@ -251,8 +251,8 @@ fn live_with(state: TenantState, now: i64) -> Arc<Live> {
             }),
         },
     );
-    live.status.streaming();
-    live.status.idle();
+    live.status().streaming();
+    live.status().idle();
     live
 }
 
@@ -330,7 +330,8 @@ pub async fn run(tokens: u64, client_secs: u64, seed: u64) -> Result<DashboardRe
     let state = tokio::task::spawn_blocking(move || build_state(tokens, now, seed)).await?;
     r.build_secs = t.elapsed().as_secs_f64();
     r.rows = state.rows();
-    let live = live_with(state, now);
+    let applier = live_with(state, now);
+    let live = applier.view();
     let app = flowtally::http::router(live.clone());
 
     crate::progress("dashboard: page and live update timings");
@@ -350,7 +351,7 @@ pub async fn run(tokens: u64, client_secs: u64, seed: u64) -> Result<DashboardRe
         let page = t.elapsed().as_secs_f64();
         let (l, n) = (live.clone(), chrono::Utc::now().timestamp());
         let t = Instant::now();
-        let d = match dashboard::compute(&l, KEY, n) {
+        let d = match dashboard::compute(&l, &TenantKey::of_db(KEY), n) {
             dashboard::Computed::Ready(d) => d,
             _ => anyhow::bail!("the bench tenant is not ready"),
         };
@@ -360,7 +361,7 @@ pub async fn run(tokens: u64, client_secs: u64, seed: u64) -> Result<DashboardRe
         let render = t.elapsed().as_secs_f64();
         std::hint::black_box(html);
         let t = Instant::now();
-        std::hint::black_box(feed::render(&l, KEY, n));
+        std::hint::black_box(feed::render(&l, &TenantKey::of_db(KEY), n));
         let update = t.elapsed().as_secs_f64();
         // The first calls warm caches and the allocator.
         if i >= 3 {
@@ -380,8 +381,9 @@ pub async fn run(tokens: u64, client_secs: u64, seed: u64) -> Result<DashboardRe
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let stop = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (live, stop) = (live.clone(), stop.clone());
+        let stop = stop.clone();
         tokio::spawn(async move {
+            let key = TenantKey::of_db(KEY);
             let mut rng = SmallRng::seed_from_u64(99);
             let mut id = 10_000_000i64;
             while stop.load(Ordering::Relaxed) == 0 {
@@ -396,7 +398,7 @@ pub async fn run(tokens: u64, client_secs: u64, seed: u64) -> Result<DashboardRe
                         spawned_at: Some(at(chrono::Utc::now().timestamp())),
                         completed_at: None,
                     }));
-                    if let Some(mut slot) = live.tenants.get_mut(KEY) {
+                    if let Some(mut slot) = applier.get_mut(&key) {
                         slot.apply(change);
                     }
                 }

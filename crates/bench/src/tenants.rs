@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use flowtally::config::Config;
-use flowtally::live::Live;
+use flowtally::live::status::Steps;
+use flowtally::live::{LiveView, LiveWriter, TenantKey, TenantSlot};
 use flowtally::model::View;
-use flowtally::service::{self, shutdown};
-use flowtally::status::Steps;
+use flowtally::service;
+use flowtally::shutdown;
 use flowtally::tenants::Tenant;
 use flowtally_testkit::simulate;
 use sqlx::MySqlPool;
@@ -136,12 +137,14 @@ pub async fn bench_tenants(
         cfg.load_concurrency = c;
     }
     r.load_concurrency = cfg.load_concurrency;
-    let live = Arc::new(Live::new(cfg.timezone));
+    let applier = LiveWriter::new(cfg.timezone);
+    let live = applier.view();
     let (trigger, stop) = shutdown::channel();
     let started = Instant::now();
-    let run = tokio::spawn(service::run(cfg, live.clone(), stop));
+    let tasks = flowtally::service::tasks::Tasks::new(trigger.clone(), stop);
+    let run = tokio::spawn(service::run(cfg, applier, tasks));
     loop {
-        let loaded = live.tenants.iter().filter(|s| s.ready().is_some()).count();
+        let loaded = live.iter().filter(|s| s.ready().is_some()).count();
         if loaded == n {
             break;
         }
@@ -157,7 +160,7 @@ pub async fn bench_tenants(
     ));
     crate::sys::trim();
     r.rss_loaded = rss_bytes().unwrap_or(0);
-    while live.status.report().writes.last_by_tenant.len() < n {
+    while live.status().report().writes.last_by_tenant.len() < n {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     r.first_snapshots_secs = started.elapsed().as_secs_f64();
@@ -192,7 +195,7 @@ pub async fn bench_tenants(
     r.boundary_written = boundaries
         .await
         .map_err(|e| anyhow!("boundary watch: {e}"))?;
-    r.steps = live.status.applier_steps();
+    r.steps = live.status().applier_steps();
     r.checkpoints = r.steps.get("checkpoint").map_or(0, |s| s.count);
     trigger.fire();
     run.await
@@ -207,7 +210,7 @@ pub async fn bench_tenants(
 /// stops the traffic.
 async fn probe(
     pool: &MySqlPool,
-    live: &Live,
+    live: &LiveView,
     db: &str,
     secs: u64,
     stop: &AtomicBool,
@@ -216,7 +219,7 @@ async fn probe(
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut latencies = Vec::new();
         let mut conn = pool.acquire().await?.detach();
-        let key = db.to_lowercase();
+        let key = TenantKey::of_db(db);
         let mut k = 0i64;
         while Instant::now() < deadline {
             let id = PROBE_BASE + k;
@@ -233,7 +236,6 @@ async fn probe(
                 .context("probe")?;
             loop {
                 let applied = live
-                    .tenants
                     .get(&key)
                     .and_then(|s| s.ready().map(|r| r.state.has_token(id)))
                     .unwrap_or(false);
@@ -258,7 +260,7 @@ async fn probe(
 
 /// Every boundary crossed until `stop`: how long after it every tenant's snapshot of it was
 /// written.
-async fn watch_boundaries(live: Arc<Live>, n: usize, stop: Arc<AtomicBool>) -> Vec<(i64, f64)> {
+async fn watch_boundaries(live: LiveView, n: usize, stop: Arc<AtomicBool>) -> Vec<(i64, f64)> {
     let mut out = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let next = (now_epoch() / 60 + 1) * 60;
@@ -266,7 +268,7 @@ async fn watch_boundaries(live: Arc<Live>, n: usize, stop: Arc<AtomicBool>) -> V
         tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
         loop {
             let written = live
-                .status
+                .status()
                 .report()
                 .writes
                 .last_by_tenant
@@ -293,12 +295,12 @@ fn empty_tenant_bytes() -> f64 {
     const N: usize = 10_000;
     crate::sys::trim();
     let before = rss_bytes().unwrap_or(0);
-    let live = Live::new(crate::TZ);
+    let live = LiveWriter::new(crate::TZ);
     for i in 0..N {
         let db = format!("bgerp_t_empty{i:05}");
-        live.tenants.insert(
-            db.clone(),
-            flowtally::service::slot::TenantSlot::loading(format!("EMPTY{i:05}"), db, 1, 0),
+        live.insert(
+            TenantKey::of_db(&db),
+            TenantSlot::loading(format!("EMPTY{i:05}"), db, 1, 0),
         );
     }
     let after = rss_bytes().unwrap_or(0);

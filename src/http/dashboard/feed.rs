@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::{compute, Computed};
 use crate::http::now_secs;
-use crate::live::Live;
+use crate::live::{LiveView, TenantKey};
+use crate::shutdown::Shutdown;
 
 /// What one second's computation published.
 #[derive(Debug)]
@@ -40,19 +41,22 @@ pub struct Frame {
 type Slot = watch::Sender<Option<Arc<Frame>>>;
 
 pub struct Feeds {
-    live: Arc<Live>,
-    feeds: Mutex<HashMap<String, Slot>>,
+    live: LiveView,
+    /// Every event stream ends when it fires (the server's graceful shutdown waits for them).
+    shutdown: Shutdown,
+    feeds: Mutex<HashMap<TenantKey, Slot>>,
 }
 
 impl Feeds {
-    pub fn new(live: Arc<Live>) -> Arc<Feeds> {
+    pub fn new(live: LiveView, shutdown: Shutdown) -> Arc<Feeds> {
         Arc::new(Feeds {
             live,
+            shutdown,
             feeds: Mutex::new(HashMap::new()),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, Slot>> {
         self.feeds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -62,22 +66,22 @@ impl Feeds {
     }
 
     /// A receiver of tenant `key`'s frames, starting its feed if none runs.
-    pub fn subscribe(self: &Arc<Self>, key: &str) -> watch::Receiver<Option<Arc<Frame>>> {
+    pub fn subscribe(self: &Arc<Self>, key: &TenantKey) -> watch::Receiver<Option<Arc<Frame>>> {
         let mut feeds = self.lock();
         if let Some(tx) = feeds.get(key) {
             return tx.subscribe();
         }
         let (tx, rx) = watch::channel(None);
-        feeds.insert(key.to_string(), tx.clone());
+        feeds.insert(key.clone(), tx.clone());
         drop(feeds);
-        tokio::spawn(run(self.clone(), key.to_string(), tx));
+        tokio::spawn(run(self.clone(), key.clone(), tx));
         rx
     }
 
     /// The server-sent event stream of tenant `key` for one client.
     pub fn events(
         self: &Arc<Self>,
-        key: &str,
+        key: &TenantKey,
     ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + Send + 'static> {
         let rx = self.subscribe(key);
         let stream = futures_util::stream::unfold((rx, None::<u64>), |(mut rx, last)| async move {
@@ -105,12 +109,13 @@ impl Feeds {
                 return Some((Ok(event), (rx, Some(frame.seq))));
             }
         });
+        let stream = stream.take_until(self.shutdown.fired_owned());
         Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
     }
 }
 
 /// The feed of one tenant, until its last client has gone.
-async fn run(feeds: Arc<Feeds>, key: String, tx: Slot) {
+async fn run(feeds: Arc<Feeds>, key: TenantKey, tx: Slot) {
     let mut prev: Option<Arc<Frame>> = None;
     loop {
         let (live, k) = (feeds.live.clone(), key.clone());
@@ -143,11 +148,11 @@ fn until_next_second() -> Duration {
 
 /// The tenant's dashboard sections at `now`, and its state (`ready`, `loading`, `gone`).
 pub fn render(
-    live: &Live,
-    key: &str,
+    live: &LiveView,
+    key: &TenantKey,
     now: i64,
 ) -> (String, &'static str, Vec<(&'static str, String)>) {
-    let at = super::render::time(crate::model::clock::local_time(now, live.timezone));
+    let at = super::render::time(crate::model::clock::local_time(now, live.timezone()));
     match compute(live, key, now) {
         Computed::Ready(d) => (at, "ready", super::render::sections(&d)),
         Computed::Loading(code) => (

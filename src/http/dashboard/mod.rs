@@ -29,7 +29,7 @@ use super::access::Grant;
 use super::health::health;
 use super::{now_secs, App};
 use crate::http::api::tenant_list;
-use crate::live::Live;
+use crate::live::{LiveView, TenantKey};
 use crate::model::clock::local_time;
 use crate::model::View;
 
@@ -53,10 +53,10 @@ pub enum Computed {
 }
 
 /// Tenant `key`'s dashboard at `now` (epoch seconds), from the same `state.view` as the API.
-pub fn compute(live: &Live, key: &str, now: i64) -> Computed {
-    let at = local_time(now, live.timezone);
+pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
+    let at = local_time(now, live.timezone());
     let (code, snapshot, names, history) = {
-        let Some(slot) = live.tenants.get(key) else {
+        let Some(slot) = live.get(key) else {
             return Computed::Unknown;
         };
         let Some(ready) = slot.ready() else {
@@ -76,9 +76,9 @@ pub fn compute(live: &Live, key: &str, now: i64) -> Computed {
         snapshot,
         names,
         history,
-        report: live.status.report(),
+        report: live.status().report(),
         now,
-        timezone: live.timezone,
+        timezone: live.timezone(),
     })))
 }
 
@@ -129,15 +129,15 @@ pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
     html(status, render::message_page(title, text, assets::VERSION))
 }
 
-fn tenant_lines(live: &Live, grant: &Grant, now: i64) -> Vec<TenantLine> {
-    let report = live.status.report();
-    let at = local_time(now, live.timezone);
+fn tenant_lines(live: &LiveView, grant: &Grant, now: i64) -> Vec<TenantLine> {
+    let report = live.status().report();
+    let at = local_time(now, live.timezone());
     tenant_list(live)
         .into_iter()
         .filter(|t| grant.may_read(&t.code))
         .map(|t| {
             let wip = t.database.as_deref().and_then(|db| {
-                let slot = live.tenants.get(&db.to_lowercase())?;
+                let slot = live.get(&TenantKey::of_db(db))?;
                 let ready = slot.ready()?;
                 let snap = ready.state.view(at, &[View::Summary]);
                 Some(model::wip_and_queued(model::summary_rows(&snap)).0)
@@ -156,7 +156,7 @@ fn tenant_lines(live: &Live, grant: &Grant, now: i64) -> Vec<TenantLine> {
                 },
                 last_snapshot: report.writes.last_by_tenant.get(&t.code).map_or_else(
                     || "none yet".into(),
-                    |e| render::time(local_time(*e, live.timezone)),
+                    |e| render::time(local_time(*e, live.timezone())),
                 ),
                 wip: wip.map_or_else(|| "—".into(), render::int),
                 code: t.code,
@@ -167,8 +167,8 @@ fn tenant_lines(live: &Live, grant: &Grant, now: i64) -> Vec<TenantLine> {
         .collect()
 }
 
-fn service_line(live: &Live, now: i64) -> (Level, String) {
-    let r = live.status.report();
+fn service_line(live: &LiveView, now: i64) -> (Level, String) {
+    let r = live.status().report();
     match health(&r, now) {
         Ok(()) => (
             Level::Info,

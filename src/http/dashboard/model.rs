@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::http::health::health;
+use crate::live::slot::Totals;
+use crate::live::status::{Phase, Report};
 use crate::model::clock::local_time;
 use crate::model::decimal::Dec2;
 use crate::model::dims::Dims;
@@ -29,8 +31,6 @@ use crate::model::views::trends::{TrendRow, WINDOW_DAYS};
 use crate::model::views::workload::WorkloadRow;
 use crate::model::views::ViewRows;
 use crate::model::{Snapshot, View};
-use crate::service::slot::Totals;
-use crate::status::{Phase, Report};
 
 /// Bottleneck rows shown.
 pub const TOP_BOTTLENECKS: usize = 10;

@@ -400,8 +400,8 @@ fn shade(wip: i64, max: i64) -> u8 {
 fn kpis(d: &Dashboard) -> Vec<Kpi> {
     let k = &d.kpi;
     let freshness = match (k.phase, k.lag_secs) {
-        (crate::status::Phase::Streaming, 0) => "caught up".to_string(),
-        (crate::status::Phase::Streaming, lag) => format!("{} behind", duration(lag)),
+        (crate::live::status::Phase::Streaming, 0) => "caught up".to_string(),
+        (crate::live::status::Phase::Streaming, lag) => format!("{} behind", duration(lag)),
         (phase, _) => phase.label().to_string(),
     };
     vec![

@@ -1,20 +1,18 @@
 //! The dashboard against the API on an in-memory factory: the router called with
 //! `tower::ServiceExt::oneshot`, as a browser or `curl` would call it.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use chrono::NaiveDateTime;
 use tower::ServiceExt;
 
 use crate::config::{AccessEntry, Credential, HttpConfig, TenantScope};
-use crate::live::Live;
+use crate::live::LiveView;
+use crate::live::{History, LiveWriter, Ready, Stage, TenantKey, TenantSlot, Totals};
 use crate::model::clock::{local_time, Instant};
 use crate::model::dims::tests::{member, node, team};
 use crate::model::row::*;
 use crate::model::{Change, TenantState};
-use crate::service::slot::{History, Phase, Ready, TenantSlot, Totals};
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 
@@ -116,8 +114,8 @@ pub fn factory(now: i64) -> TenantState {
 
 /// A `Live` serving tenant ACME (database bgerp_t_acme) with [`factory`], and tenant B
 /// (loading).
-pub fn live_with_factory(now: i64) -> Arc<Live> {
-    let live = Arc::new(Live::new(TZ));
+pub fn live_with_factory(now: i64) -> LiveView {
+    let live = LiveWriter::new(TZ);
     let mut history = History::new();
     for m in 0..30 {
         history.push_back(Totals {
@@ -126,12 +124,12 @@ pub fn live_with_factory(now: i64) -> Arc<Live> {
             queued: 5,
         });
     }
-    live.tenants.insert(
-        "bgerp_t_acme".into(),
+    live.insert(
+        TenantKey::of_db("bgerp_t_acme"),
         TenantSlot {
             code: "ACME".into(),
             db: "bgerp_t_acme".into(),
-            phase: Phase::Ready(Ready {
+            stage: Stage::Ready(Ready {
                 state: factory(now),
                 loaded_at: None,
                 first_instant: Instant(0),
@@ -140,13 +138,13 @@ pub fn live_with_factory(now: i64) -> Arc<Live> {
             }),
         },
     );
-    live.tenants.insert(
-        "bgerp_t_b".into(),
+    live.insert(
+        TenantKey::of_db("bgerp_t_b"),
         TenantSlot::loading("B".into(), "bgerp_t_b".into(), 1, now),
     );
-    live.status.streaming();
-    live.status.idle();
-    live
+    live.status().streaming();
+    live.status().idle();
+    live.view()
 }
 
 async fn get(

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::model::row::LeftOut;
 use crate::model::{Change, Row};
 use crate::ratelimit::WARNINGS;
+use crate::tenants::TenantKey;
 
 /// Why a changed row counts in no metric or only in some, as far as the row alone tells (a
 /// node missing from routing_node needs the tenant's state: see [`LeftOutLog`]), with its id.
@@ -38,14 +39,14 @@ pub(super) fn log_bad_row(tenant: &str, change: &Change) {
 /// The rows each served tenant had left out at the last check, to log what is new.
 #[derive(Default)]
 pub(super) struct LeftOutLog {
-    seen: HashMap<String, BTreeMap<LeftOut, i64>>,
+    seen: HashMap<TenantKey, BTreeMap<LeftOut, i64>>,
 }
 
 impl LeftOutLog {
     /// Logs every reason whose count grew since the last check of tenant `key` (rate-limited
     /// per tenant and reason), and remembers `now`.
-    pub(super) fn check(&mut self, key: &str, tenant: &str, now: BTreeMap<LeftOut, i64>) {
-        let seen = self.seen.entry(key.to_string()).or_default();
+    pub(super) fn check(&mut self, key: &TenantKey, tenant: &str, now: BTreeMap<LeftOut, i64>) {
+        let seen = self.seen.entry(key.clone()).or_default();
         for (reason, &rows) in &now {
             let before = seen.get(reason).copied().unwrap_or(0);
             if rows <= before {
@@ -66,7 +67,7 @@ impl LeftOutLog {
         *seen = now;
     }
 
-    pub(super) fn forget(&mut self, key: &str) {
+    pub(super) fn forget(&mut self, key: &TenantKey) {
         self.seen.remove(key);
     }
 

@@ -23,12 +23,12 @@ pub struct TenantSlot {
     pub code: String,
     /// The tenant database, named as on the server.
     pub db: String,
-    pub phase: Phase,
+    pub stage: Stage,
 }
 
 // Nearly every slot is ready: boxing that variant would only add an indirection to every change.
 #[allow(clippy::large_enum_variant)]
-pub enum Phase {
+pub enum Stage {
     Loading(Loading),
     Ready(Ready),
 }
@@ -108,7 +108,7 @@ impl TenantSlot {
         TenantSlot {
             code,
             db,
-            phase: Phase::Loading(Loading {
+            stage: Stage::Loading(Loading {
                 load,
                 since,
                 queue: Vec::new(),
@@ -118,35 +118,35 @@ impl TenantSlot {
     }
 
     pub fn ready(&self) -> Option<&Ready> {
-        match &self.phase {
-            Phase::Ready(r) => Some(r),
-            Phase::Loading(_) => None,
+        match &self.stage {
+            Stage::Ready(r) => Some(r),
+            Stage::Loading(_) => None,
         }
     }
 
     pub fn ready_mut(&mut self) -> Option<&mut Ready> {
-        match &mut self.phase {
-            Phase::Ready(r) => Some(r),
-            Phase::Loading(_) => None,
+        match &mut self.stage {
+            Stage::Ready(r) => Some(r),
+            Stage::Loading(_) => None,
         }
     }
 
     pub fn is_loading(&self) -> bool {
-        matches!(self.phase, Phase::Loading(_))
+        matches!(self.stage, Stage::Loading(_))
     }
 
     /// The load this slot waits for, if it is loading.
     pub fn awaited_load(&self) -> Option<u64> {
-        match &self.phase {
-            Phase::Loading(l) => Some(l.load),
-            Phase::Ready(_) => None,
+        match &self.stage {
+            Stage::Loading(l) => Some(l.load),
+            Stage::Ready(_) => None,
         }
     }
 
     pub fn apply(&mut self, change: Change) {
-        match &mut self.phase {
-            Phase::Loading(l) => l.queue.push(change),
-            Phase::Ready(r) => r.state.apply(change),
+        match &mut self.stage {
+            Stage::Loading(l) => l.queue.push(change),
+            Stage::Ready(r) => r.state.apply(change),
         }
     }
 
@@ -154,12 +154,12 @@ impl TenantSlot {
     /// problem when that makes the state wrong (see the module doc); decided later while
     /// loading.
     pub fn drifted(&mut self, tx: &Transaction, problem: TableProblem) -> Option<TableProblem> {
-        match &mut self.phase {
-            Phase::Loading(l) => {
+        match &mut self.stage {
+            Stage::Loading(l) => {
                 l.drift.push((TxPoint::of(tx), problem));
                 None
             }
-            Phase::Ready(r) => (!r.saw(&TxPoint::of(tx))).then_some(problem),
+            Stage::Ready(r) => (!r.saw(&TxPoint::of(tx))).then_some(problem),
         }
     }
 
@@ -172,9 +172,9 @@ impl TenantSlot {
         base: (Vec<u8>, u64),
         first_instant: Instant,
     ) -> Option<TableProblem> {
-        let Phase::Loading(loading) = std::mem::replace(
-            &mut self.phase,
-            Phase::Loading(Loading {
+        let Stage::Loading(loading) = std::mem::replace(
+            &mut self.stage,
+            Stage::Loading(Loading {
                 load: 0,
                 since: 0,
                 queue: Vec::new(),
@@ -199,7 +199,7 @@ impl TenantSlot {
             .into_iter()
             .find(|(tx, _)| !ready.saw(tx))
             .map(|(_, p)| p);
-        self.phase = Phase::Ready(ready);
+        self.stage = Stage::Ready(ready);
         problem
     }
 }
