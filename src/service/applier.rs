@@ -537,3 +537,6 @@ fn part_work(r: &mut Ready, resync: bool) -> std::io::Result<PartWork> {
         PartWork::Changes(changes)
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -99,6 +99,11 @@ impl Inbox {
         self.rx.recv().await
     }
 
+    /// A message already waiting, if any.
+    pub fn try_recv(&mut self) -> Option<Msg> {
+        self.rx.try_recv().ok()
+    }
+
     /// One snapshot received is written, or dropped for good.
     pub fn done(&self) {
         self.unwritten.fetch_sub(1, Ordering::SeqCst);
