@@ -40,6 +40,8 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod http;
+#[cfg(test)]
+mod layering;
 pub mod live;
 pub mod model;
 pub mod ratelimit;

@@ -375,3 +375,129 @@ fn is_denied(d: &dyn sqlx::error::DatabaseError) -> bool {
     d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
         .is_some_and(|m| matches!(m.number(), 1044 | 1142 | 1143 | 1227))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::live::LiveWriter;
+
+    fn job(db: &str, minute: u32) -> Job {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(8, minute, 0))
+            .expect("a valid time");
+        Job {
+            key: TenantKey::of_db(db),
+            code: db.to_uppercase(),
+            db: db.into(),
+            snapshot: Snapshot {
+                at,
+                views: Vec::new(),
+            },
+        }
+    }
+
+    fn transient() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::other("connection reset"))
+    }
+
+    /// What the test sink wrote: database and minute of each snapshot, in order.
+    type Log = Arc<Mutex<Vec<(String, u32)>>>;
+
+    /// A sink that records what it wrote, failing or panicking as `script` says per attempt.
+    fn sink(
+        script: impl Fn(&Job, usize) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> (WriteFn, Log) {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let log = written.clone();
+        let write: WriteFn = Arc::new(move |job: Arc<Job>| {
+            let n = attempts.fetch_add(1, Ordering::SeqCst);
+            let outcome = script(&job, n);
+            let log = log.clone();
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                match outcome {
+                    Some("panic") => panic!("injected"),
+                    Some(_) => Err(transient()),
+                    None => {
+                        let minute = chrono::Timelike::minute(&job.snapshot.at);
+                        log.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((job.db.clone(), minute));
+                        Ok(1)
+                    }
+                }
+            })
+        });
+        (write, written)
+    }
+
+    async fn run_all(write: WriteFn, jobs: Vec<Job>) -> LiveWriter {
+        let live = LiveWriter::new(chrono_tz::UTC);
+        let (snapshots, task) = writer(write, live.view(), 2);
+        let task = tokio::spawn(task);
+        for j in jobs {
+            snapshots.write(j).await;
+        }
+        snapshots.flush().await;
+        assert!(snapshots.all_written());
+        drop(snapshots);
+        assert!(
+            task.await.is_ok(),
+            "the writer ends once its handles are gone"
+        );
+        live
+    }
+
+    fn of(written: &Mutex<Vec<(String, u32)>>, db: &str) -> Vec<u32> {
+        written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(d, _)| d == db)
+            .map(|(_, m)| *m)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_tenant_in_order_and_a_failing_one_holds_up_no_other() {
+        // Tenant a's first write fails three times; b's go through meanwhile.
+        let (write, written) = sink(|job, _| {
+            static FAILS: AtomicUsize = AtomicUsize::new(0);
+            (job.db == "a" && FAILS.fetch_add(1, Ordering::SeqCst) < 3).then_some("fail")
+        });
+        let jobs = vec![
+            job("a", 1),
+            job("b", 1),
+            job("a", 2),
+            job("b", 2),
+            job("a", 3),
+        ];
+        let live = run_all(write, jobs).await;
+        assert_eq!(of(&written, "a"), vec![1, 2, 3]);
+        assert_eq!(of(&written, "b"), vec![1, 2]);
+        let first_a = written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .position(|(d, _)| d == "a");
+        assert_eq!(
+            first_a,
+            Some(2),
+            "b's two snapshots land while a is retried"
+        );
+        let w = live.status().report().writes;
+        assert_eq!(w.failures, 3);
+        assert!(w.failing.is_empty(), "no longer failing once written");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_panics_is_retried_and_nothing_is_lost() {
+        let (write, written) = sink(|_, attempt| (attempt == 0).then_some("panic"));
+        let live = run_all(write, vec![job("a", 1), job("a", 2)]).await;
+        assert_eq!(of(&written, "a"), vec![1, 2]);
+        assert_eq!(live.status().report().writes.failures, 1);
+    }
+}

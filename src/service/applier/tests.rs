@@ -390,13 +390,15 @@ async fn a_snapshot_holds_exactly_the_transactions_dated_before_its_instant() {
     })
     .await;
     // Dated before T0+60: in its snapshot, which the next transaction (at T0+60 itself) releases.
-    h.tx(T0 + 59, vec![up("bgerp_t_a", waiting_token(2))])
-        .await;
-    h.tx(T0 + 60, vec![up("bgerp_t_a", waiting_token(3))])
-        .await;
+    h.tx(T0 + 59, vec![up("bgerp_t_a", waiting_token(2))]).await;
+    h.tx(T0 + 60, vec![up("bgerp_t_a", waiting_token(3))]).await;
     let first = h.written().await;
     assert_eq!((epoch(&first), first.code.as_str()), (T0 + 60, "A"));
-    assert_eq!(wip(&first), 2, "tokens 1 and 2, not 3 (dated at the instant)");
+    assert_eq!(
+        wip(&first),
+        2,
+        "tokens 1 and 2, not 3 (dated at the instant)"
+    );
     // Idle: the next instant once the wall clock passed it, with token 3.
     h.idle_at(T0 + 119).await;
     settle().await;
@@ -407,7 +409,10 @@ async fn a_snapshot_holds_exactly_the_transactions_dated_before_its_instant() {
     assert_eq!(h.report().last_instant, Some(T0 + 120));
     let stopped = h.stop().await;
     assert!(stopped.result.is_ok());
-    let last = stopped.checkpoints.last().expect("a checkpoint at shutdown");
+    let last = stopped
+        .checkpoints
+        .last()
+        .expect("a checkpoint at shutdown");
     assert_eq!(last.written[&Cadence::OneMinute], T0 + 120);
 }
 
@@ -441,7 +446,10 @@ async fn a_load_gets_the_changes_that_waited_for_it_and_no_snapshot_before_its_f
     {
         let slot = h.live.get(&a).expect("served");
         let r = slot.ready().expect("ready once loaded");
-        assert!(r.state.has_token(1) && r.state.has_token(2), "queue replayed");
+        assert!(
+            r.state.has_token(1) && r.state.has_token(2),
+            "queue replayed"
+        );
         assert_eq!(r.first_instant, Instant(T0 + 60));
     }
     // The instant T0+60 was passed while loading, before the load finished: its snapshot is
@@ -494,10 +502,7 @@ async fn a_tenant_deactivated_gets_no_snapshot_after_the_deactivating_commit() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_position_starts_over_at_the_binlog_end() {
     let mut h = Harness::start(Setup {
-        slots: vec![(
-            "bgerp_t_a",
-            ready("A", "bgerp_t_a", state_of(routing())),
-        )],
+        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(routing())))],
         ..Setup::default()
     })
     .await;
@@ -537,10 +542,7 @@ async fn a_lost_position_starts_over_at_the_binlog_end() {
 #[tokio::test(start_paused = true)]
 async fn no_checkpoint_passes_a_snapshot_not_yet_written() {
     let mut h = Harness::start(Setup {
-        slots: vec![(
-            "bgerp_t_a",
-            ready("A", "bgerp_t_a", state_of(routing())),
-        )],
+        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(routing())))],
         ..Setup::default()
     })
     .await;
@@ -565,10 +567,7 @@ async fn no_checkpoint_passes_a_snapshot_not_yet_written() {
 #[tokio::test(start_paused = true)]
 async fn a_slow_writer_holds_the_applier_back_and_nothing_is_lost() {
     let mut h = Harness::start(Setup {
-        slots: vec![(
-            "bgerp_t_a",
-            ready("A", "bgerp_t_a", state_of(routing())),
-        )],
+        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(routing())))],
         snapshot_room: 1,
         ..Setup::default()
     })
