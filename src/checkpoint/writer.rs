@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant as Clock;
 
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -236,7 +235,7 @@ impl Store {
     }
 
     fn write(&mut self, job: Job) -> Outcome {
-        let started = Clock::now();
+        let started = std::time::Instant::now();
         let mut outcome = match self.commit(job) {
             Ok(bytes_written) => {
                 let bytes_written = bytes_written + self.compact();

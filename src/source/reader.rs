@@ -9,6 +9,7 @@ use super::binlog::{
 };
 use super::Position;
 use crate::backoff::backoff;
+use crate::causes::Causes;
 use crate::ratelimit::WARNINGS;
 
 /// What the applier hears from the reader.
@@ -47,14 +48,14 @@ pub async fn run(options: BinlogOptions, from: Position, out: mpsc::Sender<Sourc
                             return;
                         }
                     }
-                    Err(e) if e.is_retryable() => break e.to_string(),
+                    Err(e) if e.is_retryable() => break Causes(&e).to_string(),
                     Err(e) => {
                         let _ = out.send(stopped(&options, e).await).await;
                         return;
                     }
                 }
             },
-            Err(e) if e.is_retryable() => e.to_string(),
+            Err(e) if e.is_retryable() => Causes(&e).to_string(),
             Err(e) => {
                 let _ = out.send(stopped(&options, e).await).await;
                 return;
@@ -89,7 +90,10 @@ async fn stopped(options: &BinlogOptions, e: StreamError) -> SourceEvent {
 async fn server_now(options: &BinlogOptions) -> Result<ServerInfo, StreamError> {
     let mut conn = mysql_async::Conn::new(options.opts.clone())
         .await
-        .map_err(|e| StreamError::Disconnected(e.to_string()))?;
+        .map_err(|e| StreamError::Disconnected {
+            doing: "reading the binlog end".into(),
+            cause: e.into(),
+        })?;
     let info = check_server(&mut conn)
         .await
         .map_err(|e| StreamError::Fatal(e.to_string()));

@@ -954,7 +954,13 @@ async fn idle_server_sends_heartbeats_and_silence_times_out(flavor: Flavor) {
             Err(e) => break e,
         }
     };
-    assert!(matches!(err, StreamError::Disconnected(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StreamError::Disconnected { .. } | StreamError::Closed(_)
+        ),
+        "{err:?}"
+    );
     assert!(err.is_retryable());
 }
 

@@ -64,9 +64,16 @@ pub enum StreamError {
     /// Neither an event nor a heartbeat within 3 heartbeat periods.
     #[error("no binlog event or heartbeat within {0:?}")]
     Timeout(Duration),
-    /// The connection ended (server shutdown, network, crash).
+    /// The connection ended (server shutdown, network, crash), or could not be made.
+    #[error("binlog connection lost: {doing}")]
+    Disconnected {
+        doing: String,
+        #[source]
+        cause: DriverError,
+    },
+    /// The server closed the stream.
     #[error("binlog connection lost: {0}")]
-    Disconnected(String),
+    Closed(String),
     /// One event could not be read or decoded (including a panic inside the driver).
     #[error("could not decode a binlog event: {0}")]
     Decode(String),
@@ -76,7 +83,10 @@ impl StreamError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            StreamError::Timeout(_) | StreamError::Disconnected(_) | StreamError::Decode(_)
+            StreamError::Timeout(_)
+                | StreamError::Disconnected { .. }
+                | StreamError::Closed(_)
+                | StreamError::Decode(_)
         )
     }
 }
@@ -287,7 +297,7 @@ impl BinlogStream {
                 self.decoder.position(),
                 panic_message(&panic)
             ))),
-            Ok(None) => Err(StreamError::Disconnected(
+            Ok(None) => Err(StreamError::Closed(
                 "the server ended the binlog stream (shutdown or replica kicked out)".into(),
             )),
             Ok(Some(Ok(event))) => Ok(event),
@@ -366,7 +376,10 @@ fn connect_error(err: mysql_async::Error, stage: Stage, flavor: Option<Flavor>) 
             StreamError::PositionLost(se.message)
         }
         mysql_async::Error::Url(e) => StreamError::Fatal(format!("{doing}: {e}")),
-        other => StreamError::Disconnected(format!("{doing}: {other}")),
+        other => StreamError::Disconnected {
+            doing: doing.to_string(),
+            cause: DriverError::from(other),
+        },
     }
 }
 
@@ -386,12 +399,49 @@ fn stream_error(err: mysql_async::Error) -> StreamError {
             mysql_async::IoError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
                 StreamError::Decode(io.to_string())
             }
-            other => StreamError::Disconnected(other.to_string()),
+            other => StreamError::Disconnected {
+                doing: "reading the binlog".into(),
+                cause: DriverError::from(mysql_async::Error::Io(other)),
+            },
         },
         mysql_async::Error::Driver(mysql_async::DriverError::UnexpectedPacket { payload }) => {
             StreamError::Decode(format!("unexpected packet of {} bytes", payload.len()))
         }
-        other => StreamError::Disconnected(other.to_string()),
+        other => StreamError::Disconnected {
+            doing: "reading the binlog".into(),
+            cause: DriverError::from(other),
+        },
+    }
+}
+
+/// A driver error kept whole as the cause of a [`StreamError`] (shared: stream errors are
+/// cloned into status and events).
+#[derive(Debug, Clone)]
+pub struct DriverError(std::sync::Arc<mysql_async::Error>);
+
+impl From<mysql_async::Error> for DriverError {
+    fn from(e: mysql_async::Error) -> Self {
+        DriverError(std::sync::Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two stream errors are the same when they say the same (the driver's errors have no
+/// equality of their own).
+impl PartialEq for DriverError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
     }
 }
 
