@@ -10,6 +10,8 @@ use sqlx::MySqlPool;
 use crate::config::Config;
 use crate::db::describe;
 use crate::model::View;
+use crate::sink::lease::Fenced;
+use crate::sink::writer::WriteError;
 use crate::sink::{migrate::missing_tables, writer};
 use crate::source::snapshot::{load_tenant, LoadError};
 use crate::tenants::Tenant;
@@ -37,6 +39,18 @@ pub enum RefreshError {
     Load(#[from] LoadError),
     #[error("{}", describe(.0))]
     Db(#[from] sqlx::Error),
+    /// Only a leased write can be fenced, and refresh writes without a lease: never met.
+    #[error(transparent)]
+    Fenced(#[from] Fenced),
+}
+
+impl From<WriteError> for RefreshError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Db(e) => RefreshError::Db(e),
+            WriteError::Fenced(f) => RefreshError::Fenced(f),
+        }
+    }
 }
 
 /// Refreshes one tenant: rows written.
@@ -65,7 +79,7 @@ pub async fn refresh_tenant(
     let mut loaded = load_tenant(&mut r, db, at.date()).await?;
     drop(r);
     let snapshot = loaded.state.snapshot(at, views);
-    Ok(writer::write(&mut w, db, &snapshot).await?)
+    Ok(writer::write(&mut w, db, &snapshot, None).await?)
 }
 
 /// Runs the refresh of `tenants`, printing the cron script's lines to `out`. Returns whether

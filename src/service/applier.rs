@@ -281,6 +281,7 @@ impl Applier {
                     key,
                     code,
                     db,
+                    instant: t.0,
                     snapshot,
                 })
             })

@@ -159,6 +159,7 @@ pub async fn run(mut cfg: Config, live: LiveWriter, mut tasks: Tasks) -> Result<
     let cfg = Arc::new(cfg);
     let (snapshots, writer) = worker::writer(
         worker::pool_write(sink.clone()),
+        None,
         live.view(),
         cfg.write_concurrency,
     );

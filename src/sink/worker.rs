@@ -15,11 +15,12 @@ use std::time::Duration;
 use chrono::TimeZone;
 use futures_util::future::BoxFuture;
 use sqlx::MySqlPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::writer;
+use super::lease::{Fence, Fenced};
+use super::writer::{self, WriteError};
 use crate::backoff::backoff;
 use crate::db::describe;
 use crate::live::{LiveView, TenantKey};
@@ -33,7 +34,28 @@ pub struct Job {
     pub key: TenantKey,
     pub code: String,
     pub db: String,
+    /// The snapshot's instant, epoch seconds.
+    pub instant: i64,
     pub snapshot: Snapshot,
+}
+
+/// Whether this instance writes, as the lease says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Writing {
+    /// Without `[ha]`: every snapshot is written.
+    Alone,
+    /// The leader: snapshots are written under this lease.
+    Leader(Fence),
+    /// A standby: snapshots are held until the sink shows them committed by the leader.
+    Standby,
+}
+
+/// What the lease task tells the writer: whether to write, and the last instant the sink holds
+/// per tenant (the held snapshots up to it are let go of).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub writing: Writing,
+    pub committed: Arc<HashMap<TenantKey, i64>>,
 }
 
 /// What the applier sends the writer.
@@ -114,6 +136,7 @@ impl Inbox {
 /// dropped and its queue is written.
 pub fn writer(
     write: WriteFn,
+    lease: Option<watch::Receiver<Lease>>,
     live: LiveView,
     concurrency: usize,
 ) -> (
@@ -123,7 +146,7 @@ pub fn writer(
     let (snapshots, inbox) = channel(1024);
     (
         snapshots,
-        Scheduler::new(write, live, concurrency).run(inbox),
+        Scheduler::new(write, lease, live, concurrency).run(inbox),
     )
 }
 
@@ -147,26 +170,39 @@ enum Attempt {
     Failed(sqlx::Error),
     /// The write task panicked (a bug): retried like a failed write, and said.
     Panicked(String),
+    /// The lease was taken over: held until the lease says who writes.
+    Fenced(Fenced),
 }
 
-/// Writes one snapshot to the sink; the rows written. A function, so tests can stand in for the
-/// server.
-pub type WriteFn =
-    Arc<dyn Fn(Arc<Job>) -> BoxFuture<'static, Result<u64, sqlx::Error>> + Send + Sync>;
+/// Writes one snapshot to the sink, under the lease when there is one; the rows written. A
+/// function, so tests can stand in for the server.
+pub type WriteFn = Arc<
+    dyn Fn(Arc<Job>, Option<Fence>) -> BoxFuture<'static, Result<u64, WriteError>> + Send + Sync,
+>;
 
 /// Writes to the sink's pool, one connection per write.
 pub fn pool_write(sink: MySqlPool) -> WriteFn {
-    Arc::new(move |job: Arc<Job>| {
+    Arc::new(move |job: Arc<Job>, fence: Option<Fence>| {
         let sink = sink.clone();
         Box::pin(async move {
             let mut conn = sink.acquire().await?;
-            writer::write(&mut conn, &job.db, &job.snapshot).await
+            let leased = fence.as_ref().map(|fence| writer::Leased {
+                fence,
+                key: &job.key,
+                instant: job.instant,
+            });
+            writer::write(&mut conn, &job.db, &job.snapshot, leased).await
         })
     })
 }
 
 struct Scheduler {
     write: WriteFn,
+    /// The lease's word, under `[ha]`; `None` writes everything.
+    lease: Option<watch::Receiver<Lease>>,
+    writing_as: Writing,
+    /// A write was refused under this lease: nothing more is tried under it.
+    fenced: Option<u64>,
     live: LiveView,
     concurrency: usize,
     queues: HashMap<TenantKey, Queue>,
@@ -178,9 +214,21 @@ struct Scheduler {
 }
 
 impl Scheduler {
-    fn new(write: WriteFn, live: LiveView, concurrency: usize) -> Scheduler {
+    fn new(
+        write: WriteFn,
+        lease: Option<watch::Receiver<Lease>>,
+        live: LiveView,
+        concurrency: usize,
+    ) -> Scheduler {
+        let writing_as = match &lease {
+            Some(l) => l.borrow().writing.clone(),
+            None => Writing::Alone,
+        };
         Scheduler {
             write,
+            lease,
+            writing_as,
+            fenced: None,
             live,
             concurrency: concurrency.max(1),
             queues: HashMap::new(),
@@ -195,7 +243,9 @@ impl Scheduler {
         let mut open = true;
         loop {
             self.start_writes();
-            if self.waiting == 0 {
+            // A standby's held snapshots are not waited for: the leader writes them.
+            let standing_by = self.writing_as == Writing::Standby && self.writes.is_empty();
+            if self.waiting == 0 || standing_by {
                 for f in self.flushes.drain(..) {
                     let _ = f.send(());
                 }
@@ -229,13 +279,53 @@ impl Scheduler {
                         inbox.done();
                     }
                 }
+                changed = changed(&mut self.lease), if self.lease.is_some() => match changed {
+                    Some(lease) => {
+                        let settled = self.on_lease(lease);
+                        self.waiting -= settled;
+                        for _ in 0..settled {
+                            inbox.done();
+                        }
+                    }
+                    None => self.lease = None,
+                },
                 _ = sleep_until(next_retry), if next_retry.is_some() => {}
             }
         }
     }
 
-    /// Starts the first waiting snapshot of as many tenants as the concurrency allows.
+    /// The lease changed: writes as it says from now on; lets go of the held snapshots the
+    /// sink holds (how many).
+    fn on_lease(&mut self, lease: Lease) -> usize {
+        if lease.writing != self.writing_as {
+            tracing::info!(writing = ?lease.writing, "snapshot writer: lease changed");
+            self.fenced = None;
+            self.writing_as = lease.writing;
+        }
+        let mut settled = 0;
+        self.queues.retain(|key, q| {
+            let Some(&committed) = lease.committed.get(key) else {
+                return true;
+            };
+            // The one being written stays until its write ends.
+            let keep = usize::from(q.writing);
+            while q.jobs.len() > keep && q.jobs.get(keep).is_some_and(|j| j.instant <= committed) {
+                q.jobs.remove(keep);
+                settled += 1;
+            }
+            !q.jobs.is_empty()
+        });
+        settled
+    }
+
+    /// Starts the first waiting snapshot of as many tenants as the concurrency allows (none
+    /// while standing by, or fenced).
     fn start_writes(&mut self) {
+        let fence = match &self.writing_as {
+            Writing::Alone => None,
+            Writing::Leader(f) if self.fenced != Some(f.term) => Some(f.clone()),
+            Writing::Leader(_) | Writing::Standby => return,
+        };
         let now = Instant::now();
         for (key, q) in self.queues.iter_mut() {
             if self.writes.len() >= self.concurrency {
@@ -249,17 +339,18 @@ impl Scheduler {
             };
             q.writing = true;
             q.retry_at = None;
-            let (write, key) = (self.write.clone(), key.clone());
+            let (write, key, fence) = (self.write.clone(), key.clone(), fence.clone());
             let task = self.writes.spawn({
                 let key = key.clone();
                 async move {
                     let started = std::time::Instant::now();
-                    let attempt = match write(job).await {
+                    let attempt = match write(job, fence).await {
                         Ok(rows) => Attempt::Written {
                             rows,
                             took: started.elapsed(),
                         },
-                        Err(e) => Attempt::Failed(e),
+                        Err(WriteError::Db(e)) => Attempt::Failed(e),
+                        Err(WriteError::Fenced(f)) => Attempt::Fenced(f),
                     };
                     (key, attempt)
                 }
@@ -331,6 +422,11 @@ impl Scheduler {
                 q.retry_at = Some(Instant::now() + backoff(q.attempt));
                 false
             }
+            Attempt::Fenced(f) => {
+                tracing::warn!(tenant = %job.code, error = %f, "no longer the writer: snapshots held");
+                self.fenced = Some(f.ours);
+                false
+            }
             Attempt::Panicked(panic) => {
                 q.attempt += 1;
                 let error = format!("the write task panicked: {panic}");
@@ -351,6 +447,13 @@ impl Scheduler {
         }
         settled
     }
+}
+
+/// The lease's next word; `None` once its sender is gone.
+async fn changed(lease: &mut Option<watch::Receiver<Lease>>) -> Option<Lease> {
+    let rx = lease.as_mut()?;
+    rx.changed().await.ok()?;
+    Some(rx.borrow_and_update().clone())
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -391,6 +494,7 @@ mod tests {
             key: TenantKey::of_db(db),
             code: db.to_uppercase(),
             db: db.into(),
+            instant: at.and_utc().timestamp(),
             snapshot: Snapshot {
                 at,
                 views: Vec::new(),
@@ -412,7 +516,7 @@ mod tests {
         let written = Arc::new(Mutex::new(Vec::new()));
         let attempts = Arc::new(AtomicUsize::new(0));
         let log = written.clone();
-        let write: WriteFn = Arc::new(move |job: Arc<Job>| {
+        let write: WriteFn = Arc::new(move |job: Arc<Job>, _| {
             let n = attempts.fetch_add(1, Ordering::SeqCst);
             let outcome = script(&job, n);
             let log = log.clone();
@@ -420,7 +524,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 match outcome {
                     Some("panic") => panic!("injected"),
-                    Some(_) => Err(transient()),
+                    Some(_) => Err(transient().into()),
                     None => {
                         let minute = chrono::Timelike::minute(&job.snapshot.at);
                         log.lock()
@@ -436,7 +540,7 @@ mod tests {
 
     async fn run_all(write: WriteFn, jobs: Vec<Job>) -> LiveWriter {
         let live = LiveWriter::new(chrono_tz::UTC);
-        let (snapshots, task) = writer(write, live.view(), 2);
+        let (snapshots, task) = writer(write, None, live.view(), 2);
         let task = tokio::spawn(task);
         for j in jobs {
             snapshots.write(j).await;
@@ -499,5 +603,91 @@ mod tests {
         let live = run_all(write, vec![job("a", 1), job("a", 2)]).await;
         assert_eq!(of(&written, "a"), vec![1, 2]);
         assert_eq!(live.status().report().writes.failures, 1);
+    }
+
+    fn fence(term: u64) -> Fence {
+        Fence {
+            core_db: "bgerp".into(),
+            holder: "me".into(),
+            term,
+            lease_secs: 10,
+        }
+    }
+
+    fn lease(writing: Writing, committed: &[(&str, u32)]) -> Lease {
+        let at = |m: u32| job("x", m).instant;
+        Lease {
+            writing,
+            committed: Arc::new(
+                committed
+                    .iter()
+                    .map(|(db, m)| (TenantKey::of_db(db), at(*m)))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_standby_holds_what_the_leader_has_not_committed_and_writes_it_once_leader() {
+        // Terms under which writes were attempted, and a sink that fences term 1.
+        let terms = Arc::new(Mutex::new(Vec::new()));
+        let (inner, written) = sink(|_, _| None);
+        let write: WriteFn = {
+            let terms = terms.clone();
+            Arc::new(move |job: Arc<Job>, fence: Option<Fence>| {
+                let term = fence.as_ref().map(|f| f.term);
+                terms.lock().unwrap_or_else(|p| p.into_inner()).push(term);
+                if term == Some(1) {
+                    return Box::pin(async {
+                        Err(WriteError::Fenced(Fenced {
+                            holder: "other".into(),
+                            term: 2,
+                            ours: 1,
+                        }))
+                    });
+                }
+                inner(job, fence)
+            })
+        };
+        let live = LiveWriter::new(chrono_tz::UTC);
+        let (tell, hear) = watch::channel(lease(Writing::Standby, &[]));
+        let (snapshots, task) = writer(write, Some(hear), live.view(), 2);
+        let task = tokio::spawn(task);
+        for m in 1..=4 {
+            snapshots.write(job("a", m)).await;
+        }
+        snapshots.write(job("b", 1)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            terms.lock().unwrap_or_else(|p| p.into_inner()).is_empty(),
+            "a standby writes nothing"
+        );
+        assert!(!snapshots.all_written());
+        // The leader committed a's minutes 1 and 2 and b's minute 1: let go of.
+        assert!(tell
+            .send(lease(Writing::Standby, &[("a", 2), ("b", 1)]))
+            .is_ok());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Leader under term 1, which turns out to be fenced: nothing committed, still held.
+        assert!(tell
+            .send(lease(Writing::Leader(fence(1)), &[("a", 2), ("b", 1)]))
+            .is_ok());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(of(&written, "a"), Vec::<u32>::new());
+        assert_eq!(
+            terms.lock().unwrap_or_else(|p| p.into_inner()).as_slice(),
+            &[Some(1)],
+            "one try under a fenced term"
+        );
+        // Term 2: a's minutes 3 and 4, once each, in order; nothing of b again.
+        assert!(tell
+            .send(lease(Writing::Leader(fence(2)), &[("a", 2), ("b", 1)]))
+            .is_ok());
+        snapshots.flush().await;
+        assert!(snapshots.all_written());
+        assert_eq!(of(&written, "a"), vec![3, 4]);
+        assert_eq!(of(&written, "b"), Vec::<u32>::new());
+        drop(snapshots);
+        assert!(task.await.is_ok());
     }
 }

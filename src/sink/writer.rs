@@ -9,6 +9,7 @@ use sqlx::query_builder::Separated;
 use sqlx::{MySqlConnection, QueryBuilder};
 
 use crate::db::{ident, text};
+use crate::live::TenantKey;
 use crate::model::decimal::Dec2;
 use crate::model::views::trends::WINDOW_DAYS;
 use crate::model::views::ViewRows;
@@ -17,29 +18,88 @@ use crate::model::views::{
     workload::WorkloadRow,
 };
 use crate::model::{Snapshot, View};
+use crate::sink::lease::{self, Fence, Fenced};
 
 /// Rows per INSERT statement and per retention DELETE.
 const BATCH: usize = 1_000;
 
+/// Why a snapshot was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// Another instance took the lease: nothing was committed.
+    #[error(transparent)]
+    Fenced(#[from] Fenced),
+}
+
+/// Under high availability: the lease the transaction must still hold, and the tenant's
+/// instant to record as committed with it.
+pub struct Leased<'a> {
+    pub fence: &'a Fence,
+    pub key: &'a TenantKey,
+    pub instant: i64,
+}
+
 /// Writes every view present in `snap` to database `db`, in one transaction. Returns rows
-/// inserted.
+/// inserted. With `leased`, the transaction first checks the lease (and commits nothing if it
+/// was taken over) and records the instant as written; the session's `wait_timeout` is the
+/// lease's while it is open, so that a paused process's locks do not outlive its lease by much.
 pub async fn write(
     conn: &mut MySqlConnection,
     db: &str,
     snap: &Snapshot,
-) -> Result<u64, sqlx::Error> {
-    let at = snap.at;
+    leased: Option<Leased<'_>>,
+) -> Result<u64, WriteError> {
+    if let Some(l) = &leased {
+        let secs = l.fence.lease_secs.max(1);
+        text(
+            conn,
+            &format!("SET SESSION wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"),
+        )
+        .await?;
+    }
     text(conn, "START TRANSACTION").await?;
-    match write_in_tx(conn, db, at, snap).await {
-        Ok(n) => {
-            text(conn, "COMMIT").await?;
-            Ok(n)
-        }
+    let result = match &leased {
+        Some(l) => match lease::fence(conn, l.fence).await {
+            Ok(Ok(())) => write_in_tx(conn, db, snap.at, snap)
+                .await
+                .map_err(WriteError::from),
+            Ok(Err(fenced)) => Err(fenced.into()),
+            Err(e) => Err(e.into()),
+        },
+        None => write_in_tx(conn, db, snap.at, snap)
+            .await
+            .map_err(WriteError::from),
+    };
+    let result = match (result, &leased) {
+        (Ok(n), Some(l)) => lease::record_written(conn, l.fence, l.key, l.instant)
+            .await
+            .map(|()| n)
+            .map_err(WriteError::from),
+        (other, _) => other,
+    };
+    let result = match result {
+        Ok(n) => text(conn, "COMMIT")
+            .await
+            .map(|_| n)
+            .map_err(WriteError::from),
         Err(e) => {
             let _ = text(conn, "ROLLBACK").await;
             Err(e)
         }
+    };
+    if leased.is_some() {
+        // Back to the server's default for a connection resting in the pool (a connection
+        // that cannot take it is broken, and the pool drops it; what was committed stands).
+        let _ = text(
+            conn,
+            "SET SESSION wait_timeout = @@GLOBAL.wait_timeout, \
+             innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout",
+        )
+        .await;
     }
+    result
 }
 
 async fn write_in_tx(

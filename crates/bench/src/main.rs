@@ -818,7 +818,7 @@ async fn bench_size(
         let snap = state.snapshot(at, &View::ALL);
         c.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        writer::write(&mut conn, &db, &snap)
+        writer::write(&mut conn, &db, &snap, None)
             .await
             .with_context(|| format!("writing a snapshot to {db}"))?;
         w.push(t.elapsed().as_secs_f64());
