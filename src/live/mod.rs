@@ -20,7 +20,7 @@ use dashmap::mapref::one::{Ref, RefMut};
 use dashmap::DashMap;
 
 pub use self::slot::{History, Loading, Ready, Stage, TenantSlot, Totals, TxPoint};
-pub use self::status::{Phase, Report, Status, Steps};
+pub use self::status::{Phase, Report, Role, Status, Steps};
 pub use crate::tenants::TenantKey;
 
 struct Shared {

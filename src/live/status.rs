@@ -45,9 +45,36 @@ impl Phase {
     }
 }
 
+/// Whether this instance writes snapshots (`[ha]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Without `[ha]`: the only instance, and so the writer.
+    Single,
+    /// Holds the writer's lease.
+    Leader,
+    /// Keeps every tenant hot and serves reads; writes once it takes the lease.
+    Standby,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Single => "single",
+            Role::Leader => "leader",
+            Role::Standby => "standby",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub phase: Phase,
+    /// This instance's name (its host, and with `[ha]` its replica id).
+    pub instance: String,
+    pub role: Role,
+    /// The lease's term while leader.
+    pub term: Option<u64>,
     pub reason: Option<String>,
     /// The end of the last transaction applied.
     pub position: Option<Position>,
@@ -190,6 +217,9 @@ impl Default for Status {
         Status {
             inner: Mutex::new(Report {
                 phase: Phase::Connecting,
+                instance: String::new(),
+                role: Role::Single,
+                term: None,
                 reason: None,
                 position: None,
                 last_commit: None,
@@ -259,6 +289,17 @@ impl Status {
             .collect();
         out.sort_by(|a, b| (&a.0, a.1.name()).cmp(&(&b.0, b.1.name())));
         out
+    }
+
+    pub fn instance(&self, name: &str) {
+        self.with(|r| r.instance = name.to_string());
+    }
+
+    pub fn role(&self, role: Role, term: Option<u64>) {
+        self.with(|r| {
+            r.role = role;
+            r.term = term;
+        });
     }
 
     pub fn resumed(&self) {

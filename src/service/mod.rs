@@ -21,6 +21,7 @@
 //! and seen to stop as its channel closing.
 
 mod applier;
+mod lease;
 mod left_out;
 mod loader;
 mod startup;
