@@ -8,7 +8,7 @@ use axum::http::{header, Request, StatusCode};
 use chrono::NaiveDateTime;
 use tower::ServiceExt;
 
-use crate::config::{AccessEntry, Credential, HttpConfig, TenantScope};
+use crate::http::access::{AccessEntry, Credential, HttpConfig, TenantScope};
 use crate::live::Live;
 use crate::model::clock::{local_time, Instant};
 use crate::model::dims::tests::{member, node, team};
