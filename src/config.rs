@@ -1,20 +1,25 @@
 //! The configuration: a TOML file (see config/flowtally.toml), `FLOWTALLY_<SECTION>_<KEY>` environment overrides,
 //! and secrets from environment variables or files. Every error names the key and the fix.
 //!
-//! Each section is a struct below (`[http]`, whose readers are above this layer, is
-//! `crate::http::access::HttpSection`; `commands::load` assembles the parts). A section struct is
-//! the one list of its keys: [`Document::section`] takes the keys it accepts from the file and
-//! the environment from the struct's fields, and reads an environment variable as its field's
-//! type asks (bool, whole number, comma-separated list, enum name, text).
+//! Each section is a serde struct owned by the layer that reads it: this file's for the
+//! sections of the low layers, `crate::http::access::HttpSection` for `[http]` (config must not
+//! know `http`, which sits above it); `commands::assemble` reads them all from one
+//! [`Document`] and refuses a section nobody read. A section struct is the one list of its
+//! keys: [`Document::section`] takes the keys it accepts from the file and from the
+//! environment from the struct's fields, and reads a variable as its field's type asks (bool,
+//! whole number, comma-separated list, enum name, text).
 //!
 //! To add a key: add the field to its section struct, its default to that struct's `Default`
 //! (an `Option` when "unset" means something, like inheriting another key), its check to
-//! [`Config::from_document`], and carry it into [`Config`]. Its `FLOWTALLY_<SECTION>_<KEY>`
-//! then works, and `commands::tests::every_key_is_honoured_from_the_environment` covers it.
+//! [`Config::from_document`], and carry it into [`Config`]. `FLOWTALLY_<SECTION>_<KEY>` then
+//! works by itself, and `commands::tests::every_key_is_honoured_from_the_environment` checks it.
+//!
 //! To add a section (`[ha]`, say): a struct like `TenantsSection` (`#[serde(default,
-//! deny_unknown_fields)]` and a `Default`), one `doc.section::<HaSection>("ha")?` in
-//! [`Config::from_document`] with its checks, and its fields in [`Config`]. Then a row in the
-//! README's Configuration table.
+//! deny_unknown_fields)]` and a `Default` with the defaults), one
+//! `let ha: HaSection = doc.section("ha")?;` in [`Config::from_document`] with its checks, and
+//! its fields in [`Config`]. Then a row in the README's Configuration table. (A section only a
+//! higher layer reads may live there instead, as `[http]` does, with one line in
+//! `commands::assemble`.)
 
 mod document;
 

@@ -285,7 +285,7 @@ impl EnvValue {
         self.text
             .trim()
             .parse()
-            .map_err(|_| self.error("is not a whole number"))
+            .map_err(|_| self.error("is not a whole number: use digits only, e.g. 8"))
     }
 }
 
@@ -326,7 +326,7 @@ impl<'de> Deserializer<'de> for EnvValue {
             .text
             .trim()
             .parse()
-            .map_err(|_| self.error("is not a number"))?;
+            .map_err(|_| self.error("is not a number: use e.g. 1.5"))?;
         self.named(visitor.visit_f64(x))
     }
 
