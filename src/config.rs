@@ -1,12 +1,36 @@
 //! The configuration: a TOML file (see config/flowtally.toml), `FLOWTALLY_<SECTION>_<KEY>` environment overrides,
 //! and secrets from environment variables or files. Every error names the key and the fix.
+//!
+//! Each section is a serde struct owned by the layer that reads it: this file's for the
+//! sections of the low layers, `crate::http::access::HttpSection` for `[http]` (config must not
+//! know `http`, which sits above it); `commands::assemble` reads them all from one
+//! [`Document`] and refuses a section nobody read. A section struct is the one list of its
+//! keys: [`Document::section`] takes the keys it accepts from the file and from the
+//! environment from the struct's fields, and reads a variable as its field's type asks (bool,
+//! whole number, comma-separated list, enum name, text).
+//!
+//! To add a key: add the field to its section struct, its default to that struct's `Default`
+//! (an `Option` when "unset" means something, like inheriting another key), its check to
+//! [`Config::from_document`], and carry it into [`Config`]. `FLOWTALLY_<SECTION>_<KEY>` then
+//! works by itself, and `commands::tests::every_key_is_honoured_from_the_environment` checks it.
+//!
+//! To add a section (`[ha]`, say): a struct like `TenantsSection` (`#[serde(default,
+//! deny_unknown_fields)]` and a `Default` with the defaults), one
+//! `let ha: HaSection = doc.section("ha")?;` in [`Config::from_document`] with its checks, and
+//! its fields in [`Config`]. Then a row in the README's Configuration table. (A section only a
+//! higher layer reads may live there instead, as `[http]` does, with one line in
+//! `commands::assemble`.)
 
-use std::collections::{BTreeMap, BTreeSet};
+mod document;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
+
+pub use document::{env_var, Document};
 
 #[derive(Debug, thiserror::Error)]
 #[error("config: {0}")]
@@ -89,267 +113,170 @@ pub struct Config {
     pub timezone: Tz,
     pub state_dir: PathBuf,
     pub checkpoint_secs: u64,
-    pub http_listen: String,
-    /// The rest of `[http]`: access control, TLS, who may read /metrics.
-    pub http: HttpConfig,
     /// Tenants loaded from their source tables at once (start-up, new tenants).
     pub load_concurrency: usize,
     /// Tenants whose snapshots are written at once.
     pub write_concurrency: usize,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    source: RawSource,
-    #[serde(default)]
-    sink: RawSink,
-    #[serde(default)]
-    tenants: RawTenants,
-    #[serde(default)]
-    time: RawTime,
-    #[serde(default)]
-    state: RawState,
-    #[serde(default)]
-    http: RawHttp,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSource {
+/// `[source]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SourceSection {
     url: Option<String>,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
-    server_id: Option<u32>,
-    ssl_mode: Option<SslMode>,
+    server_id: u32,
+    ssl_mode: SslMode,
     ssl_ca: Option<PathBuf>,
-    heartbeat_secs: Option<u64>,
+    heartbeat_secs: u64,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSink {
-    url: Option<String>,
-    password_env: Option<String>,
-    password_file: Option<PathBuf>,
-    ssl_mode: Option<SslMode>,
-    ssl_ca: Option<PathBuf>,
-    write_concurrency: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTenants {
-    core_db: Option<String>,
-    db_prefix: Option<String>,
-    discover: Option<bool>,
-    include: Option<Vec<String>>,
-    load_concurrency: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTime {
-    timezone: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawState {
-    dir: Option<PathBuf>,
-    checkpoint_secs: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    listen: Option<String>,
-    allow_open_access: Option<bool>,
-    metrics: Option<String>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    access: Option<Vec<RawAccess>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAccess {
-    name: Option<String>,
-    token_sha256: Option<String>,
-    user: Option<String>,
-    password_hash: Option<String>,
-    tenants: Option<Vec<String>>,
-}
-
-/// `[http]` beyond `listen`: who may read what, and TLS.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpConfig {
-    /// `[[http.access]]` entries; empty: no access control (loopback only, unless allowed).
-    pub access: Vec<AccessEntry>,
-    /// Serve a non-loopback `listen` without access entries (a proxy guards it).
-    pub allow_open_access: bool,
-    /// `/metrics` needs a credential that reads every tenant (its labels name them all).
-    pub protect_metrics: bool,
-    pub tls: Option<TlsFiles>,
-}
-
-/// The listener's certificate chain and private key, PEM files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-/// One `[[http.access]]` entry: a credential, stored hashed, and the tenants it may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessEntry {
-    /// Names the entry in logs and on the page (never the credential).
-    pub name: String,
-    pub credential: Credential,
-    pub tenants: TenantScope,
-}
-
-/// How an access entry authenticates. Only hashes are held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// A long random token (a bearer token, or the password of HTTP Basic), by its SHA-256.
-    Token { sha256: [u8; 32] },
-    /// A user name and a password, by its argon2 hash in PHC form (`$argon2id$v=19$...`).
-    User { user: String, password_hash: String },
-}
-
-/// The tenants an access entry may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantScope {
-    All,
-    /// Organization codes, lowercased (codes match case-insensitively).
-    Only(BTreeSet<String>),
-}
-
-impl TenantScope {
-    pub fn allows(&self, code: &str) -> bool {
-        match self {
-            TenantScope::All => true,
-            TenantScope::Only(codes) => codes.contains(&code.to_ascii_lowercase()),
+impl Default for SourceSection {
+    fn default() -> Self {
+        SourceSection {
+            url: None,
+            password_env: None,
+            password_file: None,
+            server_id: 4_187,
+            ssl_mode: SslMode::Preferred,
+            ssl_ca: None,
+            heartbeat_secs: 1,
         }
     }
 }
 
-/// The keys each section takes; environment variables for other names are not ours (a
-/// `FLOWTALLY_SOURCE_PASSWORD` holding a secret, say) and are left alone.
-const KEYS: &[(&str, &[&str])] = &[
-    (
-        "source",
-        &[
-            "url",
-            "password_env",
-            "password_file",
-            "server_id",
-            "ssl_mode",
-            "ssl_ca",
-            "heartbeat_secs",
-        ],
-    ),
-    (
-        "sink",
-        &[
-            "url",
-            "password_env",
-            "password_file",
-            "ssl_mode",
-            "ssl_ca",
-            "write_concurrency",
-        ],
-    ),
-    (
-        "tenants",
-        &[
-            "core_db",
-            "db_prefix",
-            "discover",
-            "include",
-            "load_concurrency",
-        ],
-    ),
-    ("time", &["timezone"]),
-    ("state", &["dir", "checkpoint_secs"]),
-    (
-        "http",
-        &[
-            "listen",
-            "allow_open_access",
-            "metrics",
-            "tls_cert",
-            "tls_key",
-        ],
-    ),
-];
+/// `[sink]`. Unset, `url`, `ssl_mode` and `ssl_ca` are the source's.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SinkSection {
+    url: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    ssl_mode: Option<SslMode>,
+    ssl_ca: Option<PathBuf>,
+    write_concurrency: usize,
+}
+
+impl Default for SinkSection {
+    fn default() -> Self {
+        SinkSection {
+            url: None,
+            password_env: None,
+            password_file: None,
+            ssl_mode: None,
+            ssl_ca: None,
+            write_concurrency: 8,
+        }
+    }
+}
+
+/// `[tenants]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TenantsSection {
+    core_db: String,
+    db_prefix: String,
+    discover: bool,
+    include: Vec<String>,
+    load_concurrency: usize,
+}
+
+impl Default for TenantsSection {
+    fn default() -> Self {
+        TenantsSection {
+            core_db: "bgerp".into(),
+            db_prefix: "bgerp_t_".into(),
+            discover: true,
+            include: Vec::new(),
+            load_concurrency: 8,
+        }
+    }
+}
+
+/// `[time]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TimeSection {
+    timezone: String,
+}
+
+impl Default for TimeSection {
+    fn default() -> Self {
+        TimeSection {
+            timezone: "Asia/Bangkok".into(),
+        }
+    }
+}
+
+/// `[state]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StateSection {
+    dir: PathBuf,
+    checkpoint_secs: u64,
+}
+
+impl Default for StateSection {
+    fn default() -> Self {
+        StateSection {
+            dir: "state".into(),
+            checkpoint_secs: 10,
+        }
+    }
+}
 
 impl Config {
-    /// Reads `path`, applies the process environment, validates.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read {}: {e}; pass --config FILE (see config/flowtally.toml for an example)",
-                path.display()
-            ))
-        })?;
-        let env: BTreeMap<String, String> = std::env::vars().collect();
-        Self::parse(&text, &path.display().to_string(), &env)
-    }
-
-    /// Parses config text with the given environment (for tests).
+    /// Parses config text with the given environment (for tests): this layer's sections only;
+    /// `commands::load` also reads `[http]` and refuses sections nothing reads.
     pub fn parse(
         text: &str,
         origin: &str,
         env: &BTreeMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let mut doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError(format!("{origin}: {}", e.message())))?;
-        apply_env(&mut doc, env)?;
-        let raw = RawFile::deserialize(doc).map_err(|e| {
-            ConfigError(format!(
-                "{origin}: {} (see config/flowtally.toml for the keys)",
-                e.message()
-            ))
-        })?;
-        Self::validate(raw, env)
+        Self::from_document(&Document::parse(text, origin, env)?)
     }
 
-    fn validate(raw: RawFile, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let Some(source_url) = raw.source.url.as_deref() else {
+    /// Reads and checks this layer's sections of `doc`.
+    pub fn from_document(doc: &Document) -> Result<Config, ConfigError> {
+        let raw_source: SourceSection = doc.section("source")?;
+        let raw_sink: SinkSection = doc.section("sink")?;
+        let tenants: TenantsSection = doc.section("tenants")?;
+        let time: TimeSection = doc.section("time")?;
+        let state: StateSection = doc.section("state")?;
+        let env = doc.env();
+
+        let Some(source_url) = raw_source.url.as_deref() else {
             return err("[source] url is missing: set url = \"mysql://user@host:3306\"");
         };
         let source = endpoint(
             "source",
             source_url,
-            raw.source.password_env.as_deref(),
-            raw.source.password_file.as_deref(),
-            raw.source.ssl_mode.unwrap_or_default(),
-            raw.source.ssl_ca.as_deref(),
+            raw_source.password_env.as_deref(),
+            raw_source.password_file.as_deref(),
+            raw_source.ssl_mode,
+            raw_source.ssl_ca.as_deref(),
             env,
         )?;
-        // The sink's TLS follows the source's unless set.
-        let sink_ca = raw.sink.ssl_ca.as_deref().or(source.ssl_ca.as_deref());
-        let sink = match raw.sink.url.as_deref() {
+        let sink_ca = raw_sink.ssl_ca.as_deref().or(source.ssl_ca.as_deref());
+        let sink_ssl_mode = raw_sink.ssl_mode.unwrap_or(source.ssl_mode);
+        let sink = match raw_sink.url.as_deref() {
             Some(url) => endpoint(
                 "sink",
                 url,
-                raw.sink.password_env.as_deref(),
-                raw.sink.password_file.as_deref(),
-                raw.sink.ssl_mode.unwrap_or(source.ssl_mode),
+                raw_sink.password_env.as_deref(),
+                raw_sink.password_file.as_deref(),
+                sink_ssl_mode,
                 sink_ca,
                 env,
             )?,
-            None if raw.sink.password_env.is_some() || raw.sink.password_file.is_some() => {
+            None if raw_sink.password_env.is_some() || raw_sink.password_file.is_some() => {
                 let mut sink = endpoint(
                     "sink",
                     source_url,
-                    raw.sink.password_env.as_deref(),
-                    raw.sink.password_file.as_deref(),
-                    raw.sink.ssl_mode.unwrap_or(source.ssl_mode),
+                    raw_sink.password_env.as_deref(),
+                    raw_sink.password_file.as_deref(),
+                    sink_ssl_mode,
                     sink_ca,
                     env,
                 )?;
@@ -357,301 +284,54 @@ impl Config {
                 sink
             }
             None => Endpoint {
-                ssl_mode: raw.sink.ssl_mode.unwrap_or(source.ssl_mode),
+                ssl_mode: sink_ssl_mode,
                 ssl_ca: ca_file("sink", sink_ca)?,
                 ..source.clone()
             },
         };
-        let tz_name = raw.time.timezone.as_deref().unwrap_or("Asia/Bangkok");
+        let tz_name = &time.timezone;
         let timezone: Tz = tz_name.parse().map_err(|_| {
             ConfigError(format!(
                 "[time] timezone '{tz_name}' is not an IANA time zone name: use e.g. \"Asia/Bangkok\""
             ))
         })?;
-        let heartbeat_secs = raw.source.heartbeat_secs.unwrap_or(1);
-        if heartbeat_secs == 0 {
+        if raw_source.heartbeat_secs == 0 {
             return err("[source] heartbeat_secs must be at least 1");
         }
-        let server_id = raw.source.server_id.unwrap_or(4_187);
-        if server_id == 0 {
+        if raw_source.server_id == 0 {
             return err(
                 "[source] server_id must not be 0: pick an id no other server or replica uses",
             );
         }
-        let discover = raw.tenants.discover.unwrap_or(true);
-        let include = raw.tenants.include.unwrap_or_default();
-        if !discover && include.is_empty() {
+        if !tenants.discover && tenants.include.is_empty() {
             return err(
                 "[tenants] discover = false needs include = [\"CODE\", ...]: list the tenants",
             );
         }
-        let listen = raw
-            .http
-            .listen
-            .clone()
-            .unwrap_or_else(|| "127.0.0.1:9187".into());
-        if listen.parse::<std::net::SocketAddr>().is_err() {
-            return err(format!(
-                "[http] listen '{listen}' is not an address: use host:port, e.g. \"127.0.0.1:9187\""
-            ));
+        for (key, n) in [
+            ("[tenants] load_concurrency", tenants.load_concurrency),
+            ("[sink] write_concurrency", raw_sink.write_concurrency),
+        ] {
+            if n == 0 {
+                return err(format!("{key} must be at least 1"));
+            }
         }
-        let http = http_config(raw.http)?;
-        let concurrency = |key: &str, v: Option<usize>, default: usize| match v {
-            Some(0) => err(format!("{key} must be at least 1")),
-            Some(n) => Ok(n),
-            None => Ok(default),
-        };
-        let load_concurrency = concurrency(
-            "[tenants] load_concurrency",
-            raw.tenants.load_concurrency,
-            8,
-        )?;
-        let write_concurrency =
-            concurrency("[sink] write_concurrency", raw.sink.write_concurrency, 8)?;
         Ok(Config {
             source,
-            server_id,
-            heartbeat_secs,
+            server_id: raw_source.server_id,
+            heartbeat_secs: raw_source.heartbeat_secs,
             sink,
-            core_db: raw.tenants.core_db.unwrap_or_else(|| "bgerp".into()),
-            db_prefix: raw.tenants.db_prefix.unwrap_or_else(|| "bgerp_t_".into()),
-            discover,
-            include,
+            core_db: tenants.core_db,
+            db_prefix: tenants.db_prefix,
+            discover: tenants.discover,
+            include: tenants.include,
             timezone,
-            state_dir: raw.state.dir.unwrap_or_else(|| "state".into()),
-            checkpoint_secs: raw.state.checkpoint_secs.unwrap_or(10).max(1),
-            http_listen: listen,
-            http,
-            load_concurrency,
-            write_concurrency,
+            state_dir: state.dir,
+            checkpoint_secs: state.checkpoint_secs.max(1),
+            load_concurrency: tenants.load_concurrency,
+            write_concurrency: raw_sink.write_concurrency,
         })
     }
-}
-
-/// `[http]` access entries, TLS files and `metrics`, checked: each error names the entry or
-/// key and the fix. (Whether `listen` may go without access control is decided when `run`
-/// binds it: see [`HttpConfig::exposure_error`].)
-fn http_config(raw: RawHttp) -> Result<HttpConfig, ConfigError> {
-    let protect_metrics = match raw.metrics.as_deref() {
-        None | Some("open") => false,
-        Some("protected") => true,
-        Some(other) => {
-            return err(format!(
-                "[http] metrics = \"{other}\": use \"open\" (anyone who reaches the listener) or \
-                 \"protected\" (a credential that reads every tenant)"
-            ))
-        }
-    };
-    let tls = match (raw.tls_cert, raw.tls_key) {
-        (None, None) => None,
-        (Some(cert), Some(key)) => {
-            for (k, path, what) in [
-                ("tls_cert", &cert, "CERTIFICATE"),
-                ("tls_key", &key, "PRIVATE KEY"),
-            ] {
-                match std::fs::read_to_string(path) {
-                    Ok(pem) if pem.contains("-----BEGIN") && pem.contains(what) => {}
-                    Ok(_) => {
-                        return err(format!(
-                            "[http] {k} {} holds no PEM {what}: point it at a PEM file \
-                             (-----BEGIN ...{what}-----)",
-                            path.display()
-                        ))
-                    }
-                    Err(e) => {
-                        return err(format!(
-                            "[http] {k} {}: {e}; point it at the PEM file of the listener's {}",
-                            path.display(),
-                            if k == "tls_cert" {
-                                "certificate chain"
-                            } else {
-                                "private key"
-                            }
-                        ))
-                    }
-                }
-            }
-            Some(TlsFiles { cert, key })
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            return err("[http] tls_cert and tls_key go together: set both (PEM files) or neither")
-        }
-    };
-    let mut access = Vec::new();
-    let mut users = BTreeSet::new();
-    let mut tokens = BTreeSet::new();
-    for (i, e) in raw.access.unwrap_or_default().into_iter().enumerate() {
-        let name = e.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
-        let at = format!("[[http.access]] entry {name}");
-        if name.trim().is_empty() {
-            return err(format!(
-                "[[http.access]] entry #{}: name is empty: name the entry (it appears in logs)",
-                i + 1
-            ));
-        }
-        let credential = match (e.token_sha256, e.user, e.password_hash) {
-            (Some(hex), None, None) => {
-                let sha256 = parse_sha256(&hex).ok_or_else(|| {
-                    ConfigError(format!(
-                        "{at}: token_sha256 is not 64 hex digits: store the SHA-256 of the \
-                         token, e.g. from `flowtally http-credential token`"
-                    ))
-                })?;
-                if !tokens.insert(sha256) {
-                    return err(format!("{at}: the same token_sha256 as an earlier entry"));
-                }
-                Credential::Token { sha256 }
-            }
-            (None, Some(user), Some(hash)) => {
-                if user.is_empty() || user.contains(':') {
-                    return err(format!(
-                        "{at}: user '{user}' must be non-empty and without ':' (HTTP Basic splits \
-                         on it)"
-                    ));
-                }
-                if !argon2_phc(&hash) {
-                    return err(format!(
-                        "{at}: password_hash is not an argon2 hash in PHC form ($argon2id$...): \
-                         make one with `flowtally http-credential password`"
-                    ));
-                }
-                if !users.insert(user.clone()) {
-                    return err(format!(
-                        "{at}: user '{user}' appears in an earlier entry too"
-                    ));
-                }
-                Credential::User {
-                    user,
-                    password_hash: hash,
-                }
-            }
-            (None, Some(_), None) => {
-                return err(format!(
-                    "{at}: user without password_hash: add password_hash = \"$argon2id$...\" \
-                     (from `flowtally http-credential password`)"
-                ))
-            }
-            _ => {
-                return err(format!(
-                    "{at}: give either token_sha256, or user and password_hash (from \
-                     `flowtally http-credential`)"
-                ))
-            }
-        };
-        let tenants = match e.tenants {
-            None => {
-                return err(format!(
-                    "{at}: tenants is missing: list the organization codes it may read, or [\"*\"] \
-                     for all"
-                ))
-            }
-            Some(list) if list.is_empty() => {
-                return err(format!(
-                    "{at}: tenants is empty, so it grants nothing: list codes, or [\"*\"] for all"
-                ))
-            }
-            Some(list) if list.iter().any(|c| c.trim() == "*") => TenantScope::All,
-            Some(list) => TenantScope::Only(
-                list.iter()
-                    .map(|c| c.trim().to_ascii_lowercase())
-                    .filter(|c| !c.is_empty())
-                    .collect(),
-            ),
-        };
-        access.push(AccessEntry {
-            name,
-            credential,
-            tenants,
-        });
-    }
-    Ok(HttpConfig {
-        access,
-        allow_open_access: raw.allow_open_access.unwrap_or(false),
-        protect_metrics,
-        tls,
-    })
-}
-
-fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim();
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
-/// An argon2 hash in PHC string form, with its parameters and salt.
-fn argon2_phc(s: &str) -> bool {
-    argon2::PasswordHash::new(s).is_ok_and(|h| {
-        matches!(h.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") && h.hash.is_some()
-    })
-}
-
-impl HttpConfig {
-    /// Why `run` must not serve `listen` as configured: a non-loopback address without access
-    /// entries, unless `allow_open_access` says a proxy guards it.
-    pub fn exposure_error(&self, listen: &str) -> Option<String> {
-        let addr: std::net::SocketAddr = listen.parse().ok()?;
-        if addr.ip().is_loopback() || !self.access.is_empty() || self.allow_open_access {
-            return None;
-        }
-        Some(format!(
-            "[http] listen = \"{listen}\" is not a loopback address and [http] has no access \
-             entries: every tenant's production data would be open to the network. Add \
-             [[http.access]] entries (see docs/dashboard.md; hashes from `flowtally \
-             http-credential`), or set [http] allow_open_access = true if a proxy guards the \
-             listener, or listen on 127.0.0.1"
-        ))
-    }
-}
-
-/// Sets `doc[section][key]` from each `FLOWTALLY_<SECTION>_<KEY>` variable.
-fn apply_env(doc: &mut toml::Table, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    for (section, keys) in KEYS {
-        for key in *keys {
-            let var = format!("FLOWTALLY_{}_{}", section, key).to_uppercase();
-            let Some(raw) = env.get(&var) else { continue };
-            let value = match *key {
-                "include" => toml::Value::Array(
-                    raw.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| toml::Value::String(s.into()))
-                        .collect(),
-                ),
-                "discover" | "allow_open_access" => toml::Value::Boolean(match raw.trim() {
-                    "true" | "1" | "yes" => true,
-                    "false" | "0" | "no" => false,
-                    other => {
-                        return err(format!(
-                            "{var}='{other}' is not a boolean: use true or false"
-                        ))
-                    }
-                }),
-                "server_id" | "heartbeat_secs" | "checkpoint_secs" | "load_concurrency"
-                | "write_concurrency" => toml::Value::Integer(
-                    raw.trim()
-                        .parse()
-                        .map_err(|_| ConfigError(format!("{var}='{raw}' is not a whole number")))?,
-                ),
-                _ => toml::Value::String(raw.clone()),
-            };
-            let table = doc
-                .entry(section.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            match table {
-                toml::Value::Table(t) => {
-                    t.insert(key.to_string(), value);
-                }
-                _ => return err(format!("[{section}] must be a table")),
-            }
-        }
-    }
-    Ok(())
 }
 
 fn endpoint(
@@ -765,8 +445,13 @@ mod tests {
         assert_eq!(c.core_db, "bgerp");
         assert_eq!(c.db_prefix, "bgerp_t_");
         assert_eq!(c.timezone, chrono_tz::Asia::Bangkok);
-        assert_eq!(c.http_listen, "127.0.0.1:9187");
         assert_eq!(c.source.to_string(), "mysql://reader:***@db:3307");
+        assert_eq!((c.server_id, c.heartbeat_secs), (4_187, 1));
+        assert_eq!(c.source.ssl_mode, SslMode::Preferred);
+        assert!(c.discover && c.include.is_empty());
+        assert_eq!((c.load_concurrency, c.write_concurrency), (8, 8));
+        assert_eq!(c.state_dir, PathBuf::from("state"));
+        assert_eq!(c.checkpoint_secs, 10);
     }
 
     #[test]
@@ -903,80 +588,81 @@ mod tests {
     }
 
     #[test]
-    fn http_access_entries_tls_and_metrics() {
-        let hash = crate::http::access::hash_password("pw").unwrap();
-        let text = format!(
-            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\nmetrics = \"protected\"\n\
-             [[http.access]]\nname = \"acme\"\ntoken_sha256 = \"{}\"\ntenants = [\"ACME\"]\n\
-             [[http.access]]\nname = \"ops\"\nuser = \"ops\"\npassword_hash = \"{hash}\"\ntenants = [\"*\"]\n",
-            crate::http::access::hash_token("t")
-        );
-        let c = parse(&text, &[]).unwrap();
-        assert!(c.http.protect_metrics);
-        assert_eq!(c.http.access.len(), 2);
-        assert!(c.http.access[0].tenants.allows("acme"));
-        assert!(!c.http.access[0].tenants.allows("other"));
-        assert_eq!(c.http.access[1].tenants, TenantScope::All);
-        assert_eq!(
-            c.http.exposure_error(&c.http_listen),
-            None,
-            "access entries guard it"
-        );
-
-        let open = parse(
-            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\n",
-            &[],
+    fn env_values_are_read_as_their_fields_ask() {
+        let base = "[source]\nurl = \"mysql://u@h:1\"\n[tenants]\ninclude = [\"A\"]\n";
+        let c = parse(
+            base,
+            &[
+                ("FLOWTALLY_TENANTS_DISCOVER", "no"),
+                ("FLOWTALLY_SOURCE_SSL_MODE", "verify_ca"),
+                ("FLOWTALLY_SINK_WRITE_CONCURRENCY", " 3 "),
+                ("FLOWTALLY_STATE_DIR", "/var/lib/x"),
+                ("FLOWTALLY_TENANTS_CORE_DB", "2024"),
+            ],
         )
         .unwrap();
-        let e = open.http.exposure_error(&open.http_listen).unwrap();
+        assert!(!c.discover);
+        assert_eq!(c.include, vec!["A"], "the file's value stays");
+        assert_eq!(c.source.ssl_mode, SslMode::VerifyCa);
+        assert_eq!(c.sink.ssl_mode, SslMode::VerifyCa);
+        assert_eq!(c.write_concurrency, 3);
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/x"));
+        assert_eq!(c.core_db, "2024", "text stays text");
+
+        for (var, value, needles) in [
+            (
+                "FLOWTALLY_TENANTS_DISCOVER",
+                "maybe",
+                &["FLOWTALLY_TENANTS_DISCOVER='maybe' is not a boolean: use true or false"][..],
+            ),
+            (
+                "FLOWTALLY_SOURCE_SERVER_ID",
+                "x7",
+                &["FLOWTALLY_SOURCE_SERVER_ID='x7' is not a whole number"],
+            ),
+            (
+                "FLOWTALLY_SINK_SSL_MODE",
+                "strict",
+                &[
+                    "FLOWTALLY_SINK_SSL_MODE='strict'",
+                    "[sink] ssl_mode",
+                    "verify_ca",
+                ],
+            ),
+        ] {
+            let e = parse(base, &[(var, value)]).unwrap_err().to_string();
+            for needle in needles {
+                assert!(e.contains(needle), "{e} should mention {needle}");
+            }
+            assert!(!e.contains("test.toml"), "not the file's fault: {e}");
+        }
+    }
+
+    #[test]
+    fn sections_nothing_reads_are_refused_by_finish() {
+        let doc = Document::parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n[sourec]\nurl = 1\n",
+            "test.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        Config::from_document(&doc).unwrap();
+        let e = doc.finish().unwrap_err().to_string();
         assert!(
-            e.contains("allow_open_access") && e.contains("[[http.access]]"),
+            e.contains("test.toml: unknown section [sourec]") && e.contains("[source], [sink]"),
             "{e}"
         );
-        let allowed = parse(
-            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\n",
-            &[("FLOWTALLY_HTTP_ALLOW_OPEN_ACCESS", "true")],
+        let e = parse("source = 1\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("[source] must be a table"), "{e}");
+        let e = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\nserver_id = \"x\"\n",
+            &[],
         )
-        .unwrap();
-        assert_eq!(allowed.http.exposure_error(&allowed.http_listen), None);
-        let local = parse("[source]\nurl = \"mysql://u@h:1\"\n", &[]).unwrap();
-        assert_eq!(local.http.exposure_error(&local.http_listen), None);
-        assert!(!local.http.protect_metrics && local.http.tls.is_none());
-
-        let base = "[source]\nurl = \"mysql://u@h:1\"\n[[http.access]]\nname = \"x\"\n";
-        for (extra, needle) in [
-            ("token_sha256 = \"abc\"\ntenants = [\"A\"]\n", "64 hex digits"),
-            (
-                "token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
-                "tenants is missing",
-            ),
-            (
-                "token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenants = []\n",
-                "grants nothing",
-            ),
-            ("user = \"u\"\ntenants = [\"A\"]\n", "password_hash"),
-            ("user = \"u\"\npassword_hash = \"plain\"\ntenants = [\"A\"]\n", "argon2"),
-            ("tenants = [\"A\"]\n", "either token_sha256"),
-            ("password = \"x\"\n", "password"),
-        ] {
-            let e = parse(&format!("{base}{extra}"), &[]).unwrap_err().to_string();
-            assert!(e.contains(needle), "{e} should mention {needle}");
-        }
-        for (extra, needle) in [
-            ("metrics = \"secret\"\n", "[http] metrics"),
-            ("tls_cert = \"/nonexistent.pem\"\n", "go together"),
-            (
-                "tls_cert = \"/nonexistent.pem\"\ntls_key = \"/nonexistent.key\"\n",
-                "[http] tls_cert /nonexistent.pem",
-            ),
-        ] {
-            let e = parse(
-                &format!("[source]\nurl = \"mysql://u@h:1\"\n[http]\n{extra}"),
-                &[],
-            )
-            .unwrap_err()
-            .to_string();
-            assert!(e.contains(needle), "{e} should mention {needle}");
-        }
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("test.toml: [source] server_id: invalid type"),
+            "{e}"
+        );
     }
 }

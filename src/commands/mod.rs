@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use sqlx::MySqlPool;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, ConfigError, Endpoint};
+use crate::config::{Config, ConfigError, Document, Endpoint};
 use crate::db::{self, describe};
+use crate::http::access::HttpConfig;
 use crate::model::views::{parse_list, View};
 use crate::tenants::{self, Tenant};
 
@@ -69,7 +70,22 @@ pub async fn execute(cli: &Cli) -> Outcome {
 }
 
 fn load_config(cli: &Cli) -> Result<Config, CommandError> {
-    Ok(Config::load(&cli.config)?)
+    Ok(load(cli)?.0)
+}
+
+/// The whole configuration, `[http]` included: every command checks all of it, so that a
+/// mistake shows at the first command, not at the next `run`.
+fn load(cli: &Cli) -> Result<(Config, HttpConfig), CommandError> {
+    Ok(assemble(&Document::load(&cli.config)?)?)
+}
+
+/// Each layer reads its own sections (`config` can't see `http`'s, which sits above it);
+/// a section none of them read is a mistake.
+fn assemble(doc: &Document) -> Result<(Config, HttpConfig), ConfigError> {
+    let cfg = Config::from_document(doc)?;
+    let http = HttpConfig::from_document(doc)?;
+    doc.finish()?;
+    Ok((cfg, http))
 }
 
 /// `--tables`, or all five.
@@ -166,5 +182,117 @@ fn exit(ok: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::env_var;
+
+    /// Every key of every section that `assemble` reads, set from its `FLOWTALLY_<SECTION>_<KEY>`
+    /// variable alone, changes the configuration for one of the candidate values. A new key is
+    /// walked as soon as its section struct has it; one that no candidate fits needs one here
+    /// (or, if it holds tables, a place in `NOT_FROM_ENV` and a word in the README).
+    #[test]
+    fn every_key_is_honoured_from_the_environment() {
+        const NOT_FROM_ENV: &[&str] = &["FLOWTALLY_HTTP_ACCESS"];
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+        let base = format!(
+            "[source]\nurl = \"mysql://u@h:1\"\n[tenants]\ninclude = [\"A\"]\n\
+             [http]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            file("cert.pem", cert),
+            file("key.pem", key)
+        );
+        let candidates = [
+            "7".to_string(),
+            "false".into(),
+            "true".into(),
+            "UTC".into(),
+            "protected".into(),
+            "required".into(),
+            "127.0.0.1:7777".into(),
+            "mysql://c@candidate:1".into(),
+            "WALK_PASSWORD".into(),
+            file("pw", "secret\n"),
+            file("ca.pem", cert),
+            file("key2.pem", key),
+            file(
+                "access.toml",
+                &format!(
+                    "[[http.access]]\nname = \"x\"\ntoken_sha256 = \"{}\"\ntenants = [\"*\"]\n",
+                    crate::http::access::hash_token("t")
+                ),
+            ),
+        ];
+        let load = |extra: Option<(&str, &str)>| {
+            let mut env = BTreeMap::from([("WALK_PASSWORD".to_string(), "pw".to_string())]);
+            env.extend(extra.map(|(k, v)| (k.to_string(), v.to_string())));
+            let doc = Document::parse(&base, "walk.toml", &env).unwrap();
+            let loaded = assemble(&doc).map(|c| format!("{c:?}"));
+            (doc.keys(), loaded)
+        };
+        let (keys, plain) = load(None);
+        let plain = plain.unwrap();
+        let mut walked = Vec::new();
+        for (section, fields) in keys {
+            for field in fields {
+                let var = env_var(&section, field);
+                let honoured = candidates
+                    .iter()
+                    .any(|value| matches!(load(Some((&var, value))).1, Ok(c) if c != plain));
+                if NOT_FROM_ENV.contains(&var.as_str()) {
+                    assert!(!honoured, "{var} is honoured: take it off NOT_FROM_ENV");
+                    let e = load(Some((&var, "x"))).1.unwrap_err().to_string();
+                    assert!(e.contains(&var) && e.contains("environment"), "{e}");
+                } else {
+                    assert!(
+                        honoured,
+                        "{var} changed nothing with any candidate value: is its key carried \
+                         into the configuration? If so, add a value it accepts to the candidates"
+                    );
+                }
+                walked.push(var);
+            }
+        }
+        // The variables of the hand-kept list this walk replaced, so none was lost on the way.
+        for key in [
+            "SOURCE_URL SOURCE_PASSWORD_ENV SOURCE_PASSWORD_FILE SOURCE_SERVER_ID SOURCE_SSL_MODE",
+            "SOURCE_SSL_CA SOURCE_HEARTBEAT_SECS SINK_URL SINK_PASSWORD_ENV SINK_PASSWORD_FILE",
+            "SINK_SSL_MODE SINK_SSL_CA SINK_WRITE_CONCURRENCY TENANTS_CORE_DB TENANTS_DB_PREFIX",
+            "TENANTS_DISCOVER TENANTS_INCLUDE TENANTS_LOAD_CONCURRENCY TIME_TIMEZONE STATE_DIR",
+            "STATE_CHECKPOINT_SECS HTTP_LISTEN HTTP_ALLOW_OPEN_ACCESS HTTP_METRICS HTTP_TLS_CERT",
+            "HTTP_TLS_KEY",
+        ]
+        .iter()
+        .flat_map(|line| line.split(' '))
+        {
+            let var = format!("FLOWTALLY_{key}");
+            assert!(walked.contains(&var), "{var} was not walked: {walked:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_section_is_refused() {
+        let doc = Document::parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n[htpp]\nlisten = \"0.0.0.0:1\"\n",
+            "t.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let e = assemble(&doc).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown section [htpp]") && e.contains("[http]"),
+            "{e}"
+        );
     }
 }

@@ -3,45 +3,45 @@
 
 use std::process::ExitCode;
 
-use super::{load_config, CommandError, Outcome};
+use super::{load, CommandError, Outcome};
 use crate::cli::Cli;
 use crate::live::LiveWriter;
 use crate::service::tasks::Tasks;
 use crate::shutdown;
 
 pub async fn run(cli: &Cli) -> Outcome {
-    let cfg = load_config(cli)?;
-    if let Some(e) = cfg.http.exposure_error(&cfg.http_listen) {
+    let (cfg, http) = load(cli)?;
+    if let Some(e) = http.exposure_error() {
         return Err(CommandError::Usage(format!("config: {e}")));
     }
-    if let Some(files) = &cfg.http.tls {
+    if let Some(files) = &http.tls {
         // A certificate that does not load is a start-up error, not a failed first request.
         crate::http::tls::acceptor(files)
             .map_err(|e| CommandError::Usage(format!("config: {e}")))?;
     }
     let live = LiveWriter::new(cfg.timezone);
-    let listener = tokio::net::TcpListener::bind(&cfg.http_listen)
+    let listener = tokio::net::TcpListener::bind(&http.listen)
         .await
         .map_err(|e| {
             CommandError::Failed(format!(
                 "cannot listen on [http] listen = \"{}\": {e}",
-                cfg.http_listen
+                http.listen
             ))
         })?;
     match listener.local_addr() {
         Ok(addr) => tracing::info!(
             addr = %addr,
-            tls = cfg.http.tls.is_some(),
-            access_entries = cfg.http.access.len(),
+            tls = http.tls.is_some(),
+            access_entries = http.access.len(),
             "http listening"
         ),
-        Err(_) => tracing::info!(addr = %cfg.http_listen, "http listening"),
+        Err(_) => tracing::info!(addr = %http.listen, "http listening"),
     }
     let (trigger, shutdown) = shutdown::channel();
     let mut tasks = Tasks::new(trigger.clone(), shutdown.clone());
     tasks.spawn(
         "HTTP",
-        crate::http::serve_with(listener, live.view(), cfg.http.clone(), shutdown),
+        crate::http::serve_with(listener, live.view(), http, shutdown),
     );
     tokio::spawn(async move {
         signal().await;

@@ -1,6 +1,8 @@
 //! Who may read what over HTTP: the `[[http.access]]` entries of the config, checked on every
 //! request but `/healthz`, the login page and the static assets (and `/metrics` unless
-//! `[http] metrics = "protected"`).
+//! `[http] metrics = "protected"`). The `[http]` section itself (its keys, defaults and checks,
+//! [`HttpSection`] and [`HttpConfig::from_document`]) is here too: `crate::config` is below
+//! `http` and reads only the sections of the layers below.
 //!
 //! A request carries its credential one of three ways:
 //!
@@ -16,7 +18,8 @@
 //! A credential reads the tenants its entry lists (`*`: all). Nothing here logs a credential:
 //! a rejected one is logged by kind only, rate-limited.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -26,9 +29,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{AccessEntry, Credential, HttpConfig, TenantScope};
+use crate::config::{ConfigError, Document};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "flowtally_session";
@@ -345,10 +349,366 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot hash the password: {e}"))
 }
 
+// ---------------------------------------------------------------------------------------------
+// The `[http]` section: its keys, defaults and checks
+// ---------------------------------------------------------------------------------------------
+
+/// Where `run` listens when `[http] listen` is not set.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+
+/// `[http]` as written (`FLOWTALLY_HTTP_<KEY>` applied): the one list of its keys, with their
+/// defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    listen: String,
+    allow_open_access: bool,
+    metrics: String,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    /// A TOML file of more `[[http.access]]` entries (a mounted secret, say): the way to give
+    /// entries without editing the config file, as tables cannot come from the environment.
+    access_file: Option<PathBuf>,
+    access: Vec<RawAccess>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: DEFAULT_LISTEN.into(),
+            allow_open_access: false,
+            metrics: "open".into(),
+            tls_cert: None,
+            tls_key: None,
+            access_file: None,
+            access: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    name: Option<String>,
+    token_sha256: Option<String>,
+    user: Option<String>,
+    password_hash: Option<String>,
+    tenants: Option<Vec<String>>,
+}
+
+/// What `[http] access_file` may hold: `[[http.access]]` entries (as `flowtally
+/// http-credential` prints them), nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessFile {
+    #[serde(default)]
+    http: AccessFileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessFileHttp {
+    #[serde(default)]
+    access: Vec<RawAccess>,
+}
+
+/// `[http]`, checked: where to listen, who may read what, and TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: String,
+    /// `[[http.access]]` entries; empty: no access control (loopback only, unless allowed).
+    pub access: Vec<AccessEntry>,
+    /// Serve a non-loopback `listen` without access entries (a proxy guards it).
+    pub allow_open_access: bool,
+    /// `/metrics` needs a credential that reads every tenant (its labels name them all).
+    pub protect_metrics: bool,
+    pub tls: Option<TlsFiles>,
+}
+
+/// No access control, on the default address (as with no `[http]` section).
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: DEFAULT_LISTEN.into(),
+            access: Vec::new(),
+            allow_open_access: false,
+            protect_metrics: false,
+            tls: None,
+        }
+    }
+}
+
+/// The listener's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// One `[[http.access]]` entry: a credential, stored hashed, and the tenants it may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    /// Names the entry in logs and on the page (never the credential).
+    pub name: String,
+    pub credential: Credential,
+    pub tenants: TenantScope,
+}
+
+/// How an access entry authenticates. Only hashes are held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A long random token (a bearer token, or the password of HTTP Basic), by its SHA-256.
+    Token { sha256: [u8; 32] },
+    /// A user name and a password, by its argon2 hash in PHC form (`$argon2id$v=19$...`).
+    User { user: String, password_hash: String },
+}
+
+/// The tenants an access entry may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantScope {
+    All,
+    /// Organization codes, lowercased (codes match case-insensitively).
+    Only(BTreeSet<String>),
+}
+
+impl TenantScope {
+    pub fn allows(&self, code: &str) -> bool {
+        match self {
+            TenantScope::All => true,
+            TenantScope::Only(codes) => codes.contains(&code.to_ascii_lowercase()),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Reads and checks `[http]` of `doc`: each error names the entry or key and the fix.
+    /// (Whether `listen` may go without access control is decided when `run` binds it: see
+    /// [`HttpConfig::exposure_error`].)
+    pub fn from_document(doc: &Document) -> Result<HttpConfig, ConfigError> {
+        let raw: HttpSection = doc.section("http")?;
+        if raw.listen.parse::<std::net::SocketAddr>().is_err() {
+            return err(format!(
+                "[http] listen '{}' is not an address: use host:port, e.g. \"{DEFAULT_LISTEN}\"",
+                raw.listen
+            ));
+        }
+        let protect_metrics = match raw.metrics.as_str() {
+            "open" => false,
+            "protected" => true,
+            other => {
+                return err(format!(
+                "[http] metrics = \"{other}\": use \"open\" (anyone who reaches the listener) or \
+                 \"protected\" (a credential that reads every tenant)"
+            ))
+            }
+        };
+        let tls = match (raw.tls_cert, raw.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (k, path, what) in [
+                    ("tls_cert", &cert, "CERTIFICATE"),
+                    ("tls_key", &key, "PRIVATE KEY"),
+                ] {
+                    match std::fs::read_to_string(path) {
+                        Ok(pem) if pem.contains("-----BEGIN") && pem.contains(what) => {}
+                        Ok(_) => {
+                            return err(format!(
+                                "[http] {k} {} holds no PEM {what}: point it at a PEM file \
+                             (-----BEGIN ...{what}-----)",
+                                path.display()
+                            ))
+                        }
+                        Err(e) => {
+                            return err(format!(
+                                "[http] {k} {}: {e}; point it at the PEM file of the listener's {}",
+                                path.display(),
+                                if k == "tls_cert" {
+                                    "certificate chain"
+                                } else {
+                                    "private key"
+                                }
+                            ))
+                        }
+                    }
+                }
+                Some(TlsFiles { cert, key })
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return err(
+                    "[http] tls_cert and tls_key go together: set both (PEM files) or neither",
+                )
+            }
+        };
+        let mut entries: Vec<(RawAccess, String)> =
+            raw.access.into_iter().map(|e| (e, String::new())).collect();
+        if let Some(path) = &raw.access_file {
+            let from = format!(" (in {})", path.display());
+            entries.extend(access_file(path)?.into_iter().map(|e| (e, from.clone())));
+        }
+        Ok(HttpConfig {
+            listen: raw.listen,
+            access: access_entries(entries)?,
+            allow_open_access: raw.allow_open_access,
+            protect_metrics,
+            tls,
+        })
+    }
+    /// Why `run` must not serve `listen` as configured: a non-loopback address without access
+    /// entries, unless `allow_open_access` says a proxy guards it.
+    pub fn exposure_error(&self) -> Option<String> {
+        let listen = &self.listen;
+        let addr: std::net::SocketAddr = listen.parse().ok()?;
+        if addr.ip().is_loopback() || !self.access.is_empty() || self.allow_open_access {
+            return None;
+        }
+        Some(format!(
+            "[http] listen = \"{listen}\" is not a loopback address and [http] has no access \
+             entries: every tenant's production data would be open to the network. Add \
+             [[http.access]] entries (see docs/dashboard.md; hashes from `flowtally \
+             http-credential`), or set [http] allow_open_access = true if a proxy guards the \
+             listener, or listen on 127.0.0.1"
+        ))
+    }
+}
+
+/// The entries of an `[http] access_file`.
+fn access_file(path: &Path) -> Result<Vec<RawAccess>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "[http] access_file {}: {e}; point it at a TOML file of [[http.access]] entries",
+            path.display()
+        ))
+    })?;
+    let file: AccessFile = toml::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "[http] access_file {}: {}; it holds [[http.access]] entries (name, token_sha256 or \
+             user and password_hash, tenants) and nothing else",
+            path.display(),
+            e.message()
+        ))
+    })?;
+    Ok(file.http.access)
+}
+
+/// `[[http.access]]` entries, checked, each with where it came from (for messages).
+fn access_entries(entries: Vec<(RawAccess, String)>) -> Result<Vec<AccessEntry>, ConfigError> {
+    let mut access = Vec::new();
+    let mut users = BTreeSet::new();
+    let mut tokens = BTreeSet::new();
+    for (i, (e, from)) in entries.into_iter().enumerate() {
+        let name = e.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
+        let at = format!("[[http.access]] entry {name}{from}");
+        if name.trim().is_empty() {
+            return err(format!(
+                "[[http.access]] entry #{}{from}: name is empty: name the entry (it appears in \
+                 logs)",
+                i + 1
+            ));
+        }
+        let credential = match (e.token_sha256, e.user, e.password_hash) {
+            (Some(hex), None, None) => {
+                let sha256 = parse_sha256(&hex).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{at}: token_sha256 is not 64 hex digits: store the SHA-256 of the \
+                         token, e.g. from `flowtally http-credential token`"
+                    ))
+                })?;
+                if !tokens.insert(sha256) {
+                    return err(format!("{at}: the same token_sha256 as an earlier entry"));
+                }
+                Credential::Token { sha256 }
+            }
+            (None, Some(user), Some(hash)) => {
+                if user.is_empty() || user.contains(':') {
+                    return err(format!(
+                        "{at}: user '{user}' must be non-empty and without ':' (HTTP Basic splits \
+                         on it)"
+                    ));
+                }
+                if !argon2_phc(&hash) {
+                    return err(format!(
+                        "{at}: password_hash is not an argon2 hash in PHC form ($argon2id$...): \
+                         make one with `flowtally http-credential password`"
+                    ));
+                }
+                if !users.insert(user.clone()) {
+                    return err(format!(
+                        "{at}: user '{user}' appears in an earlier entry too"
+                    ));
+                }
+                Credential::User {
+                    user,
+                    password_hash: hash,
+                }
+            }
+            (None, Some(_), None) => {
+                return err(format!(
+                    "{at}: user without password_hash: add password_hash = \"$argon2id$...\" \
+                     (from `flowtally http-credential password`)"
+                ))
+            }
+            _ => {
+                return err(format!(
+                    "{at}: give either token_sha256, or user and password_hash (from \
+                     `flowtally http-credential`)"
+                ))
+            }
+        };
+        let tenants = match e.tenants {
+            None => {
+                return err(format!(
+                    "{at}: tenants is missing: list the organization codes it may read, or [\"*\"] \
+                     for all"
+                ))
+            }
+            Some(list) if list.is_empty() => {
+                return err(format!(
+                    "{at}: tenants is empty, so it grants nothing: list codes, or [\"*\"] for all"
+                ))
+            }
+            Some(list) if list.iter().any(|c| c.trim() == "*") => TenantScope::All,
+            Some(list) => TenantScope::Only(
+                list.iter()
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            ),
+        };
+        access.push(AccessEntry {
+            name,
+            credential,
+            tenants,
+        });
+    }
+    Ok(access)
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// An argon2 hash in PHC string form, with its parameters and salt.
+fn argon2_phc(s: &str) -> bool {
+    argon2::PasswordHash::new(s).is_ok_and(|h| {
+        matches!(h.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") && h.hash.is_some()
+    })
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     pub fn entries(pw_hash: &str) -> HttpConfig {
         HttpConfig {
@@ -485,5 +845,167 @@ mod tests {
         let h = headers(&[(header::COOKIE, "a=1; flowtally_session=x.y.z; b=2")]);
         assert_eq!(cookie(&h, COOKIE), Some("x.y.z"));
         assert_eq!(cookie(&h, "c"), None);
+    }
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<HttpConfig, ConfigError> {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        HttpConfig::from_document(&Document::parse(text, "test.toml", &env)?)
+    }
+
+    #[test]
+    fn http_access_entries_tls_and_metrics() {
+        let hash = hash_password("pw").unwrap();
+        let text = format!(
+            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\nmetrics = \"protected\"\n\
+             [[http.access]]\nname = \"acme\"\ntoken_sha256 = \"{}\"\ntenants = [\"ACME\"]\n\
+             [[http.access]]\nname = \"ops\"\nuser = \"ops\"\npassword_hash = \"{hash}\"\ntenants = [\"*\"]\n",
+            hash_token("t")
+        );
+        let c = parse(&text, &[]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9187");
+        assert!(c.protect_metrics);
+        assert_eq!(c.access.len(), 2);
+        assert!(c.access[0].tenants.allows("acme"));
+        assert!(!c.access[0].tenants.allows("other"));
+        assert_eq!(c.access[1].tenants, TenantScope::All);
+        assert_eq!(c.exposure_error(), None, "access entries guard it");
+
+        let open = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\n",
+            &[],
+        )
+        .unwrap();
+        let e = open.exposure_error().unwrap();
+        assert!(
+            e.contains("allow_open_access") && e.contains("[[http.access]]"),
+            "{e}"
+        );
+        let allowed = parse(
+            "[source]\nurl = \"mysql://u@h:1\"\n[http]\nlisten = \"0.0.0.0:9187\"\n",
+            &[("FLOWTALLY_HTTP_ALLOW_OPEN_ACCESS", "true")],
+        )
+        .unwrap();
+        assert_eq!(allowed.exposure_error(), None);
+        let local = parse("[source]\nurl = \"mysql://u@h:1\"\n", &[]).unwrap();
+        assert_eq!(local.exposure_error(), None);
+        assert_eq!(local, HttpConfig::default());
+        assert_eq!(local.listen, "127.0.0.1:9187");
+        assert!(!local.protect_metrics && local.tls.is_none());
+
+        let base = "[source]\nurl = \"mysql://u@h:1\"\n[[http.access]]\nname = \"x\"\n";
+        for (extra, needle) in [
+            ("token_sha256 = \"abc\"\ntenants = [\"A\"]\n", "64 hex digits"),
+            (
+                "token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+                "tenants is missing",
+            ),
+            (
+                "token_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenants = []\n",
+                "grants nothing",
+            ),
+            ("user = \"u\"\ntenants = [\"A\"]\n", "password_hash"),
+            ("user = \"u\"\npassword_hash = \"plain\"\ntenants = [\"A\"]\n", "argon2"),
+            ("tenants = [\"A\"]\n", "either token_sha256"),
+            ("password = \"x\"\n", "password"),
+        ] {
+            let e = parse(&format!("{base}{extra}"), &[]).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+        for (extra, needle) in [
+            ("metrics = \"secret\"\n", "[http] metrics"),
+            ("tls_cert = \"/nonexistent.pem\"\n", "go together"),
+            (
+                "tls_cert = \"/nonexistent.pem\"\ntls_key = \"/nonexistent.key\"\n",
+                "[http] tls_cert /nonexistent.pem",
+            ),
+        ] {
+            let e = parse(
+                &format!("[source]\nurl = \"mysql://u@h:1\"\n[http]\n{extra}"),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn listen_must_be_an_address() {
+        let e = parse("[http]\nlisten = \"localhost\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[http] listen 'localhost' is not an address"),
+            "{e}"
+        );
+        let c = parse("", &[("FLOWTALLY_HTTP_LISTEN", "0.0.0.0:80")]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:80");
+    }
+
+    #[test]
+    fn access_file_adds_entries_and_its_errors_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("access.toml");
+        let token = |t: &str| {
+            format!(
+                "[[http.access]]\nname = \"{t}\"\ntoken_sha256 = \"{}\"\ntenants = [\"B\"]\n",
+                hash_token(t)
+            )
+        };
+        std::fs::write(&file, token("from-file")).unwrap();
+        let in_config = format!("[http]\nlisten = \"0.0.0.0:9187\"\n{}", token("in-config"));
+        let env = [("FLOWTALLY_HTTP_ACCESS_FILE", file.to_str().unwrap())];
+        let c = parse(&in_config, &env).unwrap();
+        let names: Vec<&str> = c.access.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["in-config", "from-file"]);
+        assert!(c.access[1].tenants.allows("b"));
+
+        let only_file = parse("[http]\nlisten = \"0.0.0.0:9187\"\n", &env).unwrap();
+        assert_eq!(only_file.access.len(), 1);
+        assert_eq!(
+            only_file.exposure_error(),
+            None,
+            "the file's entries guard it"
+        );
+
+        std::fs::write(&file, token("in-config")).unwrap();
+        let e = parse(&in_config, &env).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("entry in-config (in {})", file.display()))
+                && e.contains("same token_sha256"),
+            "{e}"
+        );
+        std::fs::write(&file, "[http]\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        let e = parse("", &env).unwrap_err().to_string();
+        assert!(
+            e.contains("[http] access_file") && e.contains("listen") && e.contains("nothing else"),
+            "{e}"
+        );
+        let e = parse(
+            "",
+            &[("FLOWTALLY_HTTP_ACCESS_FILE", "/nonexistent/access.toml")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[http] access_file /nonexistent/access.toml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn access_entries_cannot_come_from_the_environment() {
+        let e = parse("", &[("FLOWTALLY_HTTP_ACCESS", "name=x")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("FLOWTALLY_HTTP_ACCESS:")
+                && e.contains("cannot be set from the environment")
+                && e.contains("FLOWTALLY_HTTP_ACCESS_FILE"),
+            "{e}"
+        );
     }
 }

@@ -33,9 +33,8 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
-use self::access::{Access, Grant, Verdict};
+use self::access::{Access, Grant, HttpConfig, Verdict};
 use self::dashboard::feed::Feeds;
-use crate::config::HttpConfig;
 use crate::live::LiveView;
 use crate::shutdown::Shutdown;
 

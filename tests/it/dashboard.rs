@@ -506,14 +506,15 @@ fn http_credential_prints_entries_the_config_takes() {
     let entry = String::from_utf8_lossy(&out.stdout);
     assert!(entry.contains("password_hash = \"$argon2id$"), "{entry}");
     assert!(!entry.contains("correct horse"));
-    let c = flowtally::config::Config::parse(
+    let doc = flowtally::config::Document::parse(
         &format!("[source]\nurl = \"mysql://u@h:1\"\n{text}\n{entry}"),
         "t.toml",
         &Default::default(),
     )
-    .expect("the entries parse");
-    assert_eq!(c.http.access.len(), 2);
-    assert!(c.http.access[0].tenants.allows("acme") && !c.http.access[0].tenants.allows("c"));
+    .expect("the file parses");
+    let http = flowtally::http::access::HttpConfig::from_document(&doc).expect("the entries parse");
+    assert_eq!(http.access.len(), 2);
+    assert!(http.access[0].tenants.allows("acme") && !http.access[0].tenants.allows("c"));
 }
 
 // ---------------------------------------------------------------------------------------------

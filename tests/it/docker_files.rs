@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use flowtally::config::Config;
+use flowtally::config::{Config, Document};
+use flowtally::http::access::HttpConfig;
 use flowtally::model::View;
 use serde_yaml::Value;
 
@@ -143,6 +144,19 @@ fn arg<'a>(cmd: &'a [String], flag: &str) -> Option<&'a str> {
 /// The config file a service's command names, read from the host path mounted there, parsed
 /// with the service's environment.
 fn service_config(compose: &Value, name: &str) -> Config {
+    let (doc, host) = service_document(compose, name);
+    Config::from_document(&doc)
+        .unwrap_or_else(|e| panic!("{name}: {} does not parse: {e}", host.display()))
+}
+
+/// The `[http]` section of [`service_config`]'s file.
+fn service_http_config(compose: &Value, name: &str) -> HttpConfig {
+    let (doc, host) = service_document(compose, name);
+    HttpConfig::from_document(&doc)
+        .unwrap_or_else(|e| panic!("{name}: {} [http] does not parse: {e}", host.display()))
+}
+
+fn service_document(compose: &Value, name: &str) -> (Document, PathBuf) {
     let svc = service(compose, name);
     let cmd = words(svc.get("command"));
     let path = arg(&cmd, "--config").unwrap_or_else(|| panic!("{name}: no --config in command"));
@@ -156,8 +170,9 @@ fn service_config(compose: &Value, name: &str) -> Config {
     );
     let host = repo("docker").join(&src[2..]);
     let env = environment(svc);
-    Config::parse(&read(&host), &host.display().to_string(), &env)
-        .unwrap_or_else(|e| panic!("{name}: {} does not parse: {e}", host.display()))
+    let doc = Document::parse(&read(&host), &host.display().to_string(), &env)
+        .unwrap_or_else(|e| panic!("{name}: {} does not parse: {e}", host.display()));
+    (doc, host)
 }
 
 fn depends_on_healthy_mysql(svc: &Value, name: &str) {
@@ -308,8 +323,9 @@ fn flowtally_service_runs_the_image_with_its_mounted_config() {
     assert_eq!(cfg.sink.host, "mysql");
     assert_eq!(cfg.sink.user, "flowtally_writer");
     assert!(cfg.sink.password.is_some(), "sink password");
-    assert_eq!(cfg.http_listen, "0.0.0.0:9187");
-    let port = cfg.http_listen.rsplit(':').next().unwrap_or_default();
+    let http = service_http_config(&c, "flowtally");
+    assert_eq!(http.listen, "0.0.0.0:9187");
+    let port = http.listen.rsplit(':').next().unwrap_or_default();
     let ports = words(svc.get("ports"));
     assert!(
         ports.iter().any(|p| p.ends_with(&format!(":{port}"))),

@@ -6,9 +6,8 @@ use axum::http::{header, Request, StatusCode};
 use chrono::NaiveDateTime;
 use tower::ServiceExt;
 
-use crate::config::{AccessEntry, Credential, HttpConfig, TenantScope};
-use crate::live::LiveView;
-use crate::live::{History, LiveWriter, Ready, Stage, TenantKey, TenantSlot, Totals};
+use crate::http::access::{AccessEntry, Credential, HttpConfig, TenantScope};
+use crate::live::{History, LiveView, LiveWriter, Ready, Stage, TenantKey, TenantSlot, Totals};
 use crate::model::clock::{local_time, Instant};
 use crate::model::dims::tests::{member, node, team};
 use crate::model::row::*;
