@@ -117,6 +117,8 @@ pub struct Config {
     pub load_concurrency: usize,
     /// Tenants whose snapshots are written at once.
     pub write_concurrency: usize,
+    /// `[ha]`.
+    pub ha: Ha,
 }
 
 /// `[source]`.
@@ -226,6 +228,31 @@ impl Default for StateSection {
     }
 }
 
+/// `[ha]`: two or more instances, one writer (docs/operations.md, "High availability").
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct HaSection {
+    enabled: bool,
+    lease_secs: u64,
+}
+
+impl Default for HaSection {
+    fn default() -> Self {
+        HaSection {
+            enabled: false,
+            lease_secs: 10,
+        }
+    }
+}
+
+/// High availability: whether this instance competes for the writer's lease, and for how long
+/// the lease is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ha {
+    pub enabled: bool,
+    pub lease_secs: u64,
+}
+
 impl Config {
     /// Parses config text with the given environment (for tests): this layer's sections only;
     /// `commands::load` also reads `[http]` and refuses sections nothing reads.
@@ -244,6 +271,7 @@ impl Config {
         let tenants: TenantsSection = doc.section("tenants")?;
         let time: TimeSection = doc.section("time")?;
         let state: StateSection = doc.section("state")?;
+        let ha: HaSection = doc.section("ha")?;
         let env = doc.env();
 
         let Some(source_url) = raw_source.url.as_deref() else {
@@ -316,7 +344,17 @@ impl Config {
                 return err(format!("{key} must be at least 1"));
             }
         }
+        if !(3..=3600).contains(&ha.lease_secs) {
+            return err(format!(
+                "[ha] lease_secs = {} is out of range: use 3 to 3600 seconds (default 10)",
+                ha.lease_secs
+            ));
+        }
         Ok(Config {
+            ha: Ha {
+                enabled: ha.enabled,
+                lease_secs: ha.lease_secs,
+            },
             source,
             server_id: raw_source.server_id,
             heartbeat_secs: raw_source.heartbeat_secs,

@@ -15,6 +15,7 @@
 //! hands over each tenant's journal of changes. The writer ([`writer`]) does the I/O beside it,
 //! and rewrites a part as one base (compaction) once its changes outgrow its base.
 
+pub mod lock;
 pub mod part;
 pub mod writer;
 

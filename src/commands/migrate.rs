@@ -1,9 +1,11 @@
 //! `flowtally migrate`: creates or upgrades the mv_ tables of each tenant (see
-//! [`crate::sink::migrate`]), one line per tenant.
+//! [`crate::sink::migrate`]), one line per tenant; with `[ha]`, creates the writer's lease table
+//! too, in one more line.
 
 use super::{connect, exit, load_config, select_tenants, CommandError, Out, Outcome};
 use crate::cli::Cli;
-use crate::db::describe;
+use crate::db::{describe, text};
+use crate::sink::lease;
 
 pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
     let cfg = load_config(cli)?;
@@ -35,6 +37,26 @@ pub async fn migrate(cli: &Cli, tenant: Option<&str>) -> Outcome {
             Err(e) => {
                 ok = false;
                 out.line(format_args!("{} ({db}): failed: {}", t.code, describe(&e)));
+            }
+        }
+    }
+    if cfg.ha.enabled {
+        // The writer's lease of `[ha]`, in the sink's core database.
+        let created = async {
+            let mut conn = sink.acquire().await?;
+            text(&mut conn, &lease::create_sql(&cfg.core_db)).await?;
+            lease::ensure_writer_row(&mut conn, &cfg.core_db).await
+        }
+        .await;
+        let table = format!("{}.{}", cfg.core_db, lease::TABLE);
+        match created {
+            Ok(()) => out.line(format_args!("[ha] lease table {table}: ready")),
+            Err(e) => {
+                ok = false;
+                out.line(format_args!(
+                    "[ha] lease table {table}: failed: {}",
+                    describe(&e)
+                ));
             }
         }
     }

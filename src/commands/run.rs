@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::{load, CommandError, Outcome};
+use crate::causes::Causes;
 use crate::cli::Cli;
 use crate::live::LiveWriter;
 use crate::service::tasks::Tasks;
@@ -19,6 +20,9 @@ pub async fn run(cli: &Cli) -> Outcome {
         crate::http::tls::acceptor(files)
             .map_err(|e| CommandError::Usage(format!("config: {e}")))?;
     }
+    // Before anything else, so that a second `run` on the directory says so at once.
+    let lock = crate::checkpoint::lock::lock(&cfg.state_dir)
+        .map_err(|e| CommandError::Failed(Causes(&e).to_string()))?;
     let live = LiveWriter::new(cfg.timezone);
     let listener = tokio::net::TcpListener::bind(&http.listen)
         .await
@@ -48,7 +52,7 @@ pub async fn run(cli: &Cli) -> Outcome {
         tracing::info!("shutting down: finishing the snapshots in flight, writing the checkpoint");
         trigger.fire();
     });
-    crate::service::run(cfg, live, tasks).await?;
+    crate::service::run(cfg, lock, live, tasks).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -81,6 +81,9 @@ pub async fn healthz(State(live): State<LiveView>) -> Response {
             Json(json!({
                 "status": "ok",
                 "phase": r.phase,
+                "instance": r.instance,
+                "role": r.role,
+                "term": r.term,
                 "lag_seconds": r.lag_secs(now),
                 "position": r.position.as_ref().map(|p| p.to_string()),
                 "last_commit": r.last_commit,
@@ -96,11 +99,59 @@ pub async fn healthz(State(live): State<LiveView>) -> Response {
                 "reason": u.reason,
                 "detail": u.detail,
                 "phase": r.phase,
+                "instance": r.instance,
+                "role": r.role,
+                "term": r.term,
                 "lag_seconds": r.lag_secs(now),
             })),
         )
             .into_response(),
     }
+}
+
+/// `GET /livez`: 200 while the process and its tasks run (a task that fails stops the service,
+/// so an answer is proof enough; a long recompute is alive).
+pub async fn livez(State(live): State<LiveView>) -> Response {
+    let r = live.status().report();
+    Json(json!({
+        "status": "alive",
+        "phase": r.phase,
+        "instance": r.instance,
+        "role": r.role,
+    }))
+    .into_response()
+}
+
+/// Ready means serving current figures: streaming and caught up within [`CAUGHT_UP_SECS`], and
+/// no served tenant still loading. Unlike [`health`], a failing sink does not make an instance
+/// unready: its figures are current, and readers may still be sent to it.
+pub fn readiness(r: &Report, loading: usize, now: i64) -> Result<(), Unhealthy> {
+    match health(r, now) {
+        Err(u) if u.reason != "sink_failing" => Err(u),
+        _ if loading > 0 => Err(Unhealthy {
+            reason: "loading",
+            detail: format!("{loading} tenant(s) still loading from their source tables"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `GET /readyz`: 200 when [`readiness`] holds, else 503 with the reason.
+pub async fn readyz(State(live): State<LiveView>) -> Response {
+    let now = now_secs();
+    let r = live.status().report();
+    let loading = live.iter().filter(|t| t.is_loading()).count();
+    let (status, body) = match readiness(&r, loading, now) {
+        Ok(()) => (StatusCode::OK, json!({"status": "ready"})),
+        Err(u) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable", "reason": u.reason, "detail": u.detail}),
+        ),
+    };
+    let mut body = body;
+    body["instance"] = json!(r.instance);
+    body["role"] = json!(r.role);
+    (status, Json(body)).into_response()
 }
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,8 @@
 //! The HTTP surface of `flowtally run`: health, Prometheus metrics, live JSON reads of the
 //! in-memory tenant states, and the Production Dashboard.
 //!
-//! - `GET /healthz` ([`health`]): 200 while streaming and caught up, else 503 with a reason.
+//! - `GET /healthz`, `/livez`, `/readyz` ([`health`]): the report (200 while streaming and
+//!   caught up, else 503 with a reason), liveness, readiness.
 //! - `GET /metrics` ([`metrics`]): the Prometheus text exposition format.
 //! - `GET /api/v1/tenants[/{code}[/{view}]]` ([`api`]): the tenants, and one view of one tenant
 //!   at the current second, computed from its live state.
@@ -113,6 +114,8 @@ fn routes(live: LiveView, cfg: &HttpConfig, shutdown: Shutdown) -> Router {
     };
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{code}", get(api::tenant))
@@ -134,8 +137,10 @@ async fn tenants(State(live): State<LiveView>, Extension(grant): Extension<Grant
 
 /// Paths open to anyone who reaches the listener.
 fn is_open(path: &str, access: &Access) -> bool {
-    matches!(path, "/healthz" | "/login" | "/logout")
-        || path.starts_with("/assets/")
+    matches!(
+        path,
+        "/healthz" | "/livez" | "/readyz" | "/login" | "/logout"
+    ) || path.starts_with("/assets/")
         || (path == "/metrics" && !access.protect_metrics)
 }
 

@@ -99,8 +99,12 @@ pub async fn run(
             Ok((now_held, committed)) => {
                 if now_held.map(|h| h.0) != held.map(|h| h.0) {
                     match now_held {
-                        Some((term, _)) => tracing::info!(term, instance = %c.me, "took the writer's lease: leader"),
-                        None => tracing::warn!(instance = %c.me, "lost the writer's lease: standby"),
+                        Some((term, _)) => {
+                            tracing::info!(term, instance = %c.me, "took the writer's lease: leader")
+                        }
+                        None => {
+                            tracing::warn!(instance = %c.me, "lost the writer's lease: standby")
+                        }
                     }
                 }
                 held = now_held;
@@ -136,11 +140,21 @@ async fn round(
     conn: &mut Option<PoolConnection<MySql>>,
     c: &Candidate,
     held: Option<(u64, Instant)>,
-) -> Result<(Option<(u64, Instant)>, Arc<std::collections::HashMap<crate::live::TenantKey, i64>>), sqlx::Error> {
+) -> Result<
+    (
+        Option<(u64, Instant)>,
+        Arc<std::collections::HashMap<crate::live::TenantKey, i64>>,
+    ),
+    sqlx::Error,
+> {
     if conn.is_none() {
         let mut fresh = sink.acquire().await?;
         let secs = c.lease_secs.max(1);
-        text(&mut fresh, &format!("SET SESSION innodb_lock_wait_timeout = {secs}")).await?;
+        text(
+            &mut fresh,
+            &format!("SET SESSION innodb_lock_wait_timeout = {secs}"),
+        )
+        .await?;
         *conn = Some(fresh);
     }
     let Some(conn) = conn.as_mut() else {
@@ -158,7 +172,9 @@ async fn round(
             .await?
             .map(|term| (term, until)),
     };
-    lease::claim_server_id(conn, &c.core_db, c.server_id, &c.me, 3 * c.lease_secs).await?.ok();
+    lease::claim_server_id(conn, &c.core_db, c.server_id, &c.me, 3 * c.lease_secs)
+        .await?
+        .ok();
     let committed = Arc::new(lease::written(conn, &c.core_db).await?);
     Ok((now_held, committed))
 }
@@ -180,7 +196,11 @@ fn publish(
         None => Writing::Standby,
     };
     live.status().role(
-        if held.is_some() { Role::Leader } else { Role::Standby },
+        if held.is_some() {
+            Role::Leader
+        } else {
+            Role::Standby
+        },
         held.map(|h| h.0),
     );
     tell.send_modify(|lease| {

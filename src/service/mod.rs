@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::checkpoint::lock::StateLock;
 use crate::checkpoint::writer::Checkpointer;
 use crate::config::{Config, Endpoint};
 use crate::db::{binlog_conn, binlog_connect_error, binlog_opts, connect_error};
@@ -79,6 +80,29 @@ pub enum RunError {
     ReaderStopped,
     #[error(transparent)]
     Task(#[from] TaskFailed),
+    #[error(transparent)]
+    Lease(#[from] lease::LeaseError),
+}
+
+/// This host's name, for the instance's name and its lease.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// How the instance is named on its pages and in `/healthz`: its host and replica id.
+fn instance_name(server_id: u32) -> String {
+    format!("{}#{server_id}", host_name())
+}
+
+/// Who holds the lease: unique per instance (a state directory has one process), and stable
+/// across its restarts.
+fn lease_holder(state_dir: &std::path::Path) -> String {
+    let dir = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    format!("{}:{}", host_name(), dir.display())
 }
 
 fn connect_failed(role: &'static str, ep: &Endpoint, e: sqlx::Error) -> RunError {
@@ -92,7 +116,13 @@ fn connect_failed(role: &'static str, ep: &Endpoint, e: sqlx::Error) -> RunError
 
 /// Runs the service until `tasks`' shutdown fires (or a task fails); then writes what is
 /// queued, checkpoints, waits for the tasks and returns.
-pub async fn run(mut cfg: Config, live: LiveWriter, mut tasks: Tasks) -> Result<(), RunError> {
+pub async fn run(
+    mut cfg: Config,
+    _lock: StateLock,
+    live: LiveWriter,
+    mut tasks: Tasks,
+) -> Result<(), RunError> {
+    live.status().instance(&instance_name(cfg.server_id));
     let source = crate::db::pool(&cfg.source, 2 + cfg.load_concurrency as u32)
         .await
         .map_err(|e| connect_failed("source", &cfg.source, e))?;
@@ -158,9 +188,26 @@ pub async fn run(mut cfg: Config, live: LiveWriter, mut tasks: Tasks) -> Result<
     }
 
     let cfg = Arc::new(cfg);
+    let lease = match cfg.ha.enabled.then_some(cfg.ha) {
+        Some(ha) => {
+            let candidate = lease::Candidate {
+                core_db: cfg.core_db.clone(),
+                me: lease_holder(&cfg.state_dir),
+                server_id: cfg.server_id,
+                lease_secs: ha.lease_secs,
+            };
+            let (tell, hear) = lease::prepare(&sink, &candidate).await?;
+            tasks.spawn_infallible(
+                "lease",
+                lease::run(sink.clone(), candidate, tell, live.view(), tasks.shutdown()),
+            );
+            Some(hear)
+        }
+        None => None,
+    };
     let (snapshots, writer) = worker::writer(
         worker::pool_write(sink.clone()),
-        None,
+        lease,
         live.view(),
         cfg.write_concurrency,
     );

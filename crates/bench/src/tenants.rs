@@ -142,7 +142,8 @@ pub async fn bench_tenants(
     let (trigger, stop) = shutdown::channel();
     let started = Instant::now();
     let tasks = flowtally::service::tasks::Tasks::new(trigger.clone(), stop);
-    let run = tokio::spawn(service::run(cfg, applier, tasks));
+    let lock = flowtally::checkpoint::lock::lock(&cfg.state_dir)?;
+    let run = tokio::spawn(service::run(cfg, lock, applier, tasks));
     loop {
         let loaded = live.iter().filter(|s| s.ready().is_some()).count();
         if loaded == n {

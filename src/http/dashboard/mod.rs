@@ -90,9 +90,11 @@ fn loading_notice(code: &str) -> String {
     )
 }
 
-fn viewer(grant: &Grant) -> Viewer {
+fn viewer(grant: &Grant, live: &LiveView) -> Viewer {
+    let r = live.status().report();
     Viewer {
         entry: grant.entry.clone(),
+        instance: format!("{} · {}", r.instance, r.role.label()),
     }
 }
 
@@ -194,7 +196,7 @@ async fn index(State(app): State<App>, Extension(grant): Extension<Grant>) -> Re
     match render::index_page(
         &lines,
         service_line(&app.live, now),
-        &viewer(&grant),
+        &viewer(&grant, &app.live),
         assets::VERSION,
     ) {
         Ok(body) => html(StatusCode::OK, body),
@@ -230,7 +232,7 @@ async fn page(
     let computed = tokio::task::spawn_blocking(move || compute(&live, &k, now)).await;
     let mut response = match computed {
         Ok(Computed::Ready(d)) => {
-            match render::dashboard_page(&d, &viewer(&grant), assets::VERSION) {
+            match render::dashboard_page(&d, &viewer(&grant, &app.live), assets::VERSION) {
                 Ok(body) => html(StatusCode::OK, body),
                 Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
             }

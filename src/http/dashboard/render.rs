@@ -538,6 +538,8 @@ fn trends(d: &Dashboard) -> TrendsSection {
 pub struct Viewer {
     /// The access entry, when access control is on.
     pub entry: Option<String>,
+    /// Which flowtally instance serves the page, and its role (`host#7 · leader`).
+    pub instance: String,
 }
 
 #[derive(Template)]
