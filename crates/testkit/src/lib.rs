@@ -7,10 +7,12 @@
 //! - [`fixtures`]: the ERP's core and tenant source tables as the tests create them;
 //! - [`simulate`]: seeded factory traffic into tenant databases (the only writer of source
 //!   tables), with event time under control;
+//! - [`proxy`]: a TCP proxy a fault test can cut and restore;
 //! - the binaries `flowtally-sim` (the simulator from the command line) and
 //!   `flowtally-devserver` (a throwaway server in the foreground, for the demo).
 
 pub mod fixtures;
+pub mod proxy;
 pub mod server;
 pub mod simulate;
 
