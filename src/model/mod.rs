@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod completions;
+pub mod cycles;
 pub mod decimal;
 pub mod dims;
 pub mod row;

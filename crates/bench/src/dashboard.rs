@@ -62,12 +62,12 @@ pub struct DashboardResult {
     pub delivery_ms: Vec<f64>,
 }
 
-fn at(epoch: i64) -> NaiveDateTime {
+pub(crate) fn at(epoch: i64) -> NaiveDateTime {
     local_time(epoch, TZ)
 }
 
 /// The dimensions and `tokens` tokens of history ending at `now`.
-fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
+pub(crate) fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
     use AssignmentStatus as A;
     use TokenStatus as S;
     let mut s = TenantState::default();

@@ -51,6 +51,8 @@
 //!    minute over every tenant.
 //! 7. **Dashboard** (`dashboard`): the page, its live update and 100 live clients at 1M tokens,
 //!    in memory.
+//! 8. **Small tenants** (`small-tenants`): resident bytes per tenant and per row of 1,000 small
+//!    tenants' states (`--tenants`, `--tokens-each`) and of one large one, in memory.
 //!
 //! `--quick` runs 10k and 100k tokens and a 100k-row backlog (under 5 minutes on 2 cores); the
 //! full run takes about 15 minutes.
@@ -82,6 +84,7 @@ use flowtally::verify;
 use flowtally_testkit::{simulate, Flavor};
 
 mod dashboard;
+mod small_tenants;
 
 const CORE_DB: &str = "bgerp";
 const PREFIX: &str = "bgerp_t_";
@@ -109,16 +112,25 @@ pub enum Part {
     /// The dashboard page, its live update and 100 live clients at 1M tokens, in memory (no
     /// server): see [`dashboard`].
     Dashboard,
+    /// Resident bytes per tenant and per row of many small tenants' states, in memory (no
+    /// server): see [`small_tenants`].
+    SmallTenants,
 }
 
 impl Part {
-    pub const ALL: [Part; 5] = [
+    pub const ALL: [Part; 6] = [
         Part::Refresh,
         Part::CatchUp,
         Part::Freshness,
         Part::Tenants,
         Part::Dashboard,
+        Part::SmallTenants,
     ];
+
+    /// Whether the part needs the bench server.
+    pub fn needs_server(self) -> bool {
+        !matches!(self, Part::Dashboard | Part::SmallTenants)
+    }
 
     pub fn parse(name: &str) -> Option<Part> {
         match name.trim().to_ascii_lowercase().as_str() {
@@ -127,6 +139,7 @@ impl Part {
             "freshness" => Some(Part::Freshness),
             "tenants" => Some(Part::Tenants),
             "dashboard" => Some(Part::Dashboard),
+            "small-tenants" | "small_tenants" | "smalltenants" => Some(Part::SmallTenants),
             _ => None,
         }
     }
@@ -1980,6 +1993,8 @@ mod tests {
         assert_eq!(Part::parse("Catch-Up"), Some(Part::CatchUp));
         assert_eq!(Part::parse("memory"), Some(Part::Refresh));
         assert_eq!(Part::parse("nope"), None);
+        assert_eq!(Part::parse("small-tenants"), Some(Part::SmallTenants));
+        assert!(!Part::SmallTenants.needs_server() && Part::Tenants.needs_server());
         let mut t = Table::new(&["a", "bb"]);
         t.row(vec!["xyz".into(), "1".into()]);
         assert_eq!(t.render(), "| a   | bb |\n|-----|----|\n| xyz | 1  |\n");
@@ -2001,13 +2016,15 @@ struct Args {
     /// Row events in the catch-up backlog (default 1000000; quick 100000).
     #[arg(long)]
     backlog: Option<u64>,
-    /// Only these parts: refresh (with start-up and memory), catchup, freshness, dashboard.
+    /// Only these parts: refresh (with start-up and memory), catchup, freshness, tenants,
+    /// dashboard, small-tenants.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// The server: mariadb or mysql.
     #[arg(long, default_value = "mariadb")]
     server: String,
-    /// Tenants of the many-tenants part (default 1000; quick 100).
+    /// Tenants of the many-tenants part (default 1000; quick 100) and of the small-tenants part
+    /// (default 1000).
     #[arg(long)]
     tenants: Option<usize>,
     /// Tokens of each of those tenants.
@@ -2046,7 +2063,7 @@ fn main() -> std::process::ExitCode {
                 Some(part) => parts.push(part),
                 None => {
                     eprintln!(
-                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness, tenants or dashboard"
+                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness, tenants, dashboard or small-tenants"
                     );
                     return std::process::ExitCode::from(2);
                 }
@@ -2064,7 +2081,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    let server_parts = opts.parts.iter().any(|p| *p != Part::Dashboard);
+    let server_parts = opts.parts.iter().any(|p| p.needs_server());
     if server_parts {
         match runtime.block_on(run(&opts)) {
             Ok(report) => println!("{}", report.render()),
@@ -2085,6 +2102,21 @@ fn main() -> std::process::ExitCode {
             Ok(r) => println!("{}", r.render()),
             Err(e) => {
                 eprintln!("flowtally-bench: dashboard: {e:#}");
+                return std::process::ExitCode::from(1);
+            }
+        }
+    }
+    if opts.parts.contains(&Part::SmallTenants) {
+        let large = opts
+            .sizes
+            .as_ref()
+            .and_then(|s| s.iter().max().copied())
+            .unwrap_or(if opts.quick { 100_000 } else { 1_000_000 });
+        let tenants = opts.tenants.unwrap_or(1_000);
+        match small_tenants::run(tenants, opts.tokens_each, large, opts.seed) {
+            Ok(r) => println!("{}", r.render()),
+            Err(e) => {
+                eprintln!("flowtally-bench: small tenants: {e:#}");
                 return std::process::ExitCode::from(1);
             }
         }

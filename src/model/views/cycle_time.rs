@@ -6,8 +6,8 @@
 //!   assignments (those without a team appear only there);
 //! - token_count = assignments in the group; avg_minutes = exact mean of
 //!   (completed_at − started_at)/60;
-//! - p50_minutes, p95_minutes = nearest-rank percentiles, from a histogram whose relative error
-//!   is at most 1%.
+//! - p50_minutes, p95_minutes = nearest-rank percentiles at a histogram's precision (at most 1%
+//!   relative error; see `model::cycles`).
 //!
 //! Assignments whose node is missing from routing_node are left out.
 
@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::model::completions::{
-    new_cycles, percentile, week_start, CompletionCell, CompletionIndex, CompletionKey, Cycles,
+    week_start, CompletionCell, CompletionIndex, CompletionKey, Cycles,
 };
 use crate::model::decimal::Dec2;
 
@@ -34,31 +34,24 @@ pub struct CycleTimeRow {
     pub avg_minutes: Option<Dec2>,
 }
 
+#[derive(Default)]
 struct Group {
     count: i64,
     secs: i64,
-    histogram: Cycles,
+    distribution: Cycles,
 }
 
 impl Group {
-    fn new() -> Group {
-        Group {
-            count: 0,
-            secs: 0,
-            histogram: new_cycles(),
-        }
-    }
-
     fn absorb(&mut self, cell: &CompletionCell) {
         self.count += cell.cycles;
         self.secs += cell.cycle_secs_sum;
-        let _ = self.histogram.add(&cell.histogram);
+        self.distribution.absorb(&cell.distribution);
     }
 
     fn absorb_group(&mut self, other: &Group) {
         self.count += other.count;
         self.secs += other.secs;
-        let _ = self.histogram.add(&other.histogram);
+        self.distribution.absorb(&other.distribution);
     }
 }
 
@@ -72,10 +65,7 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
             return;
         }
         let team = ctx.teams.team_of(key.operator, key.node);
-        groups
-            .entry((key.node, team))
-            .or_insert_with(Group::new)
-            .absorb(cell);
+        groups.entry((key.node, team)).or_default().absorb(cell);
     };
     // The week merged by (node, operator) when the state has it ready (snapshots), else the
     // days one by one (live reads).
@@ -88,13 +78,10 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
         }
     }
     // A node's row (team None) covers all of its groups: merged from the few groups rather than
-    // from every day's cell again (histogram merges are the cost of this view).
+    // from every day's cell again (merging histograms is the cost of this view).
     let mut nodes: BTreeMap<i64, Group> = BTreeMap::new();
     for ((node, _), g) in &groups {
-        nodes
-            .entry(*node)
-            .or_insert_with(Group::new)
-            .absorb_group(g);
+        nodes.entry(*node).or_default().absorb_group(g);
     }
     groups.retain(|(_, team), _| team.is_some());
     for (node, g) in nodes {
@@ -110,8 +97,8 @@ pub fn rows(ctx: &Ctx, completions: &CompletionIndex) -> Vec<CycleTimeRow> {
             period_start,
             period_end,
             token_count: g.count,
-            p50_minutes: percentile(&g.histogram, 50).map(minutes),
-            p95_minutes: percentile(&g.histogram, 95).map(minutes),
+            p50_minutes: g.distribution.percentile(50).map(minutes),
+            p95_minutes: g.distribution.percentile(95).map(minutes),
             avg_minutes: Some(Dec2::ratio(g.secs as i128, 60 * g.count as i128)),
         })
         .collect()
