@@ -44,7 +44,11 @@ pub fn tick(lease_secs: u64) -> Duration {
 /// Why the lease task cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
-    #[error("cannot use the lease table {core_db}.{}", lease::TABLE)]
+    #[error(
+        "cannot use the lease table {core_db}.{table} (`flowtally migrate` with [ha] enabled \
+         creates it; the sink's user needs SELECT, INSERT, UPDATE on it)",
+        table = lease::TABLE
+    )]
     Table {
         core_db: String,
         #[source]

@@ -62,6 +62,7 @@ mod dashboard;
 mod docker_files;
 mod failover;
 mod flavor_words;
+mod ha;
 mod harness;
 mod http;
 mod load_point;

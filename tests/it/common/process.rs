@@ -88,6 +88,16 @@ impl Flowtally {
         self.child = Self::spawn(self.dir.path(), &self.env);
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to this process, by its pid.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
     /// Exit status if it has exited.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
