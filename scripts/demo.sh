@@ -10,11 +10,15 @@
 #   DEMO_SERVER=mysql scripts/demo.sh   MySQL (fetched by scripts/ensure-mysql.sh)
 #   DEMO_MINUTES=3 scripts/demo.sh      three minutes, then verify
 #   DEMO_RATE=20 scripts/demo.sh        simulated transactions per second (default 10)
+#   DEMO_HA=1 scripts/demo.sh           two instances with [ha] (the second on :9188); after a
+#                                       minute the writer is killed (kill -9) and the other
+#                                       takes over, which healthz shows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 server=${DEMO_SERVER:-mariadb}
 minutes=${DEMO_MINUTES:-0}
+ha=${DEMO_HA:-0}
 rate=${DEMO_RATE:-10}
 port=3307
 dashboard=http://127.0.0.1:9187/
@@ -29,7 +33,9 @@ case "$server" in
     ;;
 esac
 
-for p in $port 9187; do
+ports="$port 9187"
+[ "$ha" = 1 ] && ports="$ports 9188"
+for p in $ports; do
   if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "Port $p is taken: stop what listens there (the demo uses 3307 and 9187)." >&2
     exit 1
@@ -37,7 +43,7 @@ for p in $port 9187; do
 done
 
 dir=$(mktemp -d /tmp/flowtally-demo.XXXXXX)
-server_pid="" ft_pid="" sim_pid=""
+server_pid="" ft_pid="" ft2_pid="" sim_pid=""
 # Background jobs in process groups of their own: Ctrl-C reaches this script only, which
 # stops them in order (traffic, flowtally, then the server).
 set -m
@@ -51,6 +57,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop "$sim_pid"
   stop "$ft_pid"
+  stop "$ft2_pid"
   stop "$server_pid"
   rm -rf "$dir"
 }
@@ -79,6 +86,10 @@ grep -q '^ready ' "$dir/server.log" || { echo "the server did not start:" >&2; c
 
 echo "== Creating tenants DEFAULT and ACME (source tables, then flowtally migrate), with some history"
 "$bin/flowtally-sim" --url "$url" --setup --tenants DEFAULT,ACME --rate 0 --transactions 300 --seed 7 >"$dir/setup.log"
+if [ "$ha" = 1 ]; then
+  # [ha] from the environment: the same configuration for both instances otherwise.
+  export FLOWTALLY_HA_ENABLED=true FLOWTALLY_HA_LEASE_SECS=5
+fi
 $ft migrate >"$dir/migrate.log"
 
 echo "== Starting flowtally run (log: $dir/flowtally.log)"
@@ -90,6 +101,13 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
+if [ "$ha" = 1 ]; then
+  echo "== Starting a second instance, the standby, on :9188 (log: $dir/flowtally2.log)"
+  FLOWTALLY_STATE_DIR="$dir/state2" FLOWTALLY_SOURCE_SERVER_ID=4188 \
+    FLOWTALLY_HTTP_LISTEN=127.0.0.1:9188 $ft run >"$dir/flowtally2.log" 2>&1 &
+  ft2_pid=$!
+fi
+
 echo "== Simulating factory traffic ($rate transactions/s)"
 "$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate "$rate" --seed 8 >"$dir/simulate.log" 2>&1 &
 sim_pid=$!
@@ -99,6 +117,7 @@ echo "   Production Dashboard:  $dashboard"
 echo "   tenant DEFAULT:        ${dashboard}tenants/DEFAULT"
 echo "   tenant ACME:           ${dashboard}tenants/ACME"
 echo "   JSON API:              ${dashboard}api/v1/tenants"
+[ "$ha" = 1 ] && echo "   the standby:           http://127.0.0.1:9188/ (same figures; writes once it takes over)"
 if [ "$minutes" -gt 0 ]; then
   echo "   running for $minutes minute(s); Ctrl-C stops earlier"
 else
@@ -109,6 +128,7 @@ echo
 # Ctrl-C from here on ends the loop and goes on to the check below.
 trap 'echo; running=0' INT
 end=$((SECONDS + minutes * 60))
+killed=0
 while [ "$running" -eq 1 ] && { [ "$minutes" -eq 0 ] || [ $SECONDS -lt $end ]; }; do
   sleep 5 &
   wait $! || true
@@ -119,6 +139,15 @@ while [ "$running" -eq 1 ] && { [ "$minutes" -eq 0 ] || [ $SECONDS -lt $end ]; }
   fi
   if [ $((SECONDS % 60)) -lt 5 ] && command -v curl >/dev/null 2>&1; then
     echo "$(date +%T) healthz: $(curl -s "${dashboard}healthz" || echo unreachable)"
+    [ "$ha" = 1 ] && echo "$(date +%T) standby healthz: $(curl -s http://127.0.0.1:9188/healthz || echo unreachable)"
+  fi
+  if [ "$ha" = 1 ] && [ "$killed" = 0 ] && [ $SECONDS -ge 60 ]; then
+    echo "== kill -9 of the first instance (the writer); the standby takes over within the lease (5 s)"
+    kill -KILL "$ft_pid" 2>/dev/null || true
+    wait "$ft_pid" 2>/dev/null || true
+    ft_pid=$ft2_pid ft2_pid="" killed=1 dashboard=http://127.0.0.1:9188/
+    sleep 8
+    echo "$(date +%T) healthz of the survivor: $(curl -s "${dashboard}healthz" || echo unreachable)"
   fi
 done
 

@@ -5,8 +5,8 @@
 # the same environment variables docker-compose.yml hands to the flowtally service.
 #
 # flowtally_reader: the binlog (REPLICATION SLAVE, REPLICATION CLIENT) and the tables it reads.
-# flowtally_writer: the mv_ tables only. Neither may change a table definition: the mv_ tables
-# exist already (02-tenants.sql), so `flowtally migrate` is not needed here.
+# flowtally_writer: the mv_ tables, and the writer's lease of [ha] (01-core.sql). Neither may
+# change a table definition: the tables exist already, so `flowtally migrate` is not needed here.
 
 : "${FLOWTALLY_READER_PASSWORD:?set FLOWTALLY_READER_PASSWORD for the mysql service}"
 : "${FLOWTALLY_WRITER_PASSWORD:?set FLOWTALLY_WRITER_PASSWORD for the mysql service}"
@@ -30,4 +30,5 @@ GRANT SELECT, INSERT, DELETE ON bgerp_t_acme.mv_node_bottlenecks TO 'flowtally_w
 GRANT SELECT, INSERT, DELETE ON bgerp_t_acme.mv_team_workload TO 'flowtally_writer'@'%';
 GRANT SELECT, INSERT, DELETE ON bgerp_t_acme.mv_cycle_time_analytics TO 'flowtally_writer'@'%';
 GRANT SELECT, INSERT, DELETE ON bgerp_t_acme.mv_dashboard_trends TO 'flowtally_writer'@'%';
+GRANT SELECT, INSERT, UPDATE ON bgerp.flowtally_lease TO 'flowtally_writer'@'%';
 EOSQL

@@ -596,3 +596,47 @@ fn dockerfile_builds_in_two_stages_and_runs_as_a_user() {
         );
     }
 }
+
+#[test]
+fn two_instances_in_ha_with_their_own_replica_ids_state_and_healthchecks() {
+    let c = compose();
+    let (a, b) = (
+        service_config(&c, "flowtally"),
+        service_config(&c, "flowtally-standby"),
+    );
+    assert!(a.ha.enabled && b.ha.enabled, "both instances run with [ha]");
+    assert_ne!(a.server_id, b.server_id, "each instance its own replica id");
+    assert_eq!(a.state_dir, b.state_dir, "the same path, on different volumes");
+    let volume = |name: &str| {
+        mounts(service(&c, name))
+            .into_iter()
+            .find(|(_, dst)| *dst == a.state_dir.display().to_string())
+            .map(|(src, _)| src)
+            .unwrap_or_else(|| panic!("{name}: no state volume"))
+    };
+    assert_ne!(volume("flowtally"), volume("flowtally-standby"));
+    for name in ["flowtally", "flowtally-standby"] {
+        let svc = service(&c, name);
+        depends_on_healthy_mysql(svc, name);
+        let check = words(svc.get("healthcheck").and_then(|h| h.get("test"))).join(" ");
+        assert!(check.contains("GET /livez"), "{name}: healthcheck is '{check}'");
+    }
+    let dockerfile = read(&repo("docker/Dockerfile"));
+    assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("GET /livez"));
+
+    // The lease table as `flowtally migrate` makes it, and the writer's grants on it.
+    let core = statements(&read(&repo("docker/init/01-core.sql")));
+    let lease = statements(&flowtally::sink::lease::create_sql(&a.core_db));
+    assert!(
+        core.contains(&lease[0]),
+        "01-core.sql lacks the lease table as migrate creates it: {}",
+        lease[0]
+    );
+    let users = read(&repo("docker/init/03-users.sh"));
+    let grant = format!(
+        "GRANT SELECT, INSERT, UPDATE ON {}.{} TO 'flowtally_writer'@'%'",
+        a.core_db,
+        flowtally::sink::lease::TABLE
+    );
+    assert!(users.contains(&grant), "03-users.sh lacks: {grant}");
+}
