@@ -73,7 +73,7 @@ pub struct Snapshots {
     unwritten: Arc<AtomicUsize>,
 }
 
-/// The writer's end of [`Snapshots`]: the task in [`spawn`], or a test standing in for it.
+/// The writer's end of [`Snapshots`]: the task of [`writer`], or a test standing in for it.
 pub struct Inbox {
     rx: mpsc::Receiver<Msg>,
     unwritten: Arc<AtomicUsize>,
