@@ -39,75 +39,9 @@ pub type TenantEntry<'a> = RefMulti<'a, TenantKey, TenantSlot>;
 #[derive(Clone)]
 pub struct LiveView(Arc<Shared>);
 
-/// The only handle that changes the tenants' slots: the applier's.
-pub struct LiveWriter(Arc<Shared>);
-
-impl LiveWriter {
-    /// A new, empty live state and its one writer.
-    pub fn new(timezone: Tz) -> LiveWriter {
-        LiveWriter(Arc::new(Shared {
-            tenants: DashMap::new(),
-            status: Status::default(),
-            timezone,
-        }))
-    }
-
-    /// A read-only view of the same state.
-    pub fn view(&self) -> LiveView {
-        LiveView(self.0.clone())
-    }
-
-    pub fn status(&self) -> &Status {
-        &self.0.status
-    }
-
-    pub fn timezone(&self) -> Tz {
-        self.0.timezone
-    }
-
-    pub fn get(&self, key: &TenantKey) -> Option<TenantRef<'_>> {
-        self.0.tenants.get(key)
-    }
-
-    pub fn get_mut(&self, key: &TenantKey) -> Option<RefMut<'_, TenantKey, TenantSlot>> {
-        self.0.tenants.get_mut(key)
-    }
-
-    pub fn contains(&self, key: &TenantKey) -> bool {
-        self.0.tenants.contains_key(key)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.tenants.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.tenants.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = TenantEntry<'_>> {
-        self.0.tenants.iter()
-    }
-
-    pub fn iter_mut(&self) -> impl Iterator<Item = RefMutMulti<'_, TenantKey, TenantSlot>> {
-        self.0.tenants.iter_mut()
-    }
-
-    /// Serves `slot` under `key`, in place of whatever was there.
-    pub fn insert(&self, key: TenantKey, slot: TenantSlot) {
-        self.0.tenants.insert(key, slot);
-    }
-
-    /// Stops serving the tenant; its slot, if it had one.
-    pub fn remove(&self, key: &TenantKey) -> Option<TenantSlot> {
-        self.0.tenants.remove(key).map(|(_, slot)| slot)
-    }
-
-    /// Stops serving every tenant.
-    pub fn clear(&self) {
-        self.0.tenants.clear();
-    }
-}
+/// The only handle that changes the tenants' slots: the applier's. It reads as a [`LiveView`]
+/// does (through `Deref`), and is made once and never cloned.
+pub struct LiveWriter(LiveView);
 
 impl LiveView {
     pub fn status(&self) -> &Status {
@@ -135,6 +69,10 @@ impl LiveView {
         self.find(code).map(|t| t.key().clone())
     }
 
+    pub fn contains(&self, key: &TenantKey) -> bool {
+        self.0.tenants.contains_key(key)
+    }
+
     pub fn len(&self) -> usize {
         self.0.tenants.len()
     }
@@ -145,5 +83,56 @@ impl LiveView {
 
     pub fn iter(&self) -> impl Iterator<Item = TenantEntry<'_>> {
         self.0.tenants.iter()
+    }
+}
+
+impl LiveWriter {
+    /// A new, empty live state and its one writer.
+    pub fn new(timezone: Tz) -> LiveWriter {
+        LiveWriter(LiveView(Arc::new(Shared {
+            tenants: DashMap::new(),
+            status: Status::default(),
+            timezone,
+        })))
+    }
+
+    /// A read-only view of the same state.
+    pub fn view(&self) -> LiveView {
+        self.0.clone()
+    }
+
+    fn tenants(&self) -> &DashMap<TenantKey, TenantSlot> {
+        &(self.0).0.tenants
+    }
+
+    pub fn get_mut(&self, key: &TenantKey) -> Option<RefMut<'_, TenantKey, TenantSlot>> {
+        self.tenants().get_mut(key)
+    }
+
+    pub fn iter_mut(&self) -> impl Iterator<Item = RefMutMulti<'_, TenantKey, TenantSlot>> {
+        self.tenants().iter_mut()
+    }
+
+    /// Serves `slot` under `key`, in place of whatever was there.
+    pub fn insert(&self, key: TenantKey, slot: TenantSlot) {
+        self.tenants().insert(key, slot);
+    }
+
+    /// Stops serving the tenant; its slot, if it had one.
+    pub fn remove(&self, key: &TenantKey) -> Option<TenantSlot> {
+        self.tenants().remove(key).map(|(_, slot)| slot)
+    }
+
+    /// Stops serving every tenant.
+    pub fn clear(&self) {
+        self.tenants().clear();
+    }
+}
+
+impl std::ops::Deref for LiveWriter {
+    type Target = LiveView;
+
+    fn deref(&self) -> &LiveView {
+        &self.0
     }
 }

@@ -8,8 +8,16 @@
 //! exactly the transactions committed before T, whatever the timing of the other tasks. It does
 //! no I/O itself: it waits only for its inputs, for the snapshot writer when that is far behind
 //! (backpressure, seen as lag), and for the last writes at shutdown.
+//!
+//! Boundaries are lazy: passing instant T only marks each ready tenant's snapshot at T due (a
+//! push per tenant). A tenant's due snapshots are taken before its next change is applied (so
+//! each still sees exactly the transactions before its instant), before it stops being served,
+//! in the applier's idle time in slices of [`IDLE_SLICE`], and one tenant's after every
+//! transaction (so a catch-up with no idle time still takes them, within as many transactions
+//! as there are tenants due). No checkpoint is taken while a snapshot is due. So no single
+//! input waits for every tenant's snapshots at a boundary.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +48,9 @@ use crate::source::{Organization, Position, SourceChange};
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(250);
 /// How long the last snapshot writes may take at shutdown.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(20);
+/// How long the applier spends taking due snapshots at a time when it has nothing else to do,
+/// before it looks at its inputs again.
+const IDLE_SLICE: Duration = Duration::from_millis(2);
 
 /// Starts a binlog reader at a position; its events come out of the receiver.
 pub type Reader = Box<dyn Fn(Position) -> mpsc::Receiver<SourceEvent> + Send>;
@@ -83,6 +94,11 @@ pub struct Applier {
     /// Tenants whose last load failed: failures in a row, and no new load before this
     /// instant (epoch seconds).
     failed_loads: HashMap<TenantKey, (u32, i64)>,
+    /// The snapshot instants passed but not yet taken, per tenant, oldest first.
+    due: HashMap<TenantKey, VecDeque<Instant>>,
+    /// Tenants with due snapshots, in the order they became due (a key may be listed after its
+    /// snapshots were taken: [`Applier::due`] decides).
+    due_order: VecDeque<TenantKey>,
 }
 
 /// Epoch seconds by this host's clock: the applier's [`Wiring::now`] in the service.
@@ -114,6 +130,8 @@ impl Applier {
             recomputing,
             checkpoint_due: false,
             failed_loads: HashMap::new(),
+            due: HashMap::new(),
+            due_order: VecDeque::new(),
         }
     }
 
@@ -146,7 +164,7 @@ impl Applier {
                     }
                     Some(SourceEvent::PositionLost { reason, now }) => match now {
                         Ok(info) => {
-                            self.start_over(&reason, info.position);
+                            self.start_over(&reason, info.position).await;
                             source = (self.w.reader)(self.position.clone());
                         }
                         Err(e) => break Err(RunError::Stream(e)),
@@ -156,16 +174,22 @@ impl Applier {
                 },
                 Some(survey) = surveys.recv() => {
                     let started = std::time::Instant::now();
-                    self.on_survey(survey);
+                    self.on_survey(survey).await;
                     self.step("survey", started);
                 }
                 Some(done) = loads.recv() => {
                     let started = std::time::Instant::now();
-                    self.on_loaded(done);
+                    self.on_loaded(done).await;
                     self.step("load", started);
                 }
                 _ = ticks.tick() => self.checkpoint_due = true,
                 _ = tokio::time::sleep(CHECKPOINT_RETRY), if retry => {}
+                // Nothing else to do: due snapshots, a slice at a time.
+                _ = std::future::ready(()), if !self.due.is_empty() => {
+                    let started = std::time::Instant::now();
+                    self.take_due_for(IDLE_SLICE).await;
+                    self.step("snapshots", started);
+                }
             }
             if self.checkpoint_due {
                 let started = std::time::Instant::now();
@@ -174,6 +198,7 @@ impl Applier {
             }
         };
         // Whatever stopped the stream, what was applied is kept for the next start.
+        self.take_due_for(Duration::MAX).await;
         if tokio::time::timeout(SHUTDOWN_FLUSH, self.w.snapshots.flush())
             .await
             .is_err()
@@ -195,12 +220,15 @@ impl Applier {
 
     async fn on_transaction(&mut self, mut tx: Transaction) {
         while let Some(t) = self.clock.pass_event(tx.commit_ts) {
-            self.emit(t).await;
+            self.mark(t);
         }
         for change in std::mem::take(&mut tx.changes) {
             match change {
                 SourceChange::Tenant { db, change } => {
-                    if let Some(mut slot) = self.w.live.get_mut(&TenantKey::of_db(&db)) {
+                    let key = TenantKey::of_db(&db);
+                    // Its snapshots due see the tenant as it was before this transaction.
+                    self.take_due(&key).await;
+                    if let Some(mut slot) = self.w.live.get_mut(&key) {
                         self.w
                             .live
                             .status()
@@ -209,7 +237,7 @@ impl Applier {
                         slot.apply(change);
                     }
                 }
-                SourceChange::Organization { id, after } => self.on_organization(id, after),
+                SourceChange::Organization { id, after } => self.on_organization(id, after).await,
             }
         }
         for drift in std::mem::take(&mut tx.drift) {
@@ -219,17 +247,21 @@ impl Applier {
                 None => None,
             };
             if let Some(p) = problem {
-                self.unserve(&k, &p.problem.to_string());
+                self.unserve(&k, &p.problem.to_string()).await;
             }
         }
         self.position = tx.end;
         self.w.live.status().transaction_applied();
         self.w.live.status().position(&self.position, tx.commit_ts);
+        // However busy the stream, one tenant's due snapshots per transaction.
+        if let Some(key) = self.due_order.pop_front() {
+            self.take_due(&key).await;
+        }
     }
 
     /// An organization row changed: a tenant that became inactive (or lost its code) gets no
     /// snapshot after this commit; a new or reactivated one is surveyed now.
-    fn on_organization(&mut self, id: i64, after: Option<Organization>) {
+    async fn on_organization(&mut self, id: i64, after: Option<Organization>) {
         let before = self.orgs.remove(&id);
         if let Some(org) = &after {
             self.orgs.insert(id, org.clone());
@@ -240,6 +272,8 @@ impl Applier {
         let gone = before.filter(|b| after.as_ref().is_none_or(|a| !a.active || a.code != b.code));
         if let Some(b) = gone {
             let k = TenantKey::expected(&self.w.db_prefix, &b.code);
+            // The instants before this commit are still the tenant's.
+            self.take_due(&k).await;
             if self.w.live.remove(&k).is_some() {
                 self.left_out.forget(&k);
                 tracing::info!(tenant = %b.code, "organization inactive: tenant no longer served");
@@ -253,52 +287,85 @@ impl Applier {
 
     async fn on_idle(&mut self) {
         while let Some(t) = self.clock.pass_idle((self.w.now)()) {
-            self.emit(t).await;
+            self.mark(t);
         }
         self.w.live.status().idle();
     }
 
-    /// Takes the snapshot at `t` of every ready tenant whose first instant it has reached, and
-    /// queues it for the writer.
-    async fn emit(&mut self, t: Instant) {
+    /// The stream passed instant `t`: every ready tenant whose first instant it has reached
+    /// owes its snapshot at `t`, taken later (see the module doc).
+    fn mark(&mut self, t: Instant) {
         let started = std::time::Instant::now();
-        let views = t.views();
-        let at = t.local(self.w.timezone);
-        // Computed first, sent after: no map lock is held while waiting on the writer.
-        let jobs: Vec<Job> = self
-            .w
-            .live
-            .iter_mut()
-            .filter_map(|mut slot| {
-                let key = slot.key().clone();
-                let (code, db) = (slot.code.clone(), slot.db.clone());
-                let ready = slot.ready_mut().filter(|r| r.first_instant <= t)?;
-                let snapshot = ready.state.snapshot(at, &views);
-                if let Some(ViewRows::Summary(rows)) = snapshot.get(View::Summary) {
-                    ready.record(t.0, rows);
+        for slot in self.w.live.iter() {
+            if slot.ready().is_some_and(|r| r.first_instant <= t) {
+                let instants = self.due.entry(slot.key().clone()).or_default();
+                if instants.is_empty() {
+                    self.due_order.push_back(slot.key().clone());
                 }
-                Some(Job {
-                    key,
-                    code,
-                    db,
-                    instant: t.0,
-                    snapshot,
-                })
-            })
-            .collect();
-        self.step("snapshots", started);
-        for job in jobs {
-            self.w.snapshots.write(job).await;
+                instants.push_back(t);
+            }
         }
         for c in t.cadences() {
             self.written.insert(c, t.0);
         }
         self.w.live.status().instant(t.0);
+        self.step("boundary", started);
+    }
+
+    /// Takes tenant `key`'s due snapshots, oldest first, and queues them for the writer.
+    async fn take_due(&mut self, key: &TenantKey) {
+        if self.due.is_empty() {
+            return;
+        }
+        let Some(instants) = self.due.remove(key) else {
+            return;
+        };
+        // Computed first, sent after: no map lock is held while waiting on the writer.
+        let jobs: Vec<Job> = {
+            let Some(mut slot) = self.w.live.get_mut(key) else {
+                return;
+            };
+            let (code, db) = (slot.code.clone(), slot.db.clone());
+            let Some(ready) = slot.ready_mut() else {
+                return;
+            };
+            instants
+                .into_iter()
+                .map(|t| {
+                    let snapshot = ready.state.snapshot(t.local(self.w.timezone), &t.views());
+                    if let Some(ViewRows::Summary(rows)) = snapshot.get(View::Summary) {
+                        ready.record(t.0, rows);
+                    }
+                    Job {
+                        key: key.clone(),
+                        code: code.clone(),
+                        db: db.clone(),
+                        instant: t.0,
+                        snapshot,
+                    }
+                })
+                .collect()
+        };
+        for job in jobs {
+            self.w.snapshots.write(job).await;
+        }
+    }
+
+    /// Takes due snapshots, tenant after tenant in the order they became due, for about
+    /// `budget`.
+    async fn take_due_for(&mut self, budget: Duration) {
+        let started = std::time::Instant::now();
+        while let Some(key) = self.due_order.pop_front() {
+            self.take_due(&key).await;
+            if started.elapsed() >= budget {
+                return;
+            }
+        }
     }
 
     /// Acts on a survey: loads the tenants listed and fine that are not served, stops serving
     /// those with a problem or no longer listed, and says which is which.
-    fn on_survey(&mut self, survey: Survey) {
+    async fn on_survey(&mut self, survey: Survey) {
         // Once per survey, not once per tenant: a thousand tenants are a thousand lookups.
         let active = self.active_codes();
         let mut listed = HashSet::new();
@@ -312,7 +379,7 @@ impl Applier {
             match (t.db, t.problem) {
                 (_, Some(problem)) => {
                     let problem = problem.to_string();
-                    self.unserve(&k, &problem);
+                    self.unserve(&k, &problem).await;
                     self.w.live.status().tenant_problem(&t.code, &problem);
                 }
                 (Some(db), None) => {
@@ -343,7 +410,7 @@ impl Applier {
             .map(|s| s.key().clone())
             .collect();
         for k in unlisted {
-            self.unserve(&k, "no longer an active tenant");
+            self.unserve(&k, "no longer an active tenant").await;
         }
         if self.initial.is_none() {
             self.initial = Some(requested);
@@ -379,7 +446,7 @@ impl Applier {
         }
     }
 
-    fn on_loaded(&mut self, done: LoadDone) {
+    async fn on_loaded(&mut self, done: LoadDone) {
         let outcome = {
             let Some(mut slot) = self.w.live.get_mut(&done.key) else {
                 tracing::debug!(db = %done.key, "result of an abandoned tenant load dropped");
@@ -416,7 +483,7 @@ impl Applier {
             }
         };
         if let Some((code, problem)) = outcome {
-            self.unserve(&done.key, &problem);
+            self.unserve(&done.key, &problem).await;
             self.w.live.status().tenant_problem(&code, &problem);
         }
         if let Some(initial) = &mut self.initial {
@@ -436,7 +503,9 @@ impl Applier {
     }
 
     /// Stops serving tenant `k` (its state is dropped, a load under way is abandoned).
-    fn unserve(&mut self, k: &TenantKey, why: &str) {
+    async fn unserve(&mut self, k: &TenantKey, why: &str) {
+        // Its instants passed before now are still owed.
+        self.take_due(k).await;
         self.left_out.forget(k);
         if let Some(initial) = &mut self.initial {
             initial.remove(k);
@@ -448,7 +517,9 @@ impl Applier {
 
     /// The binlog the stream needs is gone (purged while behind): start over from the source
     /// tables at the server's current binlog end.
-    fn start_over(&mut self, reason: &str, at: Position) {
+    async fn start_over(&mut self, reason: &str, at: Position) {
+        // What was passed before the position was lost is owed all the same.
+        self.take_due_for(Duration::MAX).await;
         tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
         self.w.live.status().recompute("binlog_purged");
         self.w.live.clear();
@@ -466,7 +537,7 @@ impl Applier {
     /// on a crash): otherwise it is tried again shortly. With `wait` (shutdown), waits for the
     /// writer and for the checkpoint to be on disk.
     async fn checkpoint(&mut self, wait: bool) {
-        if !self.w.snapshots.all_written() {
+        if !self.w.snapshots.all_written() || !self.due.is_empty() {
             self.checkpoint_due = !wait;
             return;
         }

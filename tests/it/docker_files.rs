@@ -606,7 +606,10 @@ fn two_instances_in_ha_with_their_own_replica_ids_state_and_healthchecks() {
     );
     assert!(a.ha.enabled && b.ha.enabled, "both instances run with [ha]");
     assert_ne!(a.server_id, b.server_id, "each instance its own replica id");
-    assert_eq!(a.state_dir, b.state_dir, "the same path, on different volumes");
+    assert_eq!(
+        a.state_dir, b.state_dir,
+        "the same path, on different volumes"
+    );
     let volume = |name: &str| {
         mounts(service(&c, name))
             .into_iter()
@@ -619,7 +622,10 @@ fn two_instances_in_ha_with_their_own_replica_ids_state_and_healthchecks() {
         let svc = service(&c, name);
         depends_on_healthy_mysql(svc, name);
         let check = words(svc.get("healthcheck").and_then(|h| h.get("test"))).join(" ");
-        assert!(check.contains("GET /livez"), "{name}: healthcheck is '{check}'");
+        assert!(
+            check.contains("GET /livez"),
+            "{name}: healthcheck is '{check}'"
+        );
     }
     let dockerfile = read(&repo("docker/Dockerfile"));
     assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("GET /livez"));

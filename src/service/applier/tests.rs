@@ -123,7 +123,7 @@ fn epoch(job: &Job) -> i64 {
 struct Setup {
     orgs: Vec<Organization>,
     registry: bool,
-    slots: Vec<(&'static str, TenantSlot)>,
+    slots: Vec<(String, TenantSlot)>,
     /// Room in the snapshot channel before the applier waits.
     snapshot_room: usize,
 }
@@ -165,7 +165,7 @@ impl Harness {
         set_now(T0);
         let writer = LiveWriter::new(chrono_tz::UTC);
         for (db, slot) in setup.slots {
-            writer.insert(TenantKey::of_db(db), slot);
+            writer.insert(TenantKey::of_db(&db), slot);
         }
         let live = writer.view();
         let (readers_tx, mut readers) = mpsc::unbounded_channel();
@@ -385,7 +385,7 @@ async fn a_snapshot_holds_exactly_the_transactions_dated_before_its_instant() {
     let mut rows = routing();
     rows.push(waiting_token(1));
     let mut h = Harness::start(Setup {
-        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(rows)))],
+        slots: vec![("bgerp_t_a".into(), ready("A", "bgerp_t_a", state_of(rows)))],
         ..Setup::default()
     })
     .await;
@@ -472,7 +472,7 @@ async fn a_tenant_deactivated_gets_no_snapshot_after_the_deactivating_commit() {
     let mut h = Harness::start(Setup {
         orgs: vec![org(true)],
         registry: true,
-        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(rows)))],
+        slots: vec![("bgerp_t_a".into(), ready("A", "bgerp_t_a", state_of(rows)))],
         ..Setup::default()
     })
     .await;
@@ -502,7 +502,10 @@ async fn a_tenant_deactivated_gets_no_snapshot_after_the_deactivating_commit() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_position_starts_over_at_the_binlog_end() {
     let mut h = Harness::start(Setup {
-        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(routing())))],
+        slots: vec![(
+            "bgerp_t_a".into(),
+            ready("A", "bgerp_t_a", state_of(routing())),
+        )],
         ..Setup::default()
     })
     .await;
@@ -542,7 +545,10 @@ async fn a_lost_position_starts_over_at_the_binlog_end() {
 #[tokio::test(start_paused = true)]
 async fn no_checkpoint_passes_a_snapshot_not_yet_written() {
     let mut h = Harness::start(Setup {
-        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(routing())))],
+        slots: vec![(
+            "bgerp_t_a".into(),
+            ready("A", "bgerp_t_a", state_of(routing())),
+        )],
         ..Setup::default()
     })
     .await;
@@ -567,7 +573,10 @@ async fn no_checkpoint_passes_a_snapshot_not_yet_written() {
 #[tokio::test(start_paused = true)]
 async fn a_slow_writer_holds_the_applier_back_and_nothing_is_lost() {
     let mut h = Harness::start(Setup {
-        slots: vec![("bgerp_t_a", ready("A", "bgerp_t_a", state_of(routing())))],
+        slots: vec![(
+            "bgerp_t_a".into(),
+            ready("A", "bgerp_t_a", state_of(routing())),
+        )],
         snapshot_room: 1,
         ..Setup::default()
     })
@@ -626,4 +635,85 @@ async fn a_panicked_load_marks_the_tenant_failed_and_is_retried_after_a_back_off
         .get(&TenantKey::of_db("bgerp_t_a"))
         .is_some_and(|s| s.ready().is_some()));
     assert!(h.stop().await.result.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boundary_takes_each_tenant_before_its_next_change_and_the_rest_when_idle() {
+    let dbs: Vec<String> = (0..20).map(|i| format!("bgerp_t_t{i:02}")).collect();
+    let slots = dbs
+        .iter()
+        .map(|db| {
+            (
+                db.clone(),
+                ready(&db.to_uppercase(), db, state_of(routing())),
+            )
+        })
+        .collect();
+    let mut h = Harness::start(Setup {
+        slots,
+        ..Setup::default()
+    })
+    .await;
+    // One transaction past T0+60 that changes the even tenants, last first.
+    let changed: Vec<&String> = dbs.iter().step_by(2).rev().collect();
+    let changes = changed
+        .iter()
+        .enumerate()
+        .map(|(i, db)| up(db, waiting_token(100 + i as i64)))
+        .collect();
+    h.tx(T0 + 61, changes).await;
+    let mut order = Vec::new();
+    for _ in 0..dbs.len() {
+        let job = h.written().await;
+        assert_eq!(epoch(&job), T0 + 60);
+        assert_eq!(
+            wip(&job),
+            0,
+            "{}: the change after the boundary is not in it",
+            job.db
+        );
+        order.push(job.db);
+    }
+    // The changed tenants first, in the order of their changes; every other one after.
+    let expected: Vec<String> = changed.iter().map(|d| d.to_string()).collect();
+    assert_eq!(&order[..changed.len()], expected.as_slice());
+    let mut all = order.clone();
+    all.sort();
+    assert_eq!(all, dbs, "each tenant's snapshot once");
+    settle().await;
+    assert!(h.snapshots.try_recv().is_none());
+    assert!(h.stop().await.result.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenant_deactivated_just_past_a_boundary_still_gets_that_boundary() {
+    let org = |active| Organization {
+        id: 1,
+        code: "A".into(),
+        active,
+    };
+    let mut rows = routing();
+    rows.push(waiting_token(1));
+    let mut h = Harness::start(Setup {
+        orgs: vec![org(true)],
+        registry: true,
+        slots: vec![("bgerp_t_a".into(), ready("A", "bgerp_t_a", state_of(rows)))],
+        ..Setup::default()
+    })
+    .await;
+    h.tx(
+        T0 + 61,
+        vec![SourceChange::Organization {
+            id: 1,
+            after: Some(org(false)),
+        }],
+    )
+    .await;
+    let job = h.written().await;
+    assert_eq!((epoch(&job), wip(&job)), (T0 + 60, 1));
+    let stopped = h.stop().await;
+    assert!(
+        stopped.written.is_empty(),
+        "nothing after the deactivating commit"
+    );
 }
