@@ -90,9 +90,9 @@ async fn connect_both(ep: &Endpoint) -> Clients {
     let stream = match BinlogStream::connect(&options, &end).await {
         Ok(mut stream) => match stream.next().await {
             Ok(StreamEvent::Heartbeat | StreamEvent::Transaction(_)) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(flowtally::causes::Causes(&e).to_string()),
         },
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(flowtally::causes::Causes(&e).to_string()),
     };
     Clients {
         sqlx,
