@@ -356,7 +356,7 @@ impl TenantsResult {
         if let Some(s) = self.steps.get("snapshots") {
             row(
                 &mut t,
-                "applier: taking every tenant's snapshot at a boundary (max / mean)",
+                "applier: one slice of due snapshots in idle time (max / mean)",
                 format!(
                     "{} / {}",
                     fmt_secs(s.max_secs),
@@ -373,7 +373,7 @@ impl TenantsResult {
                     s.count
                 ),
                 fmt_secs(s.max_secs),
-                if *step == "checkpoint" || *step == "survey" || *step == "load" {
+                if matches!(*step, "checkpoint" | "survey" | "load" | "boundary" | "snapshots") {
                     "≤ 10 ms"
                 } else {
                     ""
