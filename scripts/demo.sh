@@ -139,7 +139,7 @@ while [ "$running" -eq 1 ] && { [ "$minutes" -eq 0 ] || [ $SECONDS -lt $end ]; }
   fi
   if [ $((SECONDS % 60)) -lt 5 ] && command -v curl >/dev/null 2>&1; then
     echo "$(date +%T) healthz: $(curl -s "${dashboard}healthz" || echo unreachable)"
-    [ "$ha" = 1 ] && echo "$(date +%T) standby healthz: $(curl -s http://127.0.0.1:9188/healthz || echo unreachable)"
+    [ "$ha" = 1 ] && [ "$killed" = 0 ] && echo "$(date +%T) standby healthz: $(curl -s http://127.0.0.1:9188/healthz || echo unreachable)"
   fi
   if [ "$ha" = 1 ] && [ "$killed" = 0 ] && [ $SECONDS -ge 60 ]; then
     echo "== kill -9 of the first instance (the writer); the standby takes over within the lease (5 s)"
