@@ -126,6 +126,8 @@ pub struct Writes {
     /// Duration of each successful snapshot write (one tenant, one instant), in seconds.
     pub duration: Histogram,
     pub rows_by_tenant: BTreeMap<String, u64>,
+    /// mv_ rows written since start, every tenant's, gone ones too (never decreases).
+    pub rows: u64,
     /// Epoch seconds of the latest snapshot instant written, by tenant.
     pub last_by_tenant: BTreeMap<String, i64>,
     /// Failed write attempts, retried or not.
@@ -141,6 +143,7 @@ impl Default for Writes {
         Writes {
             duration: Histogram::new(WRITE_BUCKETS),
             rows_by_tenant: BTreeMap::new(),
+            rows: 0,
             last_by_tenant: BTreeMap::new(),
             failures: 0,
             failing: BTreeMap::new(),
@@ -191,13 +194,15 @@ impl Histogram {
 }
 
 /// Changes applied per source table, indexed by `Table as usize`.
-type TableCounts = [u64; Table::ALL.len()];
+pub type TableCounts = [u64; Table::ALL.len()];
 
 pub struct Status {
     inner: Mutex<Report>,
     transactions: AtomicU64,
     /// Per tenant code: one lock per change, uncontended but for metric scrapes.
     changes: Mutex<HashMap<String, TableCounts>>,
+    /// The changes of tenants no longer served: kept so that totals never decrease.
+    changes_gone: Mutex<TableCounts>,
     /// How long the applier was busy with each kind of input, by kind.
     steps: Mutex<BTreeMap<&'static str, Steps>>,
 }
@@ -236,6 +241,7 @@ impl Default for Status {
             }),
             transactions: AtomicU64::new(0),
             changes: Mutex::new(HashMap::new()),
+            changes_gone: Mutex::new(TableCounts::default()),
             steps: Mutex::new(BTreeMap::new()),
         }
     }
@@ -288,6 +294,18 @@ impl Status {
             })
             .collect();
         out.sort_by(|a, b| (&a.0, a.1.name()).cmp(&(&b.0, b.1.name())));
+        out
+    }
+
+    /// Changes applied since start by source table, every tenant's (gone ones too).
+    pub fn changes_by_table(&self) -> TableCounts {
+        let mut out = *self.changes_gone.lock().unwrap_or_else(|p| p.into_inner());
+        let changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        for counts in changes.values() {
+            for (o, n) in out.iter_mut().zip(counts) {
+                *o += n;
+            }
+        }
         out
     }
 
@@ -402,10 +420,17 @@ impl Status {
             r.writes.rows_by_tenant.remove(tenant);
             r.writes.last_by_tenant.remove(tenant);
         });
-        self.changes
+        let gone = self
+            .changes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(tenant);
+        if let Some(gone) = gone {
+            let mut kept = self.changes_gone.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, n) in kept.iter_mut().zip(gone) {
+                *k += n;
+            }
+        }
     }
 
     pub fn checkpointed(&self, bytes: u64) {
@@ -428,6 +453,7 @@ impl Status {
         self.with(|r| {
             let w = &mut r.writes;
             w.duration.observe(secs);
+            w.rows += rows;
             match w.rows_by_tenant.get_mut(tenant) {
                 Some(n) => *n += rows,
                 None => {
@@ -534,5 +560,15 @@ mod tests {
         assert_eq!(w.last_snapshot[&Cadence::FifteenMinutes], 900);
         s.tenant_gone("A");
         assert_eq!(s.changes().len(), 1);
+        let by_table = s.changes_by_table();
+        assert_eq!(
+            (
+                by_table[Table::Token as usize],
+                by_table[Table::Assignment as usize]
+            ),
+            (3, 1),
+            "a gone tenant's changes still count"
+        );
+        assert_eq!(s.report().writes.rows, 10);
     }
 }

@@ -67,6 +67,7 @@ mod harness;
 mod http;
 mod load_point;
 mod many_tenants;
+mod ops_metrics;
 mod privileges;
 mod recovery;
 mod refresh;

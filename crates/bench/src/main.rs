@@ -53,6 +53,8 @@
 //!    in memory.
 //! 8. **Small tenants** (`small-tenants`): resident bytes per tenant and per row of 1,000 small
 //!    tenants' states (`--tenants`, `--tokens-each`) and of one large one, in memory.
+//! 9. **Scrape** (`scrape`): one `/metrics` scrape of 10,000 tenants (`--tenants`), healthy and
+//!    in trouble: its size and time, in memory.
 //!
 //! `--quick` runs 10k and 100k tokens and a 100k-row backlog (under 5 minutes on 2 cores); the
 //! full run takes about 15 minutes.
@@ -84,6 +86,7 @@ use flowtally::verify;
 use flowtally_testkit::{simulate, Flavor};
 
 mod dashboard;
+mod scrape;
 mod small_tenants;
 
 const CORE_DB: &str = "bgerp";
@@ -115,21 +118,24 @@ pub enum Part {
     /// Resident bytes per tenant and per row of many small tenants' states, in memory (no
     /// server): see [`small_tenants`].
     SmallTenants,
+    /// One `/metrics` scrape at 10,000 tenants, in memory (no server): see [`scrape`].
+    Scrape,
 }
 
 impl Part {
-    pub const ALL: [Part; 6] = [
+    pub const ALL: [Part; 7] = [
         Part::Refresh,
         Part::CatchUp,
         Part::Freshness,
         Part::Tenants,
         Part::Dashboard,
         Part::SmallTenants,
+        Part::Scrape,
     ];
 
     /// Whether the part needs the bench server.
     pub fn needs_server(self) -> bool {
-        !matches!(self, Part::Dashboard | Part::SmallTenants)
+        !matches!(self, Part::Dashboard | Part::SmallTenants | Part::Scrape)
     }
 
     pub fn parse(name: &str) -> Option<Part> {
@@ -140,6 +146,7 @@ impl Part {
             "tenants" => Some(Part::Tenants),
             "dashboard" => Some(Part::Dashboard),
             "small-tenants" | "small_tenants" | "smalltenants" => Some(Part::SmallTenants),
+            "scrape" | "metrics" => Some(Part::Scrape),
             _ => None,
         }
     }
@@ -2120,6 +2127,12 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(1);
             }
         }
+    }
+    if opts.parts.contains(&Part::Scrape) {
+        println!(
+            "{}",
+            scrape::run(opts.tenants.unwrap_or(10_000), opts.seed).render()
+        );
     }
     std::process::ExitCode::SUCCESS
 }
