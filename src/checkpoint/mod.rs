@@ -15,12 +15,14 @@
 //! hands over each tenant's journal of changes. The writer ([`writer`]) does the I/O beside it,
 //! and rewrites a part as one base (compaction) once its changes outgrow its base.
 //!
-//! The manifest and the frames of the parts are encoded with postcard (format version 4 on). Versions 1 to 3 were bincode 1,
-//! which is unmaintained (RUSTSEC-2025-0141): such a checkpoint is refused as from an older
-//! flowtally, and the service recomputes once, then writes the new format.
+//! The manifest and the frames of the parts are encoded with postcard (format version 4 on).
+//! Versions up to 3 were bincode 1, which is unmaintained (RUSTSEC-2025-0141): such a
+//! checkpoint is refused as from an older flowtally, and the service recomputes once, then
+//! writes the new format.
 
 pub mod lock;
 pub mod part;
+pub mod resume;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -376,9 +378,10 @@ mod tests {
         assert_eq!(refused.label(), "old_format");
         let e = refused.to_string();
         assert!(
-            e.contains("from an older flowtally (format version 3; this one reads and writes \
-                        version 4)")
-                && e.contains("flowtally recomputes every tenant from the source tables"),
+            e.contains(
+                "from an older flowtally (format version 3; this one reads and writes \
+                        version 4)"
+            ) && e.contains("flowtally recomputes every tenant from the source tables"),
             "{e}"
         );
         // The next checkpoint replaces it with the current format.
