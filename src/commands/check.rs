@@ -776,7 +776,7 @@ async fn writer_side(r: &mut Report, cfg: &Config, sink: &MySqlPool, served: Opt
 async fn lease_lines(r: &mut Report, cfg: &Config, conn: &mut MySqlConnection, grants: &Grants) {
     let who = &grants.grantee;
     let table = format!("{}.{}", cfg.core_db, lease::TABLE);
-    let found = catalog::read(conn, &[cfg.core_db.clone()], &[lease::TABLE]).await;
+    let found = catalog::read(conn, std::slice::from_ref(&cfg.core_db), &[lease::TABLE]).await;
     match found {
         Ok(c) if c.columns(&cfg.core_db, lease::TABLE).is_some() => {
             r.ok(format_args!("[ha] lease table {table} exists"))

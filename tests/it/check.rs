@@ -308,6 +308,16 @@ async fn a_wrong_server_setting_is_named_with_its_fix(flavor: Flavor) {
         "{}",
         run.stderr
     );
+
+    // A configuration error is a usage error, as for every command: exit 2, nothing checked.
+    std::fs::write(
+        dir.path().join("flowtally.toml"),
+        format!("[source]\n{root}\nserver_idd = 7\n"),
+    )
+    .expect("config");
+    let (out, _) = check(dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
 
 async fn revoked_grants_and_a_tenant_not_migrated_are_named_with_their_fixes(flavor: Flavor) {
