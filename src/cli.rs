@@ -32,6 +32,9 @@ pub enum LogFormat {
 pub enum Command {
     /// The service: start or resume, tail the binlog, write snapshots on cadence, serve HTTP.
     Run,
+    /// Check, without starting the service or writing anything, everything `run` needs: one
+    /// line per check, `ok: ...` or `FAIL: ... — fix: ...`; exit 1 when any fails.
+    Check,
     /// One-shot full recompute from the source tables (drop-in for the cron script).
     Refresh {
         /// Only this tenant (organization code, any case).

@@ -14,9 +14,15 @@
 //! the tenants that changed, then a manifest), not the size of the state; the applier only
 //! hands over each tenant's journal of changes. The writer ([`writer`]) does the I/O beside it,
 //! and rewrites a part as one base (compaction) once its changes outgrow its base.
+//!
+//! The manifest and the frames of the parts are encoded with postcard (format version 4 on).
+//! Versions up to 3 were bincode 1, which is unmaintained (RUSTSEC-2025-0141): such a
+//! checkpoint is refused as from an older flowtally, and the service recomputes once, then
+//! writes the new format.
 
 pub mod lock;
 pub mod part;
+pub mod resume;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -31,8 +37,9 @@ use crate::model::TenantState;
 use crate::source::snapshot::LoadPoint;
 use crate::source::Position;
 
-/// Bumped whenever the layout changes; an older file is refused and the service recomputes.
-pub const FORMAT_VERSION: u32 = 3;
+/// Bumped whenever the layout or the encoding changes; a file of another version is refused and
+/// the service recomputes. 4: postcard (3 and before: bincode 1).
+pub const FORMAT_VERSION: u32 = 4;
 const MAGIC: &[u8; 8] = b"FLOWTALY";
 const MANIFEST: &str = "checkpoint.bin";
 const PARTS: &str = "tenants";
@@ -81,7 +88,10 @@ pub enum Refused {
     #[error("checkpoint {0} is unreadable or corrupt ({1})")]
     Corrupt(PathBuf, String),
     #[error(
-        "checkpoint {path} has format version {found}, this flowtally writes {FORMAT_VERSION}"
+        "checkpoint {path} is from {} flowtally (format version {found}; this one reads and \
+         writes version {FORMAT_VERSION}): it is not read, and flowtally recomputes every tenant \
+         from the source tables",
+        if *found < FORMAT_VERSION { "an older" } else { "a newer" }
     )]
     OldFormat { path: PathBuf, found: u32 },
     #[error("checkpoint was taken from server {found}, but this server is {expected}{why}")]
@@ -161,13 +171,13 @@ impl Manifest {
         if found != FORMAT_VERSION {
             return Err(Refused::OldFormat { path, found });
         }
-        bincode::deserialize(&bytes[12..]).map_err(|e| Refused::Corrupt(path, e.to_string()))
+        postcard::from_bytes(&bytes[12..]).map_err(|e| Refused::Corrupt(path, e.to_string()))
     }
 
     /// Writes atomically: a crash leaves either the old manifest or the new one. Its size.
     pub fn save(&self, dir: &Path) -> std::io::Result<u64> {
         fs::create_dir_all(dir)?;
-        let body = bincode::serialize(self).map_err(std::io::Error::other)?;
+        let body = postcard::to_stdvec(self).map_err(std::io::Error::other)?;
         let tmp = dir.join(format!("{MANIFEST}.tmp"));
         {
             let mut f = fs::File::create(&tmp)?;
@@ -320,6 +330,11 @@ mod tests {
             Manifest::load(dir.path()),
             Err(Refused::OldFormat { found: 2, .. })
         ));
+        let mut newer = MAGIC.to_vec();
+        newer.extend_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        std::fs::write(path(dir.path()), newer).unwrap();
+        let e = Manifest::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("from a newer flowtally"), "{e}");
         assert!(reset(dir.path()).unwrap());
         assert!(!reset(dir.path()).unwrap());
     }
@@ -342,5 +357,35 @@ mod tests {
     fn part_names_are_safe_file_names() {
         assert_eq!(part_name("bgerp_t_Default", 3), "bgerp_t_default.3");
         assert_eq!(part_name("a/b.c", 1), "a%2fb%2ec.1");
+    }
+
+    /// A manifest written by the bincode-era flowtally (format 3, `testdata/`, made by that
+    /// version's `Manifest::save`): refused as older, with a message that says a recompute
+    /// follows, counted under its own reason.
+    #[test]
+    fn a_bincode_era_checkpoint_is_refused_as_older() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            path(dir.path()),
+            include_bytes!("testdata/manifest-v3-bincode.bin"),
+        )
+        .unwrap();
+        let refused = Manifest::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(refused, Refused::OldFormat { found: 3, .. }),
+            "{refused:?}"
+        );
+        assert_eq!(refused.label(), "old_format");
+        let e = refused.to_string();
+        assert!(
+            e.contains(
+                "from an older flowtally (format version 3; this one reads and writes \
+                        version 4)"
+            ) && e.contains("flowtally recomputes every tenant from the source tables"),
+            "{e}"
+        );
+        // The next checkpoint replaces it with the current format.
+        sample().save(dir.path()).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap(), sample());
     }
 }

@@ -2,6 +2,7 @@
 //! (configuration, connections, the tenants a command works on, output) and the error type
 //! that knows its exit code: 0 success, 1 failure, 2 usage or configuration error.
 
+mod check;
 mod checkpoint;
 mod http_credential;
 mod migrate;
@@ -57,6 +58,7 @@ pub type Outcome = Result<ExitCode, CommandError>;
 pub async fn execute(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Run => run::run(cli).await,
+        Command::Check => check::check(cli).await,
         Command::Refresh { tenant, tables } => {
             refresh::refresh(cli, tenant.as_deref(), tables.as_deref()).await
         }

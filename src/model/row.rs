@@ -505,8 +505,8 @@ mod tests {
             .ok(),
             completed_at: None,
         };
-        let bytes = bincode::serialize(&Row::Token(t.clone())).unwrap();
-        assert_eq!(bincode::deserialize::<Row>(&bytes).unwrap(), Row::Token(t));
+        let bytes = postcard::to_stdvec(&Row::Token(t.clone())).unwrap();
+        assert_eq!(postcard::from_bytes::<Row>(&bytes).unwrap(), Row::Token(t));
     }
 
     #[test]

@@ -57,6 +57,7 @@ mod common;
 
 mod bad_input;
 mod binlog;
+mod check;
 mod cli;
 mod dashboard;
 mod docker_files;

@@ -73,9 +73,75 @@ const ER_PARSE_ERROR: u16 = 1064;
 /// Codes of a refused login or a missing grant: retrying with the same credentials is futile.
 pub(super) const ACCESS_DENIED: &[u16] = &[1044, 1045, 1130, 1142, 1227, 1251, 1698, 3118, 4151];
 
+/// Everything [`check_server`] looks at, each verdict kept: `run` wants them as one error,
+/// `flowtally check` prints each on its own line.
+#[derive(Debug, Clone)]
+pub struct ServerReport {
+    pub flavor: Flavor,
+    pub version: String,
+    pub identity: String,
+    /// Every setting checked, in the order they are reported.
+    pub settings: Vec<SettingCheck>,
+    /// Set when the login may not read the binlog position (REPLICATION CLIENT, BINLOG MONITOR).
+    pub monitor_grant: Option<SetupError>,
+    /// Set when SHOW GRANTS proves REPLICATION SLAVE missing.
+    pub replication_grant: Option<SetupError>,
+    /// The end of the binlog, when it could be read.
+    pub position: Option<Position>,
+    /// The global variables read, by lowercased name (the binlog retention among them).
+    pub vars: HashMap<String, String>,
+}
+
+/// One server setting and what flowtally thinks of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingCheck {
+    pub setting: &'static str,
+    /// Its value, `None` when the server does not have it.
+    pub found: Option<String>,
+    /// A [`SetupError::Setting`] when it is wrong.
+    pub problem: Option<SetupError>,
+}
+
+impl ServerReport {
+    /// Every problem found, in the order `run` reports them.
+    pub fn problems(&self) -> Vec<SetupError> {
+        self.settings
+            .iter()
+            .filter_map(|s| s.problem.clone())
+            .chain(self.monitor_grant.clone())
+            .chain(self.replication_grant.clone())
+            .collect()
+    }
+
+    /// What `run` needs: the server's description, or every problem at once.
+    pub fn verdict(self) -> Result<ServerInfo, SetupError> {
+        if let Some(err) = SetupError::from_list(self.problems()) {
+            return Err(err);
+        }
+        let position = self.position.ok_or_else(|| {
+            SetupError::Query(format!(
+                "{} returned no row although log_bin is ON",
+                self.flavor.binlog_status_statement()
+            ))
+        })?;
+        Ok(ServerInfo {
+            flavor: self.flavor,
+            version: self.version,
+            identity: self.identity,
+            position,
+        })
+    }
+}
+
 /// Verifies that the server writes a binlog flowtally can read, and that this login may read it.
 /// Reports every problem found, not just the first.
 pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
+    inspect_server(conn).await?.verdict()
+}
+
+/// What [`check_server`] checks, every verdict kept; an error only when the checks themselves
+/// could not run.
+pub async fn inspect_server(conn: &mut Conn) -> Result<ServerReport, SetupError> {
     let version: String = query_text(conn, "SELECT VERSION()")
         .await?
         .and_then(|row| row.into_iter().next().flatten())
@@ -87,7 +153,8 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
         "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', \
          'binlog_row_image', 'binlog_row_metadata', 'log_bin_compress', 'server_id', \
          'server_uuid', 'gtid_binlog_pos', 'gtid_executed', 'hostname', 'datadir', \
-         'log_slave_updates', 'log_replica_updates')",
+         'log_slave_updates', 'log_replica_updates', 'binlog_expire_logs_seconds', \
+         'expire_logs_days', 'binlog_expire_logs_auto_purge')",
     )
     .await?
     .into_iter()
@@ -102,14 +169,16 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
     .collect();
     let var = |name: &str| vars.get(name).map(|v| v.trim().to_string());
 
-    let mut problems = setting_problems(flavor, &var);
+    let mut settings = setting_checks(flavor, &var);
     // Each server also knows the other's name on some versions: this flavour's name first.
     let replica_updates = var(flavor.replica_updates_setting())
         .or_else(|| var("log_slave_updates"))
         .or_else(|| var("log_replica_updates"));
-    if let Some(problem) = replica_updates_problem(conn, flavor, replica_updates).await {
-        problems.push(problem);
-    }
+    settings.push(SettingCheck {
+        setting: flavor.replica_updates_setting(),
+        found: replica_updates.clone(),
+        problem: replica_updates_problem(conn, flavor, replica_updates).await,
+    });
 
     let identity = match flavor {
         Flavor::MySql => var("server_uuid").unwrap_or_default(),
@@ -133,10 +202,11 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
         }
     };
 
+    let mut monitor_grant = None;
     let position = match master_status(conn, flavor).await {
         Ok(p) => p,
         Err(StatusError::Denied(msg)) => {
-            problems.push(SetupError::Privilege(format!(
+            monitor_grant = Some(SetupError::Privilege(format!(
                 "the login may not read the binlog position ({msg}): GRANT {} ON *.* TO the \
                  flowtally user",
                 flavor.monitor_grant()
@@ -146,50 +216,47 @@ pub async fn check_server(conn: &mut Conn) -> Result<ServerInfo, SetupError> {
         Err(StatusError::Other(msg)) => return Err(SetupError::Query(msg)),
     };
 
-    if let Some(missing) = replication_grant_missing(conn).await? {
-        problems.push(SetupError::Privilege(missing));
-    }
+    let replication_grant = replication_grant_missing(conn)
+        .await?
+        .map(SetupError::Privilege);
 
-    if let Some(err) = SetupError::from_list(problems) {
-        return Err(err);
-    }
-    let position = position.ok_or_else(|| {
-        SetupError::Query(format!(
-            "{} returned no row although log_bin is ON",
-            flavor.binlog_status_statement()
-        ))
-    })?;
-    Ok(ServerInfo {
+    Ok(ServerReport {
         flavor,
         version,
         identity,
+        settings,
+        monitor_grant,
+        replication_grant,
         position,
+        vars,
     })
 }
 
-fn setting_problems(flavor: Flavor, var: &dyn Fn(&str) -> Option<String>) -> Vec<SetupError> {
-    let mut problems = Vec::new();
-    let shown = |v: Option<String>| v.unwrap_or_else(|| "absent".to_string());
+fn setting_checks(flavor: Flavor, var: &dyn Fn(&str) -> Option<String>) -> Vec<SettingCheck> {
+    let mut checks = Vec::new();
+    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "absent".to_string());
     let log_bin = var("log_bin");
-    if !log_bin
+    let on = log_bin
         .as_deref()
-        .is_some_and(|v| v.eq_ignore_ascii_case("ON") || v == "1")
-    {
-        problems.push(SetupError::Setting {
+        .is_some_and(|v| v.eq_ignore_ascii_case("ON") || v == "1");
+    checks.push(SettingCheck {
+        setting: "log_bin",
+        problem: (!on).then(|| SetupError::Setting {
             setting: "log_bin",
-            found: shown(log_bin),
+            found: shown(&log_bin),
             needed: "ON",
             fix: "add log_bin=<basename> (e.g. log_bin=mysql-bin) to the [mysqld] section of the \
                   server config and restart the server"
                 .into(),
-        });
-    }
+        }),
+        found: log_bin,
+    });
     let mut dynamic = |setting: &'static str, needed: &'static str| {
         let found = var(setting);
-        if !found
+        let right = found
             .as_deref()
-            .is_some_and(|v| v.eq_ignore_ascii_case(needed))
-        {
+            .is_some_and(|v| v.eq_ignore_ascii_case(needed));
+        let problem = (!right).then(|| {
             let fix = match (&found, setting) {
                 (None, "binlog_row_metadata") => "the server is too old for it: upgrade to \
                      MariaDB 10.5 or MySQL 8.0.1 or later, with binlog_row_metadata=FULL"
@@ -199,33 +266,43 @@ fn setting_problems(flavor: Flavor, var: &dyn Fn(&str) -> Option<String>) -> Vec
                      config"
                 ),
             };
-            problems.push(SetupError::Setting {
+            SetupError::Setting {
                 setting,
-                found: shown(found),
+                found: shown(&found),
                 needed,
                 fix,
-            });
-        }
+            }
+        });
+        checks.push(SettingCheck {
+            setting,
+            found,
+            problem,
+        });
     };
     dynamic("binlog_format", "ROW");
     dynamic("binlog_row_image", "FULL");
     dynamic("binlog_row_metadata", "FULL");
     if flavor == Flavor::MariaDb {
         // Absent before MariaDB 10.2.3: nothing is compressed then.
-        if let Some(found) = var("log_bin_compress") {
-            if !(found.eq_ignore_ascii_case("OFF") || found == "0") {
-                problems.push(SetupError::Setting {
-                    setting: "log_bin_compress",
-                    found,
-                    needed: "OFF",
-                    fix: "run SET GLOBAL log_bin_compress=OFF and add log_bin_compress=OFF to \
-                          the server config"
-                        .into(),
-                });
-            }
-        }
+        let found = var("log_bin_compress");
+        let problem = found
+            .as_ref()
+            .filter(|v| !(v.eq_ignore_ascii_case("OFF") || v.as_str() == "0"))
+            .map(|v| SetupError::Setting {
+                setting: "log_bin_compress",
+                found: v.clone(),
+                needed: "OFF",
+                fix: "run SET GLOBAL log_bin_compress=OFF and add log_bin_compress=OFF to the \
+                      server config"
+                    .into(),
+            });
+        checks.push(SettingCheck {
+            setting: "log_bin_compress",
+            found,
+            problem,
+        });
     }
-    problems
+    checks
 }
 
 /// A replica that does not write what it replicates to its own binlog: reading that binlog,

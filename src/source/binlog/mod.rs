@@ -39,7 +39,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, OptsBuilder};
 
 pub use crate::source::Flavor;
-pub use checks::{check_server, ServerInfo, SetupError};
+pub use checks::{
+    check_server, inspect_server, ServerInfo, ServerReport, SettingCheck, SetupError,
+};
 
 use super::{Position, SourceChange};
 use crate::schema::TableProblem;
