@@ -21,8 +21,9 @@
 # code and scripts like any binary (the process shows as ld-linux-x86-64.so.2 in ps; its pid is
 # the wrapper's pid). They are not put on PATH: the system's mariadb* there are 10.11's.
 # Pass --no-defaults first (to the clients too) so no /etc/mysql/my.cnf (10.11's) or ~/.my.cnf is
-# read. mariadbd learns nothing from its own path here (the process is the loader), so pass
-# --basedir=ROOT/usr and --lc-messages-dir=ROOT/usr/share/mariadb. mariadb-install-db is not
+# read. mariadbd's compiled-in paths are /usr/..., i.e. 10.11's files: pass --basedir=ROOT/usr,
+# --lc-messages-dir=ROOT/usr/share/mariadb, --character-sets-dir=ROOT/usr/share/mariadb/charsets
+# and --plugin-dir=ROOT/usr/lib/mysql/plugin (none ship in -core). mariadb-install-db is not
 # wrapped (it runs ROOT/usr/sbin/mariadbd directly, which the system's glibc cannot load): a
 # datadir is made with `mariadbd --bootstrap` fed ROOT/usr/share/mariadb/mariadb_system_tables*.sql,
 # as crates/testkit/src/server.rs does.
