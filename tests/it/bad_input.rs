@@ -16,7 +16,7 @@ use crate::common::process::{
 };
 use crate::common::{self, Flavor, Server};
 
-on_both!(
+on_all!(
     a_status_outside_the_enum_is_left_out_and_new_enum_labels_are_read,
     null_ids_are_left_out,
     completed_before_started_is_left_out_of_cycle_time,

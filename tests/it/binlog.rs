@@ -21,7 +21,7 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 
 use crate::common::{self, Flavor, Server};
 
-on_both!(
+on_all!(
     token_and_assignment_changes_decode_with_their_values,
     primary_key_update_gives_delete_then_upsert,
     invalid_enum_and_non_utf8_text_decode_without_error,
@@ -238,7 +238,7 @@ async fn token_and_assignment_changes_decode_with_their_values(flavor: Flavor) {
         assert!(pair[0].end.pos < pair[1].end.pos);
     }
     let server_uuid = match flavor {
-        Flavor::MariaDb => String::new(),
+        Flavor::MariaDb | Flavor::MariaDb118 => String::new(),
         Flavor::MySql => sqlx::query_scalar::<_, String>("SELECT CAST(@@server_uuid AS CHAR)")
             .fetch_one(&db.pool().await)
             .await
@@ -249,7 +249,7 @@ async fn token_and_assignment_changes_decode_with_their_values(flavor: Flavor) {
         .map(|t| {
             let gtid = t.end.gtid.as_deref().expect("GTID state in positions");
             let seq = match flavor {
-                Flavor::MariaDb => gtid
+                Flavor::MariaDb | Flavor::MariaDb118 => gtid
                     .split(',')
                     .find(|g| g.starts_with("0-1-"))
                     .and_then(|g| g.rsplit('-').next())
@@ -627,11 +627,11 @@ async fn check_server_accepts_the_standard_server(flavor: Flavor) {
     let mut conn = Conn::new(opts(db, "root", None)).await.expect("connect");
     let info = check_server(&mut conn).await.expect("standard flags pass");
     match flavor {
-        Flavor::MariaDb => {
+        Flavor::MariaDb | Flavor::MariaDb118 => {
             assert_eq!(info.flavor, SourceFlavor::MariaDb);
             assert!(info.version.contains("MariaDB"), "{}", info.version);
-            // server_id first; MariaDB 10.11 has no server_uid status value, so host and data
-            // directory tell servers apart.
+            // server_id first; neither 10.11 nor 11.8 has a server_uid status value (11.8 only
+            // logs one at start-up), so host and data directory tell servers apart.
             assert!(
                 info.identity.starts_with("1@")
                     && info.identity.contains(&*db.datadir.to_string_lossy()),
@@ -667,7 +667,7 @@ async fn check_server_reports_every_wrong_setting_at_once(flavor: Flavor) {
     // log_bin_compress: its third wrong setting is the row image, and its transaction
     // compression, which flowtally decodes, must not be reported.
     let (flags, expected): (&[&str], _) = match flavor {
-        Flavor::MariaDb => (
+        Flavor::MariaDb | Flavor::MariaDb118 => (
             &[
                 "--binlog-row-metadata=MINIMAL",
                 "--binlog-format=MIXED",
@@ -1005,7 +1005,7 @@ async fn refused_logins_are_fatal_and_never_show_the_password(flavor: Flavor) {
     let err = check_server(&mut conn).await.expect_err("missing grants");
     let text = err.to_string();
     let position_grant = match flavor {
-        Flavor::MariaDb => "BINLOG MONITOR",
+        Flavor::MariaDb | Flavor::MariaDb118 => "BINLOG MONITOR",
         Flavor::MySql => "REPLICATION CLIENT",
     };
     assert!(text.contains(position_grant), "{text}");
@@ -1035,7 +1035,7 @@ async fn measure_decoded_rows_per_second_on(flavor: Flavor) {
     let rows = 200_000;
     // The numbers 1..=rows: MariaDB's sequence engine, a recursive CTE on MySQL.
     let (setup, seq) = match flavor {
-        Flavor::MariaDb => (String::new(), format!("seq_1_to_{rows}")),
+        Flavor::MariaDb | Flavor::MariaDb118 => (String::new(), format!("seq_1_to_{rows}")),
         Flavor::MySql => (
             format!(
                 "SET SESSION cte_max_recursion_depth = {rows};

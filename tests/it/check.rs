@@ -14,7 +14,7 @@ use crate::common::process::{http_get, seeded_tenant, Flowtally};
 use crate::common::{self, Flavor, Server};
 use crate::privileges::{command_to_exit, write_config, Exited};
 
-on_both!(
+on_all!(
     all_ok_on_a_good_setup_then_a_purged_binlog_and_an_older_checkpoint_fail,
     a_wrong_server_setting_is_named_with_its_fix,
     revoked_grants_and_a_tenant_not_migrated_are_named_with_their_fixes,
@@ -33,7 +33,7 @@ const SOURCE_TABLES: [&str; 7] = [
 
 fn monitor(flavor: Flavor) -> &'static str {
     match flavor {
-        Flavor::MariaDb => "BINLOG MONITOR",
+        Flavor::MariaDb | Flavor::MariaDb118 => "BINLOG MONITOR",
         Flavor::MySql => "REPLICATION CLIENT",
     }
 }
@@ -152,11 +152,11 @@ async fn all_ok_on_a_good_setup_then_a_purged_binlog_and_an_older_checkpoint_fai
             state.display()
         ),
     );
-    // `preferred` says what it ended up as: MySQL makes itself a certificate, the private
-    // MariaDB has none.
+    // `preferred` says what it ended up as: MySQL and MariaDB 11.8 make themselves a
+    // certificate, the private MariaDB 10.11 has none.
     let tls = match flavor {
         Flavor::MariaDb => ": plain text",
-        Flavor::MySql => ": TLS (",
+        Flavor::MySql | Flavor::MariaDb118 => ": TLS (",
     };
     for side in ["source", "binlog"] {
         let prefix = format!(
@@ -193,7 +193,9 @@ async fn all_ok_on_a_good_setup_then_a_purged_binlog_and_an_older_checkpoint_fai
     purge_all_but_the_current(&server, &pool).await;
     let (out, fails) = check(ft.dir.path());
     let retention = match flavor {
-        Flavor::MariaDb => "binlog_expire_logs_seconds = 0: never purged by the server",
+        Flavor::MariaDb | Flavor::MariaDb118 => {
+            "binlog_expire_logs_seconds = 0: never purged by the server"
+        }
         Flavor::MySql => "binlog retention 30 d (2592000 s)",
     };
     assert_eq!(

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::common::process::{seeded_tenant, traffic_on, Flowtally};
 use crate::common::{self, Flavor};
 
-on_both!(
+on_all!(
     dashboard_in_a_browser_is_live_and_equals_the_api,
     run_guards_every_tenant_with_access_entries,
     run_serves_tls_when_configured,

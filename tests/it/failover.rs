@@ -23,7 +23,7 @@ use crate::common::{self, Flavor, Server};
 use crate::privileges::write_config;
 use crate::recovery::assert_consistent;
 
-on_both!(
+on_all!(
     a_replicas_checkpoint_resumes_on_the_primary_by_gtid_state,
     a_stream_resumed_by_gtid_state_on_the_other_member_yields_what_followed,
     a_checkpoint_of_a_server_outside_the_topology_means_a_recompute_saying_why,
@@ -33,7 +33,7 @@ on_both!(
 /// MySQL, `log_replica_updates`).
 fn replica_args(flavor: Flavor) -> &'static [&'static str] {
     match flavor {
-        Flavor::MariaDb => &["--log-slave-updates"],
+        Flavor::MariaDb | Flavor::MariaDb118 => &["--log-slave-updates"],
         Flavor::MySql => &[],
     }
 }
@@ -47,7 +47,7 @@ async fn pair(flavor: Flavor) -> (Server, Server) {
         )
     });
     let sql = match flavor {
-        Flavor::MariaDb => format!(
+        Flavor::MariaDb | Flavor::MariaDb118 => format!(
             "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
              MASTER_USE_GTID=slave_pos; START SLAVE;",
             primary.port
@@ -66,7 +66,7 @@ async fn pair(flavor: Flavor) -> (Server, Server) {
 /// The server's GTID state: MariaDB's `@@gtid_binlog_pos`, MySQL's `@@gtid_executed`.
 async fn gtid_state(server: &Server) -> String {
     let sql = match server.flavor {
-        Flavor::MariaDb => "SELECT @@GLOBAL.gtid_binlog_pos",
+        Flavor::MariaDb | Flavor::MariaDb118 => "SELECT @@GLOBAL.gtid_binlog_pos",
         Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
     };
     let mut conn = server.connect().await;
@@ -81,7 +81,7 @@ async fn gtid_state(server: &Server) -> String {
 async fn caught_up(primary: &Server, replica: &Server) {
     let state = gtid_state(primary).await;
     let sql = match primary.flavor {
-        Flavor::MariaDb => format!("SELECT MASTER_GTID_WAIT('{state}', 60)"),
+        Flavor::MariaDb | Flavor::MariaDb118 => format!("SELECT MASTER_GTID_WAIT('{state}', 60)"),
         Flavor::MySql => format!("SELECT WAIT_FOR_EXECUTED_GTID_SET('{state}', 60)"),
     };
     let mut conn = replica.connect().await;
@@ -98,7 +98,7 @@ async fn caught_up(primary: &Server, replica: &Server) {
     };
     if waited != 0 {
         let status = match primary.flavor {
-            Flavor::MariaDb => "SHOW SLAVE STATUS",
+            Flavor::MariaDb | Flavor::MariaDb118 => "SHOW SLAVE STATUS",
             Flavor::MySql => "SHOW REPLICA STATUS",
         };
         let rows = sqlx::raw_sql(status)
@@ -182,7 +182,7 @@ async fn tagged_or_plain(primary: &Server) -> MySqlPool {
                     .map(|_| ())
             })
         }),
-        Flavor::MariaDb => options,
+        Flavor::MariaDb | Flavor::MariaDb118 => options,
     };
     options
         .connect_with(primary.connect_options())
@@ -379,7 +379,7 @@ async fn a_checkpoint_of_a_server_outside_the_topology_means_a_recompute_saying_
         // GTID_SUBSET against its gtid_executed.
         Flavor::MySql => "this server has not executed every GTID of the checkpoint",
         // The dump request by GTID state, strict: the server's own error.
-        Flavor::MariaDb => "not in the master's binlog",
+        Flavor::MariaDb | Flavor::MariaDb118 => "not in the master's binlog",
     };
     assert!(line.contains(why), "{why}: {line}");
     let m = metrics(&mut ft).await;

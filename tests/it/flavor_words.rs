@@ -7,7 +7,7 @@
 use crate::common::{self, Flavor};
 use crate::privileges::{run_to_exit, write_config};
 
-on_both!(
+on_all!(
     a_reader_without_the_monitor_grant_is_told_this_servers_statement_and_grant,
     a_replica_that_does_not_log_what_it_replicates_is_refused_naming_the_setting,
 );
@@ -33,7 +33,7 @@ const MYSQL: Words = Words {
 /// This flavour's words and the other's.
 fn words(flavor: Flavor) -> (&'static Words, &'static Words) {
     match flavor {
-        Flavor::MariaDb => (&MARIADB, &MYSQL),
+        Flavor::MariaDb | Flavor::MariaDb118 => (&MARIADB, &MYSQL),
         Flavor::MySql => (&MYSQL, &MARIADB),
     }
 }
@@ -99,7 +99,7 @@ async fn a_replica_that_does_not_log_what_it_replicates_is_refused_naming_the_se
     common::create_tenant(&server, &code, true).await;
     // A replica as far as the server is concerned: a source configured (it need not run).
     let sql = match flavor {
-        Flavor::MariaDb => {
+        Flavor::MariaDb | Flavor::MariaDb118 => {
             "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='repl'"
         }
         Flavor::MySql => {
@@ -124,7 +124,7 @@ async fn a_replica_that_does_not_log_what_it_replicates_is_refused_naming_the_se
 
     // Not a replica any more: it starts.
     let reset = match flavor {
-        Flavor::MariaDb => "RESET SLAVE ALL",
+        Flavor::MariaDb | Flavor::MariaDb118 => "RESET SLAVE ALL",
         Flavor::MySql => "RESET REPLICA ALL",
     };
     server.exec(reset).await;

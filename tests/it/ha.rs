@@ -14,7 +14,7 @@ use crate::common::process::{flowtally_cmd, http_get, next_minute, traffic_on, F
 use crate::common::{self, Flavor, Server};
 use crate::recovery::assert_consistent;
 
-on_both!(
+on_all!(
     the_leader_killed_before_a_boundary_costs_no_minute,
     a_paused_leader_is_fenced_and_comes_back_as_standby,
     a_leader_cut_off_from_the_sink_hands_over,

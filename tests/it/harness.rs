@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use crate::common::{self, Flavor};
 
-on_both!(
+on_all!(
     shared_server_has_binlog_settings_and_passwordless_root,
     create_tenant_builds_clean_tenant_databases,
     private_server_keeps_data_across_stop_kill_and_restart,

@@ -12,7 +12,7 @@ use sqlx::Row;
 use crate::common::process::{http_get, Flowtally, Response};
 use crate::common::{self, Flavor};
 
-on_both!(http_serves_health_metrics_and_live_views);
+on_all!(http_serves_health_metrics_and_live_views);
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 

@@ -6,7 +6,7 @@ use flowtally::source::snapshot::{binlog_end, load_tenant, LoadPoint};
 
 use crate::common::{self, Flavor, Server};
 
-on_both!(the_binlog_end_is_read_as_a_position);
+on_all!(the_binlog_end_is_read_as_a_position);
 on_mysql!(
     a_load_without_gtids_is_at_the_binlog_position_it_bracketed,
     "MySQL with gtid_mode OFF: the load brackets its consistent snapshot between two reads of \

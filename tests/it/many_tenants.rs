@@ -13,7 +13,7 @@ use crate::common::process::{
 };
 use crate::common::{self, tenant_at, Flavor, Server};
 
-on_both!(
+on_all!(
     migrate_on_one_connection_reports_what_it_did_for_each_tenant,
     refresh_verify_and_reset_one_of_three_tenants,
     a_hundred_tenants_join_and_leave_and_every_minute_is_written_once,

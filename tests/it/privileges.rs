@@ -16,7 +16,7 @@ use crate::common::process::{
 };
 use crate::common::{self, Flavor, Server};
 
-on_both!(
+on_all!(
     run_with_exactly_the_documented_grants_keeps_the_tables_right,
     a_missing_reader_grant_stops_the_start_naming_it,
     a_wrong_password_is_one_clear_line_that_never_shows_it,
@@ -64,9 +64,11 @@ pub(crate) async fn tenant(server: &Server, prefix: &str) -> (String, String) {
 pub(crate) fn event_time(flavor: Flavor) -> &'static tokio::sync::Mutex<i64> {
     static MARIADB: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
     static MYSQL: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
+    static MARIADB118: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(0);
     match flavor {
         Flavor::MariaDb => &MARIADB,
         Flavor::MySql => &MYSQL,
+        Flavor::MariaDb118 => &MARIADB118,
     }
 }
 
@@ -214,7 +216,7 @@ struct Reader {
 /// REPLICATION CLIENT to BINLOG MONITOR.
 fn binlog_monitor(flavor: Flavor) -> &'static str {
     match flavor {
-        Flavor::MariaDb => "BINLOG MONITOR",
+        Flavor::MariaDb | Flavor::MariaDb118 => "BINLOG MONITOR",
         Flavor::MySql => "REPLICATION CLIENT",
     }
 }
@@ -598,9 +600,11 @@ fn make_ca(dir: &Path, name: &str) {
 pub(crate) fn tls(flavor: Flavor) -> &'static Tls {
     static MARIADB: OnceLock<Tls> = OnceLock::new();
     static MYSQL: OnceLock<Tls> = OnceLock::new();
+    static MARIADB118: OnceLock<Tls> = OnceLock::new();
     let cell = match flavor {
         Flavor::MariaDb => &MARIADB,
         Flavor::MySql => &MYSQL,
+        Flavor::MariaDb118 => &MARIADB118,
     };
     cell.get_or_init(|| {
         // The server reads its files at start: they only need to live until then.

@@ -14,7 +14,7 @@ use crate::common::process::{
 };
 use crate::common::{self, Flavor, Server};
 
-on_both!(
+on_all!(
     kill_nine_at_random_moments_loses_and_repeats_nothing,
     server_restarts_mid_stream_are_ridden_out,
     downtime_is_backfilled_and_a_purged_binlog_means_recompute,

@@ -12,7 +12,7 @@ use sqlx::{MySqlPool, Row};
 use crate::common::process::flowtally_cmd;
 use crate::common::{self, Flavor, Server};
 
-on_both!(
+on_all!(
     refresh_writes_what_verify_expects_idempotently,
     refresh_command_prints_the_cron_lines_and_honours_flags,
     usage_errors_exit_2_before_writing,

@@ -11,7 +11,7 @@ use crate::common::process::{
 };
 use crate::common::{self, Flavor};
 
-on_both!(run_follows_simulated_traffic_and_verify_agrees);
+on_all!(run_follows_simulated_traffic_and_verify_agrees);
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
 

@@ -11,7 +11,7 @@ use sqlx::{MySqlPool, Row};
 
 use crate::common::{self, Flavor};
 
-on_both!(
+on_all!(
     five_hundred_transactions_are_realistic_and_consistent,
     same_seed_same_rows,
     two_tenants_bad_rows_and_a_second_run,
@@ -676,21 +676,23 @@ async fn binlog_events_carry_the_simulated_time(flavor: Flavor) {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("bin.0"))
+                // MariaDB 11.4+ keeps a GTID index (bin.000001.idx) beside each binlog file.
+                .and_then(|n| n.strip_prefix("bin."))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })
         .collect();
     files.sort();
-    // The server's own binlog reader (MySQL's takes --no-defaults first: /etc/mysql is
-    // MariaDB's here).
+    // The server's own binlog reader (the unpacked ones take --no-defaults first: /etc/mysql
+    // is MariaDB 10.11's here).
+    let unpacked = |bin: Result<std::path::PathBuf, String>| {
+        let mut cmd = std::process::Command::new(bin.unwrap_or_else(|e| panic!("{e}")));
+        cmd.arg("--no-defaults");
+        cmd
+    };
     let mut cmd = match flavor {
         Flavor::MariaDb => std::process::Command::new("mariadb-binlog"),
-        Flavor::MySql => {
-            let bin = flowtally_testkit::server::mysql_bin("mysqlbinlog")
-                .unwrap_or_else(|e| panic!("{e}"));
-            let mut cmd = std::process::Command::new(bin);
-            cmd.arg("--no-defaults");
-            cmd
-        }
+        Flavor::MySql => unpacked(flowtally_testkit::server::mysql_bin("mysqlbinlog")),
+        Flavor::MariaDb118 => unpacked(flowtally_testkit::server::mariadb118_bin("mariadb-binlog")),
     };
     let out = cmd
         .env("TZ", "UTC")

@@ -8,7 +8,7 @@ use crate::common::process::{
 };
 use crate::common::{self, tenant_at, Flavor};
 
-on_both!(tenants_join_and_leave_while_streaming);
+on_all!(tenants_join_and_leave_while_streaming);
 
 async fn tenants_join_and_leave_while_streaming(flavor: Flavor) {
     let server = common::start_server(flavor, &[]);

@@ -23,7 +23,7 @@ use flowtally::verify::{self, Record};
 
 use crate::common::{self, Flavor};
 
-on_both!(
+on_all!(
     expected_matches_hand_computed_rows,
     trends_window_moves_with_t,
     verify_tenant_reports_exactly_the_introduced_differences,

@@ -559,6 +559,9 @@ impl Server {
             Flavor::MySql => {
                 flowtally_testkit::server::mysql_bin("mysqlbinlog").map_err(|e| anyhow!(e))
             }
+            Flavor::MariaDb118 => {
+                flowtally_testkit::server::mariadb118_bin("mariadb-binlog").map_err(|e| anyhow!(e))
+            }
         }
     }
 

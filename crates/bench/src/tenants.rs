@@ -373,7 +373,10 @@ impl TenantsResult {
                     s.count
                 ),
                 fmt_secs(s.max_secs),
-                if matches!(*step, "checkpoint" | "survey" | "load" | "boundary" | "snapshots") {
+                if matches!(
+                    *step,
+                    "checkpoint" | "survey" | "load" | "boundary" | "snapshots"
+                ) {
                     "≤ 10 ms"
                 } else {
                     ""

@@ -1,7 +1,7 @@
 //! flowtally's development kit, shared by the integration tests, the benchmarks and the demo,
 //! and never linked into the shipped `flowtally` binary:
 //!
-//! - [`server`]: private MariaDB and MySQL servers ([`Server`], one [`Flavor`] each), started
+//! - [`server`]: private MariaDB (10.11, 11.8) and MySQL servers ([`Server`], one [`Flavor`] each), started
 //!   in temp dirs on free ports with the binlog settings flowtally needs, and cleaned up even
 //!   when their process dies;
 //! - [`fixtures`]: the ERP's core and tenant source tables as the tests create them;
@@ -26,9 +26,11 @@ pub use server::{Flavor, Server};
 pub fn shared(flavor: Flavor) -> &'static Server {
     static MARIADB: OnceLock<Server> = OnceLock::new();
     static MYSQL: OnceLock<Server> = OnceLock::new();
+    static MARIADB118: OnceLock<Server> = OnceLock::new();
     let cell = match flavor {
         Flavor::MariaDb => &MARIADB,
         Flavor::MySql => &MYSQL,
+        Flavor::MariaDb118 => &MARIADB118,
     };
     cell.get_or_init(|| Server::start(flavor, &[]))
 }

@@ -1,8 +1,12 @@
-//! Private database servers: a MariaDB or a MySQL of its own for each test binary, benchmark or
-//! demo, in a temp dir, on a free port of 127.0.0.1, with the settings flowtally needs (binlog
-//! on, ROW format, FULL row image and metadata, utf8mb4; GTIDs on for MySQL).
+//! Private database servers: a MariaDB (10.11 or 11.8) or a MySQL of its own for each test
+//! binary, benchmark or demo, in a temp dir, on a free port of 127.0.0.1, with the settings
+//! flowtally needs (binlog on, ROW format, FULL row image and metadata, utf8mb4; GTIDs on for
+//! MySQL).
 //!
-//! - MariaDB is Debian's `mariadb-server` package (`mariadb-install-db`, `mariadbd`).
+//! - MariaDB 10.11 is Debian's `mariadb-server` package (`mariadb-install-db`, `mariadbd`).
+//! - MariaDB 11.8 is Debian sid's `mariadb-server-core`, unpacked into a private root by
+//!   `scripts/ensure-mariadb-11.8.sh` (which exports `FLOWTALLY_MARIADB118_BIN`), the same way
+//!   as MySQL below.
 //! - MySQL is Debian sid's `mysql-server-core`, unpacked into a private root by
 //!   `scripts/ensure-mysql.sh` (which exports `FLOWTALLY_MYSQL_BIN`, a folder of wrappers that run
 //!   each binary through the root's own loader). Nothing is installed.
@@ -26,22 +30,32 @@ use std::time::{Duration, Instant};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
-/// Which server family.
+/// Which server family, and for MariaDB which release line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Flavor {
+    /// MariaDB 10.11 (Debian 12's).
     MariaDb,
     MySql,
+    /// MariaDB 11.8 LTS (Debian sid's, unpacked privately).
+    MariaDb118,
 }
 
 impl Flavor {
-    pub const ALL: [Flavor; 2] = [Flavor::MariaDb, Flavor::MySql];
+    pub const ALL: [Flavor; 3] = [Flavor::MariaDb, Flavor::MySql, Flavor::MariaDb118];
 
-    /// `mariadb` or `mysql`, as the switches spell it.
+    /// `mariadb`, `mysql` or `mariadb-11.8`, as the switches spell it.
     pub fn name(self) -> &'static str {
         match self {
             Flavor::MariaDb => "mariadb",
             Flavor::MySql => "mysql",
+            Flavor::MariaDb118 => "mariadb-11.8",
         }
+    }
+
+    /// Both MariaDB release lines speak MariaDB's dialect and binlog (GTIDs, grants, status
+    /// statements); only MySQL differs.
+    pub fn is_mariadb(self) -> bool {
+        matches!(self, Flavor::MariaDb | Flavor::MariaDb118)
     }
 
     pub fn parse(s: &str) -> Option<Flavor> {
@@ -50,23 +64,26 @@ impl Flavor {
             .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
     }
 
-    /// The flavours the tests run against: `FLOWTALLY_TEST_SERVERS` = `mariadb`, `mysql` or
-    /// `both` (the default).
+    /// The flavours the tests run against: `FLOWTALLY_TEST_SERVERS` = `all` (the default),
+    /// `both` (MariaDB 10.11 and MySQL, as before 11.8 joined), or a comma-separated list of
+    /// `mariadb`, `mysql`, `mariadb-11.8`.
     pub fn selected() -> Vec<Flavor> {
-        match std::env::var("FLOWTALLY_TEST_SERVERS") {
-            Err(_) => Flavor::ALL.to_vec(),
-            Ok(v) if v.trim().is_empty() || v.trim().eq_ignore_ascii_case("both") => {
-                Flavor::ALL.to_vec()
-            }
-            Ok(v) => {
-                let picked: Vec<Flavor> = v.split(',').filter_map(Flavor::parse).collect();
-                assert!(
-                    !picked.is_empty(),
-                    "FLOWTALLY_TEST_SERVERS={v:?}: use mariadb, mysql or both"
-                );
-                picked
-            }
+        let Ok(v) = std::env::var("FLOWTALLY_TEST_SERVERS") else {
+            return Flavor::ALL.to_vec();
+        };
+        let v = v.trim();
+        if v.is_empty() || v.eq_ignore_ascii_case("all") {
+            return Flavor::ALL.to_vec();
         }
+        if v.eq_ignore_ascii_case("both") {
+            return vec![Flavor::MariaDb, Flavor::MySql];
+        }
+        let picked: Vec<Flavor> = v.split(',').filter_map(Flavor::parse).collect();
+        assert!(
+            !picked.is_empty(),
+            "FLOWTALLY_TEST_SERVERS={v:?}: use all, both, or a list of mariadb, mysql, mariadb-11.8"
+        );
+        picked
     }
 
     pub fn is_selected(self) -> bool {
@@ -360,14 +377,19 @@ impl Server {
             "--max-allowed-packet=256M".into(),
         ];
         let bin = match self.flavor {
-            Flavor::MariaDb => {
+            Flavor::MariaDb | Flavor::MariaDb118 => {
                 // A tmpdir of its own: mariadbd deletes every #sql* file in its tmpdir at
                 // start-up, i.e. the on-disk temporary tables of the other servers.
                 let tmp = self.root.join("tmp");
                 fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
                 args.push(format!("--tmpdir={}", tmp.display()));
                 args.push("--binlog-format=ROW".into());
-                find_bin("mariadbd")
+                if self.flavor == Flavor::MariaDb {
+                    find_bin("mariadbd")
+                } else {
+                    args.extend(mariadb118_paths()?);
+                    mariadb118_bin("mariadbd")?
+                }
             }
             Flavor::MySql => {
                 let files = self.root.join("files");
@@ -501,6 +523,7 @@ fn initialize(flavor: Flavor, datadir: &Path) -> Result<(), String> {
     match flavor {
         Flavor::MariaDb => install_mariadb(datadir),
         Flavor::MySql => copy_mysql_template(datadir),
+        Flavor::MariaDb118 => copy_mariadb118_template(datadir),
     }
 }
 
@@ -577,9 +600,15 @@ fn copy_mysql_template(datadir: &Path) -> Result<(), String> {
             Ok(data)
         })
         .clone()?;
+    copy_datadir(&template, datadir)?;
+    let _ = fs::remove_file(datadir.join("auto.cnf"));
+    Ok(())
+}
+
+fn copy_datadir(template: &Path, datadir: &Path) -> Result<(), String> {
     let status = Command::new("cp")
         .arg("-a")
-        .arg(&template)
+        .arg(template)
         .arg(datadir)
         .status()
         .map_err(|e| format!("cp -a {}: {e}", template.display()))?;
@@ -590,8 +619,98 @@ fn copy_mysql_template(datadir: &Path) -> Result<(), String> {
             datadir.display()
         ));
     }
-    let _ = fs::remove_file(datadir.join("auto.cnf"));
     Ok(())
+}
+
+/// What `mariadb-install-db --auth-root-authentication-method=normal --skip-test-db` feeds
+/// `mariadbd --bootstrap`, in its order (the script itself cannot be used: it runs
+/// `ROOT/usr/sbin/mariadbd` and `my_print_defaults` directly, which the system's older glibc
+/// cannot load). Lines naming `@current_hostname` are dropped as the script drops them for a
+/// server whose host name does not resolve: root gets localhost, 127.0.0.1 and ::1.
+const MARIADB_BOOTSTRAP_FILES: [&str; 6] = [
+    "mariadb_system_tables.sql",
+    "mariadb_performance_tables.sql",
+    "mariadb_system_tables_data.sql",
+    "fill_help_tables.sql",
+    "maria_add_gis_sp_bootstrap.sql",
+    "mariadb_sys_schema.sql",
+];
+
+/// A MariaDB 11.8 datadir, bootstrapped once per process into a template (about 4 s) that each
+/// server copies, as for MySQL.
+fn copy_mariadb118_template(datadir: &Path) -> Result<(), String> {
+    static TEMPLATE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let template = TEMPLATE
+        .get_or_init(|| {
+            let root = tempfile::Builder::new()
+                .prefix("flowtally-mariadb-11.8-template-")
+                .tempdir()
+                .map_err(|e| e.to_string())?
+                .keep();
+            // Left running for the life of the process: it removes the template afterwards.
+            std::mem::forget(spawn_watchdog(&root)?);
+            let data = root.join("data");
+            let tmp = root.join("tmp");
+            for dir in [&data, &tmp] {
+                fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            let share = mariadb118_root()?.join("usr/share/mariadb");
+            let mut sql = String::from(
+                "create database if not exists mysql;\nuse mysql;\nSET @auth_root_socket=NULL;\n",
+            );
+            for file in MARIADB_BOOTSTRAP_FILES {
+                let path = share.join(file);
+                let text = fs::read_to_string(&path)
+                    .map_err(|e| format!("read {}: {e}", path.display()))?;
+                for line in text.lines().filter(|l| !l.contains("@current_hostname")) {
+                    sql.push_str(line);
+                    sql.push('\n');
+                }
+            }
+            let mut child = Command::new(mariadb118_bin("mariadbd")?)
+                .arg("--no-defaults")
+                .arg(format!("--user={}", current_user()))
+                .arg("--bootstrap")
+                .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
+                .args(mariadb118_paths()?)
+                .args([
+                    "--log-warnings=0",
+                    "--enforce-storage-engine=",
+                    "--max-allowed-packet=8M",
+                    "--net-buffer-length=16K",
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("run mariadbd --bootstrap (MariaDB 11.8): {e}"))?;
+            // Written from a thread: mariadbd logs while it reads, and both pipes must drain.
+            let stdin = child.stdin.take();
+            let writer = std::thread::spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    let _ = std::io::Write::write_all(&mut stdin, sql.as_bytes());
+                }
+            });
+            let out = child
+                .wait_with_output()
+                .map_err(|e| format!("wait for mariadbd --bootstrap: {e}"))?;
+            let _ = writer.join();
+            if !out.status.success() {
+                return Err(format!(
+                    "mariadbd --bootstrap (MariaDB 11.8) failed ({}):\n{}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    tail(&String::from_utf8_lossy(&out.stderr), 40)
+                ));
+            }
+            // As mariadb-install-db does, so the server does not ask for mariadb-upgrade.
+            let _ = fs::write(data.join("mariadb_upgrade_info"), "11.8");
+            let _ = fs::remove_dir_all(&tmp);
+            Ok(data)
+        })
+        .clone()?;
+    copy_datadir(&template, datadir)
 }
 
 /// A MySQL binary: the wrapper `scripts/ensure-mysql.sh` made in `FLOWTALLY_MYSQL_BIN`, or in
@@ -599,18 +718,7 @@ fn copy_mysql_template(datadir: &Path) -> Result<(), String> {
 pub fn mysql_bin(name: &str) -> Result<PathBuf, String> {
     let dir = match std::env::var_os("FLOWTALLY_MYSQL_BIN") {
         Some(d) => PathBuf::from(d),
-        None => {
-            let cache = std::env::var_os("FLOWTALLY_MYSQL_CACHE")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("flowtally"))
-                })
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/flowtally"))
-                })
-                .unwrap_or_else(|| PathBuf::from(".cache/flowtally"));
-            cache.join("mysql-9.7/bin")
-        }
+        None => default_cache("FLOWTALLY_MYSQL_CACHE").join("mysql-9.7/bin"),
     };
     let bin = dir.join(name);
     if bin.is_file() {
@@ -623,6 +731,75 @@ pub fn mysql_bin(name: &str) -> Result<PathBuf, String> {
             dir.display()
         ))
     }
+}
+
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/flowtally`, or `$var` when set: where the ensure scripts
+/// unpack their servers.
+fn default_cache(var: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("flowtally")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/flowtally")))
+        .unwrap_or_else(|| PathBuf::from(".cache/flowtally"))
+}
+
+const MARIADB118_HINT: &str = "run scripts/ensure-mariadb-11.8.sh (it unpacks MariaDB 11.8 \
+     from Debian's packages into a private folder and sets FLOWTALLY_MARIADB118_BIN), or leave \
+     it out with FLOWTALLY_TEST_SERVERS=both";
+
+/// A MariaDB 11.8 binary: the wrapper `scripts/ensure-mariadb-11.8.sh` made in
+/// `FLOWTALLY_MARIADB118_BIN`, or in its default cache.
+pub fn mariadb118_bin(name: &str) -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("FLOWTALLY_MARIADB118_BIN") {
+        Some(d) => PathBuf::from(d),
+        None => default_cache("FLOWTALLY_MARIADB118_CACHE").join("mariadb-11.8/bin"),
+    };
+    let bin = dir.join(name);
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "no MariaDB 11.8 {name} in {}: {MARIADB118_HINT}",
+            dir.display()
+        ))
+    }
+}
+
+/// The unpacked root of MariaDB 11.8: `FLOWTALLY_MARIADB118_ROOT`, or `root` beside the
+/// wrappers' folder.
+fn mariadb118_root() -> Result<PathBuf, String> {
+    let root = match std::env::var_os("FLOWTALLY_MARIADB118_ROOT") {
+        Some(r) => PathBuf::from(r),
+        None => mariadb118_bin("mariadbd")?
+            .parent()
+            .and_then(Path::parent)
+            .map(|base| base.join("root"))
+            .ok_or_else(|| format!("no MariaDB 11.8 root: {MARIADB118_HINT}"))?,
+    };
+    if root.join("usr/share/mariadb").is_dir() {
+        Ok(root)
+    } else {
+        Err(format!(
+            "no MariaDB 11.8 in {}: {MARIADB118_HINT}",
+            root.display()
+        ))
+    }
+}
+
+/// The paths mariadbd 11.8 needs spelled out: its compiled-in ones are under /usr, where the
+/// system's MariaDB 10.11 keeps error messages, character sets and plugins that 11.8 must not
+/// read.
+fn mariadb118_paths() -> Result<[String; 4], String> {
+    let usr = mariadb118_root()?.join("usr");
+    Ok([
+        format!("--basedir={}", usr.display()),
+        format!("--lc-messages-dir={}", usr.join("share/mariadb").display()),
+        format!(
+            "--character-sets-dir={}",
+            usr.join("share/mariadb/charsets").display()
+        ),
+        format!("--plugin-dir={}", usr.join("lib/mysql/plugin").display()),
+    ])
 }
 
 /// A port that was free a moment ago (the OS picks it); [`Server::try_start`] retries if it is

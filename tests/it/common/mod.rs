@@ -65,7 +65,7 @@ pub fn next_server_id() -> u32 {
 /// `SHOW BINARY LOG STATUS` (MySQL 8.4 dropped the former). Panics if the binlog is off.
 pub async fn binlog_end(server: &Server) -> (String, u64) {
     let sql = match server.flavor {
-        Flavor::MariaDb => "SHOW MASTER STATUS",
+        Flavor::MariaDb | Flavor::MariaDb118 => "SHOW MASTER STATUS",
         Flavor::MySql => "SHOW BINARY LOG STATUS",
     };
     let mut conn = server.connect().await;
