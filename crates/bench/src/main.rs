@@ -55,10 +55,14 @@
 //!    tenants' states (`--tenants`, `--tokens-each`) and of one large one, in memory.
 //! 9. **Scrape** (`scrape`): one `/metrics` scrape of 10,000 tenants (`--tenants`), healthy and
 //!    in trouble: its size and time, in memory.
+//! 10. **High availability** (`ha`, only when named): two `flowtally run` processes with `[ha]`
+//!     on, 100 tenants (`--tenants`) under traffic: takeover after kill -9 and after SIGSTOP of
+//!     the leader, minutes missed or committed twice, the standby's cost (see [`ha`]).
 //!
 //! `--quick` runs 10k and 100k tokens and a 100k-row backlog (under 5 minutes on 2 cores); the
 //! full run takes about 15 minutes.
 
+mod ha;
 mod tenants;
 
 use std::fs;
@@ -120,6 +124,9 @@ pub enum Part {
     SmallTenants,
     /// One `/metrics` scrape at 10,000 tenants, in memory (no server): see [`scrape`].
     Scrape,
+    /// Two `flowtally run` processes with `[ha]` on: takeover, pause, the standby's cost (see
+    /// [`ha`]). Not part of a run without `--only`: it needs the release `flowtally` binary.
+    Ha,
 }
 
 impl Part {
@@ -147,6 +154,7 @@ impl Part {
             "dashboard" => Some(Part::Dashboard),
             "small-tenants" | "small_tenants" | "smalltenants" => Some(Part::SmallTenants),
             "scrape" | "metrics" => Some(Part::Scrape),
+            "ha" => Some(Part::Ha),
             _ => None,
         }
     }
@@ -300,11 +308,19 @@ mod sys {
         fn malloc_trim(pad: usize) -> i32;
     }
     const SC_PAGESIZE: i32 = 30;
+    const SC_CLK_TCK: i32 = 2;
 
     pub fn page_size() -> u64 {
         // SAFETY: sysconf has no preconditions; it returns -1 for an unknown name.
         let p = unsafe { sysconf(SC_PAGESIZE) };
         u64::try_from(p).ok().filter(|p| *p > 0).unwrap_or(4096)
+    }
+
+    /// Clock ticks per second, the unit of `/proc/<pid>/stat`'s CPU times.
+    pub fn clock_ticks() -> u64 {
+        // SAFETY: as above.
+        let t = unsafe { sysconf(SC_CLK_TCK) };
+        u64::try_from(t).ok().filter(|t| *t > 0).unwrap_or(100)
     }
 
     /// Returns glibc's free memory to the system, so an RSS baseline holds no reusable garbage.
@@ -320,6 +336,9 @@ mod sys {
 mod sys {
     pub fn page_size() -> u64 {
         4096
+    }
+    pub fn clock_ticks() -> u64 {
+        100
     }
     pub fn trim() {}
 }
@@ -563,6 +582,11 @@ impl Server {
                 flowtally_testkit::server::mariadb118_bin("mariadb-binlog").map_err(|e| anyhow!(e))
             }
         }
+    }
+
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.pid()
     }
 
     pub fn pool_options(&self) -> MySqlConnectOptions {
@@ -1467,6 +1491,7 @@ pub struct Report {
     pub catch_up: Option<CatchUpResult>,
     pub freshness: Option<FreshnessResult>,
     pub tenants: Option<tenants::TenantsResult>,
+    pub ha: Option<ha::HaResult>,
     pub total_secs: f64,
 }
 
@@ -1570,6 +1595,10 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
             let n = opts.tenants.unwrap_or(if opts.quick { 100 } else { 1_000 });
             let secs = if opts.quick { 75 } else { 130 };
             report.tenants = Some(tenants::bench_tenants(&pool, &server, n, opts, secs).await?);
+        }
+        if opts.parts.contains(&Part::Ha) {
+            let n = opts.tenants.unwrap_or(100);
+            report.ha = Some(ha::bench_ha(&pool, &server, n, opts.seed).await?);
         }
         pool.close().await;
         anyhow::Ok(())
@@ -1815,6 +1844,9 @@ impl Report {
         if let Some(t) = &self.tenants {
             t.render(&mut out);
         }
+        if let Some(h) = &self.ha {
+            h.render(&mut out);
+        }
 
         out.push_str("## Targets\n\n");
         let mut t = Table::new(&["target", "measured", "verdict"]);
@@ -1916,6 +1948,9 @@ impl Report {
             bpr.map_or("-".into(), |b| format!("{b:.0} B")),
             bpr.map(|b| b <= 200.0),
         ));
+        if let Some(h) = &self.ha {
+            v.extend(h.verdicts());
+        }
         v
     }
 }
@@ -2004,6 +2039,8 @@ mod tests {
         assert_eq!(Part::parse("memory"), Some(Part::Refresh));
         assert_eq!(Part::parse("nope"), None);
         assert_eq!(Part::parse("small-tenants"), Some(Part::SmallTenants));
+        assert_eq!(Part::parse("HA"), Some(Part::Ha));
+        assert!(Part::Ha.needs_server() && !Part::ALL.contains(&Part::Ha));
         assert!(!Part::SmallTenants.needs_server() && Part::Tenants.needs_server());
         let mut t = Table::new(&["a", "bb"]);
         t.row(vec!["xyz".into(), "1".into()]);
@@ -2027,14 +2064,15 @@ struct Args {
     #[arg(long)]
     backlog: Option<u64>,
     /// Only these parts: refresh (with start-up and memory), catchup, freshness, tenants,
-    /// dashboard, small-tenants.
+    /// dashboard, small-tenants; and ha (only when named: two `flowtally run` processes, the
+    /// release `flowtally` binary beside this one or `$FLOWTALLY_BIN`).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// The server: mariadb or mysql.
     #[arg(long, default_value = "mariadb")]
     server: String,
-    /// Tenants of the many-tenants part (default 1000; quick 100) and of the small-tenants part
-    /// (default 1000).
+    /// Tenants of the many-tenants part (default 1000; quick 100), of the small-tenants part
+    /// (default 1000) and of the ha part (default 100).
     #[arg(long)]
     tenants: Option<usize>,
     /// Tokens of each of those tenants.
@@ -2073,7 +2111,7 @@ fn main() -> std::process::ExitCode {
                 Some(part) => parts.push(part),
                 None => {
                     eprintln!(
-                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness, tenants, dashboard or small-tenants"
+                        "flowtally-bench: unknown part '{p}': refresh, catchup, freshness, tenants, dashboard, small-tenants or ha"
                     );
                     return std::process::ExitCode::from(2);
                 }
