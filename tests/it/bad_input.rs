@@ -162,10 +162,11 @@ impl Scenario {
             .expect("http")
     }
 
-    /// `flowtally_bad_rows{tenant=code,reason=reason}`, if exposed.
+    /// `flowtally_tenant_bad_rows{tenant=code,reason=reason}` (a tenant with bad rows is one
+    /// in trouble, whose series are exposed), if exposed.
     async fn bad_rows(&self, code: &str, reason: &str) -> Option<f64> {
         let text = self.get("/metrics").await.body;
-        let series = format!("flowtally_bad_rows{{tenant=\"{code}\",reason=\"{reason}\"}} ");
+        let series = format!("flowtally_tenant_bad_rows{{tenant=\"{code}\",reason=\"{reason}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&series))
             .map(|v| v.trim().parse().expect("metric value"))
@@ -180,7 +181,7 @@ impl Scenario {
             }
             assert!(
                 Instant::now() < deadline,
-                "flowtally_bad_rows{{tenant=\"{code}\",reason=\"{reason}\"}} not > 0:\n{}\n{}",
+                "flowtally_tenant_bad_rows{{tenant=\"{code}\",reason=\"{reason}\"}} not > 0:\n{}\n{}",
                 self.get("/metrics").await.body,
                 self.ft.log()
             );
