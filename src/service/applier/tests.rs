@@ -460,22 +460,31 @@ async fn a_load_gets_the_changes_that_waited_for_it_and_no_snapshot_before_its_f
     assert!(h.stop().await.result.is_ok());
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_tenant_deactivated_gets_no_snapshot_after_the_deactivating_commit() {
-    let org = |active| Organization {
+/// Organization 1, tenant A, active or not.
+fn org(active: bool) -> Organization {
+    Organization {
         id: 1,
         code: "A".into(),
         active,
-    };
+    }
+}
+
+/// Tenants from the registry, A active and ready with one token waiting.
+async fn registered_a() -> Harness {
     let mut rows = routing();
     rows.push(waiting_token(1));
-    let mut h = Harness::start(Setup {
+    Harness::start(Setup {
         orgs: vec![org(true)],
         registry: true,
         slots: vec![("bgerp_t_a".into(), ready("A", "bgerp_t_a", state_of(rows)))],
         ..Setup::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenant_deactivated_gets_no_snapshot_after_the_deactivating_commit() {
+    let mut h = registered_a().await;
     h.tx(T0 + 61, vec![]).await;
     assert_eq!(epoch(&h.written().await), T0 + 60);
     h.tx(
@@ -687,20 +696,7 @@ async fn a_boundary_takes_each_tenant_before_its_next_change_and_the_rest_when_i
 
 #[tokio::test(start_paused = true)]
 async fn a_tenant_deactivated_just_past_a_boundary_still_gets_that_boundary() {
-    let org = |active| Organization {
-        id: 1,
-        code: "A".into(),
-        active,
-    };
-    let mut rows = routing();
-    rows.push(waiting_token(1));
-    let mut h = Harness::start(Setup {
-        orgs: vec![org(true)],
-        registry: true,
-        slots: vec![("bgerp_t_a".into(), ready("A", "bgerp_t_a", state_of(rows)))],
-        ..Setup::default()
-    })
-    .await;
+    let mut h = registered_a().await;
     h.tx(
         T0 + 61,
         vec![SourceChange::Organization {
