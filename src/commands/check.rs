@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::time::Duration;
 
 use sqlx::{MySqlConnection, MySqlPool};
 
@@ -20,82 +19,15 @@ use crate::catalog::{self, Catalog};
 use crate::checkpoint::{self, part, resume, Manifest, Refused};
 use crate::cli::Cli;
 use crate::config::{Config, Endpoint};
-use crate::db::{self, binlog_opts, describe, ident, name_column, text_column};
+use crate::db::{self, describe, ident, name_column, text_column};
 use crate::model::View;
 use crate::schema::{SchemaProblem, Table, ORGANIZATION_COLUMNS};
 use crate::sink::lease;
+use crate::sink::writer::written_columns;
 use crate::source::binlog::{
     inspect_server, BinlogOptions, ServerInfo, ServerReport, SettingCheck, SetupError,
 };
 use crate::tenants::{self, Tenant};
-
-/// The columns of each mv_ table that the snapshot writer fills (`sink::writer`): a table
-/// lacking one is not migrated. Kept equal to `migrations/` by a test.
-const WRITTEN_COLUMNS: [(&str, &[&str]); 5] = [
-    (
-        "mv_token_flow_summary",
-        &[
-            "snapshot_at",
-            "graph_id",
-            "node_id",
-            "team_id",
-            "wip_count",
-            "completed_count",
-            "waiting_count",
-        ],
-    ),
-    (
-        "mv_node_bottlenecks",
-        &[
-            "snapshot_at",
-            "node_id",
-            "node_code",
-            "node_name",
-            "queue_depth",
-            "avg_wait_minutes",
-            "bottleneck_score",
-        ],
-    ),
-    (
-        "mv_team_workload",
-        &[
-            "snapshot_at",
-            "team_id",
-            "team_name",
-            "team_category",
-            "active_tokens",
-            "waiting_tokens",
-            "avg_load",
-        ],
-    ),
-    (
-        "mv_cycle_time_analytics",
-        &[
-            "snapshot_at",
-            "node_id",
-            "team_id",
-            "period_start",
-            "period_end",
-            "token_count",
-            "p50_minutes",
-            "p95_minutes",
-            "avg_minutes",
-        ],
-    ),
-    (
-        "mv_dashboard_trends",
-        &[
-            "snapshot_at",
-            "period_date",
-            "production_type",
-            "graph_id",
-            "tokens_completed",
-            "tokens_spawned",
-            "avg_lead_time_hours",
-            "throughput_per_day",
-        ],
-    ),
-];
 
 /// What the snapshot writer does to every mv_ table (delete a snapshot's rows, insert them, trim
 /// past retention).
@@ -699,7 +631,8 @@ async fn writer_side(r: &mut Report, cfg: &Config, sink: &MySqlPool, served: Opt
     for (code, db) in &served {
         let mut lacking = Vec::new();
         let mut missing = BTreeMap::<String, BTreeSet<&str>>::new();
-        for (table, columns) in WRITTEN_COLUMNS {
+        for view in View::ALL {
+            let (table, columns) = (view.table(), written_columns(view));
             for p in WRITER_PRIVILEGES {
                 if !grants.allows(db, table, p) {
                     missing.entry(table.to_string()).or_default().insert(p);
@@ -869,13 +802,7 @@ async fn checkpoint_side(
         identity: report.identity.clone(),
         position,
     };
-    let options = BinlogOptions {
-        opts: binlog_opts(&cfg.source),
-        server_id: cfg.server_id,
-        heartbeat: Duration::from_secs(cfg.heartbeat_secs),
-        core_db: cfg.core_db.clone(),
-        db_prefix: cfg.db_prefix.clone(),
-    };
+    let options = BinlogOptions::of(cfg);
     let manifest = match resume::resumable(dir, &info, source, &options).await {
         Ok(m) => m,
         Err(e) => {
@@ -1075,19 +1002,14 @@ mod tests {
                 _ => {}
             }
         }
-        let checked: BTreeMap<String, BTreeSet<String>> = WRITTEN_COLUMNS
+        let checked: BTreeMap<String, BTreeSet<String>> = View::ALL
             .iter()
-            .map(|(t, cols)| (t.to_string(), cols.iter().map(|c| c.to_string()).collect()))
+            .map(|v| {
+                let cols = written_columns(*v).iter().map(|c| c.to_string()).collect();
+                (v.table().to_string(), cols)
+            })
             .collect();
         assert_eq!(checked, made);
-        let views: BTreeSet<&str> = View::ALL.iter().map(|v| v.table()).collect();
-        assert_eq!(
-            views,
-            WRITTEN_COLUMNS
-                .iter()
-                .map(|(t, _)| *t)
-                .collect::<BTreeSet<_>>()
-        );
     }
 
     #[test]

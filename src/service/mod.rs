@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::checkpoint::lock::StateLock;
 use crate::checkpoint::writer::Checkpointer;
 use crate::config::{Config, Endpoint};
-use crate::db::{binlog_conn, binlog_connect_error, binlog_opts, connect_error};
+use crate::db::{binlog_conn, binlog_connect_error, connect_error};
 use crate::live::{History, LiveWriter, Ready, Stage, TenantKey, TenantSlot};
 use crate::model::clock::Instant;
 use crate::sink::worker;
@@ -155,13 +155,7 @@ pub async fn run(
         cause,
     })?;
 
-    let options = BinlogOptions {
-        opts: binlog_opts(&cfg.source),
-        server_id: cfg.server_id,
-        heartbeat: Duration::from_secs(cfg.heartbeat_secs),
-        core_db: cfg.core_db.clone(),
-        db_prefix: cfg.db_prefix.clone(),
-    };
+    let options = BinlogOptions::of(&cfg);
     let start = startup::start(&cfg.state_dir, &server, &source, &options).await;
     match &start.refused {
         None => live.status().resumed(),

@@ -186,6 +186,21 @@ async fn insert_rows<R: MvRow>(
 
 type Values<'q, 'a> = Separated<'q, 'a, MySql, &'static str>;
 
+/// The columns the writer fills in `view`'s mv_ table, `snapshot_at` first: a table lacking
+/// one is not migrated (`flowtally check` asks).
+pub fn written_columns(view: View) -> Vec<&'static str> {
+    let rest = match view {
+        View::Summary => SummaryRow::COLUMNS,
+        View::Bottlenecks => BottleneckRow::COLUMNS,
+        View::Workload => WorkloadRow::COLUMNS,
+        View::CycleTime => CycleTimeRow::COLUMNS,
+        View::Trends => TrendRow::COLUMNS,
+    };
+    std::iter::once("snapshot_at")
+        .chain(rest.split(',').map(str::trim))
+        .collect()
+}
+
 /// A view row as its mv_ table stores it (after snapshot_at).
 trait MvRow {
     const COLUMNS: &'static str;

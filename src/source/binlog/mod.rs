@@ -107,6 +107,19 @@ pub struct BinlogOptions {
     pub db_prefix: String,
 }
 
+impl BinlogOptions {
+    /// The options `run` and `check` follow the binlog with, from the configuration.
+    pub fn of(cfg: &crate::config::Config) -> BinlogOptions {
+        BinlogOptions {
+            opts: crate::db::binlog_opts(&cfg.source),
+            server_id: cfg.server_id,
+            heartbeat: Duration::from_secs(cfg.heartbeat_secs),
+            core_db: cfg.core_db.clone(),
+            db_prefix: cfg.db_prefix.clone(),
+        }
+    }
+}
+
 /// What [`BinlogStream::next`] yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
