@@ -20,17 +20,6 @@ on_all!(
     revoked_grants_and_a_tenant_not_migrated_are_named_with_their_fixes,
 );
 
-/// The seven source tables.
-const SOURCE_TABLES: [&str; 7] = [
-    "flow_token",
-    "token_assignment",
-    "job_graph_instance",
-    "routing_node",
-    "routing_graph",
-    "team",
-    "team_member",
-];
-
 fn monitor(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::MariaDb | Flavor::MariaDb118 => "BINLOG MONITOR",
@@ -51,7 +40,7 @@ async fn create_reader(server: &Server, user: &str, dbs: &[&str]) {
         monitor(server.flavor)
     );
     for db in dbs {
-        for t in SOURCE_TABLES {
+        for t in common::SOURCE_TABLES {
             sql += &format!("GRANT SELECT ON `{db}`.`{t}` TO '{user}'@'%';\n");
         }
     }

@@ -61,15 +61,7 @@ async fn a_reader_without_the_monitor_grant_is_told_this_servers_statement_and_g
          GRANT REPLICATION SLAVE ON *.* TO '{user}'@'%';\n\
          GRANT SELECT ON bgerp.organization TO '{user}'@'%';\n"
     );
-    for t in [
-        "flow_token",
-        "token_assignment",
-        "job_graph_instance",
-        "routing_node",
-        "routing_graph",
-        "team",
-        "team_member",
-    ] {
+    for t in crate::common::SOURCE_TABLES {
         sql += &format!("GRANT SELECT ON `{db}`.`{t}` TO '{user}'@'%';\n");
     }
     server.exec(&sql).await;

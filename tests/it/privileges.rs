@@ -27,17 +27,6 @@ on_all!(
     tls_an_untrusted_certificate_or_plain_text_fails_at_start,
 );
 
-/// The seven source tables of SPEC §2.
-const SOURCE_TABLES: [&str; 7] = [
-    "flow_token",
-    "token_assignment",
-    "job_graph_instance",
-    "routing_node",
-    "routing_graph",
-    "team",
-    "team_member",
-];
-
 /// A tenant with seeded dimensions and some history, on `server`.
 pub(crate) async fn tenant(server: &Server, prefix: &str) -> (String, String) {
     let pool = server.pool().await;
@@ -247,7 +236,7 @@ async fn create_reader(server: &Server, user: &str, password: &str, g: Reader, d
         sql += &format!("GRANT SELECT ON bgerp.organization TO '{user}'@'%';\n");
     }
     for db in dbs {
-        for t in SOURCE_TABLES {
+        for t in common::SOURCE_TABLES {
             sql += &format!("GRANT SELECT ON `{db}`.`{t}` TO '{user}'@'%';\n");
         }
     }

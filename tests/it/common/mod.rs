@@ -53,6 +53,18 @@ pub async fn migrate(server: &Server, db: &str) {
         .unwrap_or_else(|e| panic!("migrate {db} on {}: {e}", server.flavor));
 }
 
+/// The seven source tables of a tenant database, as the ERP names them: the tests' own list
+/// (grants are given from it), not the product's.
+pub const SOURCE_TABLES: [&str; 7] = [
+    "flow_token",
+    "token_assignment",
+    "job_graph_instance",
+    "routing_node",
+    "routing_graph",
+    "team",
+    "team_member",
+];
+
 /// A replica `server_id` that no other binlog client of this process uses: all tests share one
 /// process and the shared servers, and a server drops the older of two replicas with the same
 /// id. (The servers themselves have ids 1 and 2.)
