@@ -39,12 +39,15 @@ pub struct Frame {
 }
 
 type Slot = watch::Sender<Option<Arc<Frame>>>;
+type Subscription = watch::Receiver<Option<Arc<Frame>>>;
 
 pub struct Feeds {
     live: LiveView,
     /// Every event stream ends when it fires (the server's graceful shutdown waits for them).
     shutdown: Shutdown,
-    feeds: Mutex<HashMap<TenantKey, Slot>>,
+    /// A receiver of each running feed: clients get clones. Its sender is the feed task's
+    /// alone, so a feed whose task ended (by a panic, say) is seen here and started again.
+    feeds: Mutex<HashMap<TenantKey, Subscription>>,
 }
 
 impl Feeds {
@@ -56,7 +59,7 @@ impl Feeds {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, Subscription>> {
         self.feeds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -66,13 +69,13 @@ impl Feeds {
     }
 
     /// A receiver of tenant `key`'s frames, starting its feed if none runs.
-    pub fn subscribe(self: &Arc<Self>, key: &TenantKey) -> watch::Receiver<Option<Arc<Frame>>> {
+    pub fn subscribe(self: &Arc<Self>, key: &TenantKey) -> Subscription {
         let mut feeds = self.lock();
-        if let Some(tx) = feeds.get(key) {
-            return tx.subscribe();
+        if let Some(rx) = feeds.get(key).filter(|rx| rx.has_changed().is_ok()) {
+            return rx.clone();
         }
         let (tx, rx) = watch::channel(None);
-        feeds.insert(key.clone(), tx.clone());
+        feeds.insert(key.clone(), rx.clone());
         drop(feeds);
         tokio::spawn(run(self.clone(), key.clone(), tx));
         rx
@@ -128,10 +131,11 @@ async fn run(feeds: Arc<Feeds>, key: TenantKey, tx: Slot) {
             prev = Some(frame);
         }
         tokio::time::sleep(until_next_second()).await;
-        if tx.receiver_count() == 0 {
+        // The map's own receiver is one; a client is any other.
+        if tx.receiver_count() <= 1 {
             let mut map = feeds.lock();
             // Checked again under the lock `subscribe` takes: no client slips in meanwhile.
-            if tx.receiver_count() == 0 {
+            if tx.receiver_count() <= 1 {
                 map.remove(&key);
                 return;
             }
@@ -234,5 +238,24 @@ mod tests {
         assert_eq!(full["sections"], json!({"kpi": "2", "trends": "t"}));
         assert!(Arc::ptr_eq(&a.sections[1].1, &b.sections[1].1));
         assert!(until_next_second() <= Duration::from_millis(1005));
+    }
+
+    #[tokio::test]
+    async fn a_feed_whose_task_is_gone_is_started_again() {
+        let live = crate::live::LiveWriter::new(chrono_tz::UTC);
+        let feeds = Feeds::new(live.view(), Shutdown::never());
+        let key = TenantKey::of_db("bgerp_t_gone");
+        // A feed whose task ended (its sender dropped, as a panic drops it).
+        let (tx, rx) = watch::channel(None);
+        feeds.lock().insert(key.clone(), rx);
+        drop(tx);
+        let mut fresh = feeds.subscribe(&key);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), fresh.changed())
+                .await
+                .is_ok_and(|r| r.is_ok()),
+            "a new feed publishes"
+        );
+        assert_eq!(feeds.running(), 1);
     }
 }
