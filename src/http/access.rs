@@ -33,6 +33,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{ConfigError, Document};
+use super::dashboard::i18n::Lang;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "flowtally_session";
@@ -366,6 +367,8 @@ pub struct HttpSection {
     metrics: String,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    /// The dashboard's language when the browser asks for none it speaks: `th` or `en`.
+    language: String,
     /// A TOML file of more `[[http.access]]` entries (a mounted secret, say): the way to give
     /// entries without editing the config file, as tables cannot come from the environment.
     access_file: Option<PathBuf>,
@@ -380,6 +383,7 @@ impl Default for HttpSection {
             metrics: "open".into(),
             tls_cert: None,
             tls_key: None,
+            language: Lang::DEFAULT.code().into(),
             access_file: None,
             access: Vec::new(),
         }
@@ -423,6 +427,8 @@ pub struct HttpConfig {
     /// `/metrics` needs a credential that reads every tenant (its labels name them all).
     pub protect_metrics: bool,
     pub tls: Option<TlsFiles>,
+    /// The dashboard's language for a browser that asks for none it speaks (`th` or `en`).
+    pub language: Lang,
 }
 
 /// No access control, on the default address (as with no `[http]` section).
@@ -434,6 +440,7 @@ impl Default for HttpConfig {
             allow_open_access: false,
             protect_metrics: false,
             tls: None,
+            language: Lang::DEFAULT,
         }
     }
 }
@@ -539,6 +546,17 @@ impl HttpConfig {
                 )
             }
         };
+        // Exactly a code we speak: a tag like `th-TH` belongs to browsers, not to the config.
+        let Some(language) = Lang::ALL
+            .into_iter()
+            .find(|l| l.code() == raw.language.trim())
+        else {
+            return err(format!(
+                "[http] language = \"{}\": use \"th\" (Thai) or \"en\" (English), the language \
+                 of the dashboard for a browser that asks for neither",
+                raw.language
+            ));
+        };
         let mut entries: Vec<(RawAccess, String)> =
             raw.access.into_iter().map(|e| (e, String::new())).collect();
         if let Some(path) = &raw.access_file {
@@ -551,6 +569,7 @@ impl HttpConfig {
             allow_open_access: raw.allow_open_access,
             protect_metrics,
             tls,
+            language,
         })
     }
     /// Why `run` must not serve `listen` as configured: a non-loopback address without access

@@ -36,6 +36,8 @@ use serde_json::json;
 
 use self::access::{Access, Grant, HttpConfig, Verdict};
 use self::dashboard::feed::Feeds;
+use self::dashboard::i18n::Lang;
+use self::dashboard::prefs::Prefs;
 use crate::live::LiveView;
 use crate::shutdown::Shutdown;
 
@@ -45,6 +47,8 @@ pub struct App {
     pub live: LiveView,
     pub access: Arc<Access>,
     pub feeds: Arc<Feeds>,
+    /// `[http] language`: the pages' language when a request asks for none we speak.
+    pub language: Lang,
 }
 
 impl FromRef<App> for LiveView {
@@ -111,6 +115,7 @@ fn routes(live: LiveView, cfg: &HttpConfig, shutdown: Shutdown) -> Router {
         feeds: Feeds::new(live.clone(), shutdown),
         live,
         access: Arc::new(Access::new(cfg)),
+        language: cfg.language,
     };
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -155,10 +160,14 @@ async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response
         Verdict::Granted(g) => g,
         verdict => return unauthenticated(&req, &path, verdict),
     };
+    let p = Prefs::read(&path, req.uri().query(), req.headers(), app.language);
+    let t = p.t();
     if path == "/metrics" && !grant.reads_all() {
         return forbidden(
             &path,
+            &p,
             "reading /metrics needs a credential for every tenant (\"*\")",
+            &t.s("msg-forbidden-metrics"),
         );
     }
     if let Some(code) = dashboard::tenant_in_path(&path) {
@@ -171,7 +180,9 @@ async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response
         if !grant.may_read(&code) {
             return forbidden(
                 &path,
+                &p,
                 &format!("this credential may not read tenant '{code}'"),
+                &t.f("msg-forbidden-tenant", &[("code", code.as_str().into())]),
             );
         }
         // A credential for some tenants learns nothing about the others: not even their codes
@@ -180,8 +191,10 @@ async fn guard(State(app): State<App>, mut req: Request, next: Next) -> Response
             return if dashboard::is_page(&path) {
                 dashboard::message(
                     StatusCode::NOT_FOUND,
-                    "Unknown tenant",
-                    &format!("No tenant '{code}' is served here."),
+                    &p,
+                    &t.s("msg-unknown-title"),
+                    &t.f("msg-unknown", &[("code", code.as_str().into())]),
+                    "",
                 )
             } else {
                 error(StatusCode::NOT_FOUND, format!("unknown tenant '{code}'"))
@@ -221,12 +234,15 @@ fn unauthenticated(req: &Request, path: &str, verdict: Verdict) -> Response {
     r
 }
 
-fn forbidden(path: &str, why: &str) -> Response {
+/// 403: for people, a page in their language (`said`); for programs, `why` as JSON.
+fn forbidden(path: &str, p: &Prefs, why: &str, said: &str) -> Response {
     if dashboard::is_page(path) {
         dashboard::message(
             StatusCode::FORBIDDEN,
-            "Not allowed",
-            &format!("Not allowed: {why}."),
+            p,
+            &p.t().s("msg-forbidden-title"),
+            said,
+            "",
         )
     } else {
         error(StatusCode::FORBIDDEN, why)

@@ -28,6 +28,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use flowtally::http::dashboard::i18n::{Lang, Tr};
 use flowtally::http::dashboard::{self, feed};
 use flowtally::live::{History, LiveWriter, Ready, Stage, TenantKey, TenantSlot, Totals};
 use flowtally::model::clock::{local_time, Instant as ClockInstant};
@@ -357,11 +358,11 @@ pub async fn run(tokens: u64, client_secs: u64, seed: u64) -> Result<DashboardRe
         };
         let compute = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let html = dashboard::render::sections(&d);
+        let html = dashboard::render::sections(&d, &Tr::new(Lang::Th));
         let render = t.elapsed().as_secs_f64();
         std::hint::black_box(html);
         let t = Instant::now();
-        std::hint::black_box(feed::render(&l, &TenantKey::of_db(KEY), n));
+        std::hint::black_box(feed::render(&l, &TenantKey::of_db(KEY), n, &[Lang::Th]));
         let update = t.elapsed().as_secs_f64();
         // The first calls warm caches and the allocator.
         if i >= 3 {

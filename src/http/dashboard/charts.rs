@@ -5,6 +5,7 @@
 
 use plotters::prelude::*;
 
+use super::i18n::Tr;
 use super::model::{HistoryPoint, Trends};
 use crate::model::decimal::Dec2;
 
@@ -37,12 +38,13 @@ impl TrendFigure {
         TrendFigure::LeadTime,
     ];
 
-    pub fn title(self) -> &'static str {
+    /// The message of its title.
+    pub fn title_id(self) -> &'static str {
         match self {
-            TrendFigure::Spawned => "Tokens spawned per day",
-            TrendFigure::Completed => "Tokens completed per day",
-            TrendFigure::Throughput => "Throughput (7-day mean, tokens/day)",
-            TrendFigure::LeadTime => "Average lead time (hours)",
+            TrendFigure::Spawned => "chart-spawned",
+            TrendFigure::Completed => "chart-completed",
+            TrendFigure::Throughput => "chart-throughput",
+            TrendFigure::LeadTime => "chart-lead",
         }
     }
 
@@ -85,8 +87,9 @@ fn y_label(v: f64) -> String {
     }
 }
 
-/// One trend chart: a line per production type over the 30 days, the last 7 shaded.
-pub fn trend_chart(t: &Trends, figure: TrendFigure) -> String {
+/// One trend chart: a line per production type over the 30 days, the last 7 shaded; the days
+/// named in `tr`'s language.
+pub fn trend_chart(t: &Trends, figure: TrendFigure, tr: &Tr) -> String {
     let mut out = String::new();
     let n = t.days.len();
     if n == 0 {
@@ -115,7 +118,7 @@ pub fn trend_chart(t: &Trends, figure: TrendFigure) -> String {
             .y_labels(5)
             .x_label_formatter(&|x| {
                 let i = x.round().clamp(0.0, (n - 1) as f64) as usize;
-                days[i].format("%d %b").to_string()
+                tr.day_month(days[i])
             })
             .y_label_formatter(&|y| y_label(*y))
             .label_style(("sans-serif", 14).into_font().color(&AXIS))
@@ -248,11 +251,15 @@ mod tests {
             }],
             compare: vec![],
         };
+        let tr = Tr::new(crate::http::dashboard::i18n::Lang::Th);
         for f in TrendFigure::ALL {
-            let svg = trend_chart(&t, f);
+            let svg = trend_chart(&t, f, &tr);
             assert!(svg.contains("<svg") && svg.contains("viewBox"), "{svg}");
             assert!(!svg.contains(" width=\"480\""), "fixed width left in");
         }
-        assert!(trend_chart(&t, TrendFigure::Spawned).contains("<polyline"));
+        let svg = trend_chart(&t, TrendFigure::Spawned, &tr);
+        assert!(svg.contains("<polyline"));
+        // The days in Thai: the axis names April's days (the 30 days to 1 May).
+        assert!(svg.contains(" เม.ย.<"), "{svg}");
     }
 }

@@ -1,9 +1,10 @@
 //! Live updates: one feed per tenant with open dashboards, shared by all of them. Once a
 //! second (on the second, so the instant shown is a whole second), the feed computes the
-//! tenant's dashboard at that instant, renders its sections and publishes a [`Frame`] on a
-//! `watch` channel; every `EventSource` client of the tenant streams the frames as server-sent
-//! events. The cost per second is one computation per tenant, whatever the number of clients;
-//! a client costs the bytes it is sent.
+//! tenant's dashboard at that instant, renders its sections in each language that has a
+//! client, and publishes a [`Frame`] per language on that language's `watch` channel; every
+//! `EventSource` client of the tenant streams its language's frames as server-sent events. The
+//! cost per second is one computation per tenant, and one rendering per language watched,
+//! whatever the number of clients; a client costs the bytes it is sent.
 //!
 //! A frame carries only the sections whose HTML changed since the frame before (`delta`);
 //! a client that joins, or missed a frame, gets every section (`full`). A feed stops (and
@@ -19,6 +20,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::i18n::{Lang, Tr};
 use super::{compute, Computed};
 use crate::http::now_secs;
 use crate::live::{LiveView, TenantKey};
@@ -40,14 +42,17 @@ pub struct Frame {
 
 type Slot = watch::Sender<Option<Arc<Frame>>>;
 type Subscription = watch::Receiver<Option<Arc<Frame>>>;
+/// A feed's channels, one per language, in [`Lang::ALL`] order.
+type Subscriptions = Vec<Subscription>;
 
 pub struct Feeds {
     live: LiveView,
     /// Every event stream ends when it fires (the server's graceful shutdown waits for them).
     shutdown: Shutdown,
-    /// A receiver of each running feed: clients get clones. Its sender is the feed task's
-    /// alone, so a feed whose task ended (by a panic, say) is seen here and started again.
-    feeds: Mutex<HashMap<TenantKey, Subscription>>,
+    /// A receiver of each running feed's channels: clients get clones. The senders are the
+    /// feed task's alone, so a feed whose task ended (by a panic, say) is seen here and
+    /// started again.
+    feeds: Mutex<HashMap<TenantKey, Subscriptions>>,
 }
 
 impl Feeds {
@@ -59,7 +64,7 @@ impl Feeds {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, Subscription>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, Subscriptions>> {
         self.feeds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -68,25 +73,28 @@ impl Feeds {
         self.lock().len()
     }
 
-    /// A receiver of tenant `key`'s frames, starting its feed if none runs.
-    pub fn subscribe(self: &Arc<Self>, key: &TenantKey) -> Subscription {
+    /// A receiver of tenant `key`'s frames in `lang`, starting its feed if none runs.
+    pub fn subscribe(self: &Arc<Self>, key: &TenantKey, lang: Lang) -> Subscription {
         let mut feeds = self.lock();
-        if let Some(rx) = feeds.get(key).filter(|rx| rx.has_changed().is_ok()) {
-            return rx.clone();
+        if let Some(rxs) = feeds.get(key).filter(|rxs| rxs[0].has_changed().is_ok()) {
+            return rxs[lang.index()].clone();
         }
-        let (tx, rx) = watch::channel(None);
-        feeds.insert(key.clone(), rx.clone());
+        let (txs, rxs): (Vec<Slot>, Subscriptions) =
+            Lang::ALL.iter().map(|_| watch::channel(None)).unzip();
+        let rx = rxs[lang.index()].clone();
+        feeds.insert(key.clone(), rxs);
         drop(feeds);
-        tokio::spawn(run(self.clone(), key.clone(), tx));
+        tokio::spawn(run(self.clone(), key.clone(), txs));
         rx
     }
 
-    /// The server-sent event stream of tenant `key` for one client.
+    /// The server-sent event stream of tenant `key` in `lang`, for one client.
     pub fn events(
         self: &Arc<Self>,
         key: &TenantKey,
+        lang: Lang,
     ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + Send + 'static> {
-        let rx = self.subscribe(key);
+        let rx = self.subscribe(key, lang);
         let stream = futures_util::stream::unfold((rx, None::<u64>), |(mut rx, last)| async move {
             loop {
                 // The frame there is now for a new client, then each new one.
@@ -117,25 +125,34 @@ impl Feeds {
     }
 }
 
-/// The feed of one tenant, until its last client has gone.
-async fn run(feeds: Arc<Feeds>, key: TenantKey, tx: Slot) {
-    let mut prev: Option<Arc<Frame>> = None;
+/// The feed of one tenant, until its last client (in any language) has gone.
+async fn run(feeds: Arc<Feeds>, key: TenantKey, txs: Vec<Slot>) {
+    let mut prev: Vec<Option<Arc<Frame>>> = vec![None; txs.len()];
     loop {
+        // The map's own receiver is one; a client is any other.
+        let watched: Vec<Lang> = Lang::ALL
+            .into_iter()
+            .filter(|l| txs[l.index()].receiver_count() > 1)
+            .collect();
         let (live, k) = (feeds.live.clone(), key.clone());
         let now = now_secs();
         // Off the runtime's threads: a large tenant's views take milliseconds.
-        let rendered = tokio::task::spawn_blocking(move || render(&live, &k, now)).await;
-        if let Ok((at, state, sections)) = rendered {
-            let frame = Arc::new(frame(prev.as_deref(), at, state, sections));
-            tx.send_replace(Some(frame.clone()));
-            prev = Some(frame);
+        let rendered =
+            tokio::task::spawn_blocking(move || render(&live, &k, now, &watched)).await;
+        if let Ok(frames) = rendered {
+            for (lang, (at, state, sections)) in frames {
+                let i = lang.index();
+                let frame = Arc::new(frame(prev[i].as_deref(), at, state, sections));
+                txs[i].send_replace(Some(frame.clone()));
+                prev[i] = Some(frame);
+            }
         }
         tokio::time::sleep(until_next_second()).await;
-        // The map's own receiver is one; a client is any other.
-        if tx.receiver_count() <= 1 {
+        let unwatched = |txs: &[Slot]| txs.iter().all(|tx| tx.receiver_count() <= 1);
+        if unwatched(&txs) {
             let mut map = feeds.lock();
             // Checked again under the lock `subscribe` takes: no client slips in meanwhile.
-            if tx.receiver_count() <= 1 {
+            if unwatched(&txs) {
                 map.remove(&key);
                 return;
             }
@@ -150,31 +167,34 @@ fn until_next_second() -> Duration {
     Duration::from_millis(1005 - ms.min(999))
 }
 
-/// The tenant's dashboard sections at `now`, and its state (`ready`, `loading`, `gone`).
-pub fn render(
-    live: &LiveView,
-    key: &TenantKey,
-    now: i64,
-) -> (String, &'static str, Vec<(&'static str, String)>) {
+/// What one language's frame is made of: T, the state (`ready`, `loading`, `gone`), the
+/// sections' HTML.
+pub type Rendered = (String, &'static str, Vec<(&'static str, String)>);
+
+/// The tenant's dashboard at `now`, computed once and rendered in each of `langs`.
+pub fn render(live: &LiveView, key: &TenantKey, now: i64, langs: &[Lang]) -> Vec<(Lang, Rendered)> {
     let at = super::render::time(crate::model::clock::local_time(now, live.timezone()));
-    match compute(live, key, now) {
-        Computed::Ready(d) => (at, "ready", super::render::sections(&d)),
-        Computed::Loading(code) => (
-            at,
-            "loading",
-            vec![("status", super::loading_notice(&code))],
-        ),
-        Computed::Unknown => (
-            at,
-            "gone",
-            vec![(
-                "status",
-                "<p class=\"notice notice-error\" data-notice=\"gone\" role=\"alert\">This tenant \
-                 is no longer served (see the tenant list).</p>"
-                    .to_string(),
-            )],
-        ),
-    }
+    let computed = compute(live, key, now);
+    langs
+        .iter()
+        .map(|lang| {
+            let t = Tr::new(*lang);
+            let rendered = match &computed {
+                Computed::Ready(d) => (at.clone(), "ready", super::render::sections(d, &t)),
+                Computed::Loading(code) => (
+                    at.clone(),
+                    "loading",
+                    vec![("status", super::placeholder_status("loading", code, &t))],
+                ),
+                Computed::Unknown => (
+                    at.clone(),
+                    "gone",
+                    vec![("status", super::placeholder_status("gone", "", &t))],
+                ),
+            };
+            (*lang, rendered)
+        })
+        .collect()
 }
 
 /// A frame from the sections, sharing the unchanged ones with `prev`.
@@ -246,10 +266,11 @@ mod tests {
         let feeds = Feeds::new(live.view(), Shutdown::never());
         let key = TenantKey::of_db("bgerp_t_gone");
         // A feed whose task ended (its sender dropped, as a panic drops it).
-        let (tx, rx) = watch::channel(None);
-        feeds.lock().insert(key.clone(), rx);
-        drop(tx);
-        let mut fresh = feeds.subscribe(&key);
+        let (txs, rxs): (Vec<Slot>, Subscriptions) =
+            Lang::ALL.iter().map(|_| watch::channel(None)).unzip();
+        feeds.lock().insert(key.clone(), rxs);
+        drop(txs);
+        let mut fresh = feeds.subscribe(&key, Lang::Th);
         assert!(
             tokio::time::timeout(Duration::from_secs(5), fresh.changed())
                 .await

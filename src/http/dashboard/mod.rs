@@ -5,6 +5,8 @@
 //!
 //! - [`model`]: the figures at instant T, from the five views' rows at T (the `/api/v1` rows);
 //! - [`render`]: HTML from askama templates (`templates/`), section by section;
+//! - [`i18n`]: the words, in Thai and English (`locales/*.ftl`), dates and durations;
+//! - [`prefs`]: the language, theme and wall-screen view a request asks for;
 //! - [`charts`]: SVG charts (plotters);
 //! - [`feed`]: one live feed per watched tenant, shared by its clients.
 //!
@@ -13,20 +15,23 @@
 
 pub mod charts;
 pub mod feed;
+pub mod i18n;
 pub mod model;
+pub mod prefs;
 pub mod render;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use self::model::{Dashboard, Inputs, Level, Names};
-use self::render::{TenantLine, Viewer};
+use self::i18n::Tr;
+use self::model::{Dashboard, Inputs, Names};
+use self::prefs::Prefs;
+use self::render::{NoticeLine, TenantLine, Viewer};
 use super::access::Grant;
-use super::health::health;
 use super::{now_secs, App};
 use crate::http::api::tenant_list;
 use crate::live::{LiveView, TenantKey};
@@ -82,19 +87,38 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
     })))
 }
 
-fn loading_notice(code: &str) -> String {
-    format!(
-        "<p class=\"notice notice-info\" data-notice=\"loading\" role=\"status\">Tenant {} is \
-         being loaded from its source tables; its figures appear when the load is done.</p>",
-        render::escape(code)
-    )
+/// The status section of a tenant without figures: `loading` (its load is under way) or
+/// `gone` (no longer served).
+fn placeholder_status(kind: &'static str, code: &str, t: &Tr) -> String {
+    let line = match kind {
+        "loading" => NoticeLine {
+            level: "info",
+            kind,
+            text: t.f("notice-loading", &[("code", code.into())]),
+            detail: String::new(),
+        },
+        _ => NoticeLine {
+            level: "error",
+            kind,
+            text: t.s("notice-gone"),
+            detail: String::new(),
+        },
+    };
+    render::status_section(vec![line], t)
 }
 
-fn viewer(grant: &Grant, live: &LiveView) -> Viewer {
-    let r = live.status().report();
+fn viewer(grant: &Grant) -> Viewer {
     Viewer {
         entry: grant.entry.clone(),
-        instance: format!("{} · {}", r.instance, r.role.label()),
+    }
+}
+
+/// Adds the `Set-Cookie` headers that remember a choice made by a link.
+fn remember(response: &mut Response, p: &Prefs) {
+    for c in &p.remember {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
 }
 
@@ -126,89 +150,130 @@ pub fn security_headers(h: &mut HeaderMap) {
     );
 }
 
-/// A page that says why there is nothing to show.
-pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
-    html(status, render::message_page(title, text, assets::VERSION))
+/// A page that says why there is nothing to show, in the viewer's language: a title, a text,
+/// and the service's own words (`detail`, English) if any.
+pub fn message(status: StatusCode, p: &Prefs, title: &str, text: &str, detail: &str) -> Response {
+    let mut r = html(
+        status,
+        render::message_page(title, text, detail, p, assets::VERSION),
+    );
+    remember(&mut r, p);
+    r
 }
 
-fn tenant_lines(live: &LiveView, grant: &Grant, now: i64) -> Vec<TenantLine> {
+/// The page for an error while drawing a page.
+fn failed(p: &Prefs, e: &askama::Error) -> Response {
+    let t = p.t();
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        p,
+        &t.s("msg-error-title"),
+        &t.s("msg-error"),
+        &e.to_string(),
+    )
+}
+
+fn tenant_lines(live: &LiveView, grant: &Grant, now: i64, t: &Tr) -> Vec<TenantLine> {
     let report = live.status().report();
     let at = local_time(now, live.timezone());
     tenant_list(live)
         .into_iter()
-        .filter(|t| grant.may_read(&t.code))
-        .map(|t| {
-            let wip = t.database.as_deref().and_then(|db| {
+        .filter(|line| grant.may_read(&line.code))
+        .map(|line| {
+            let wip = line.database.as_deref().and_then(|db| {
                 let slot = live.get(&TenantKey::of_db(db))?;
                 let ready = slot.ready()?;
                 let snap = ready.state.view(at, &[View::Summary]);
                 Some(model::wip_and_queued(model::summary_rows(&snap)).0)
             });
-            let (state, state_text) = match (&t.problem, t.loading, t.database.is_some()) {
-                (Some(p), _, _) => ("problem", format!("problem: {p}")),
-                (None, true, _) => ("loading", "loading".to_string()),
-                (None, false, true) => ("serving", "serving".to_string()),
-                (None, false, false) => ("problem", "not served".to_string()),
-            };
+            let (state, state_id, detail) =
+                match (&line.problem, line.loading, line.database.is_some()) {
+                    (Some(p), _, _) => ("problem", "state-problem", p.clone()),
+                    (None, true, _) => ("loading", "state-loading", String::new()),
+                    (None, false, true) => ("serving", "state-serving", String::new()),
+                    (None, false, false) => ("problem", "state-not-served", String::new()),
+                };
             TenantLine {
-                href: if t.database.is_some() {
-                    format!("/tenants/{}", render::url_segment(&t.code))
+                href: if line.database.is_some() {
+                    format!("/tenants/{}", render::url_segment(&line.code))
                 } else {
                     String::new()
                 },
-                last_snapshot: report.writes.last_by_tenant.get(&t.code).map_or_else(
-                    || "none yet".into(),
-                    |e| render::time(local_time(*e, live.timezone())),
+                last_snapshot: report.writes.last_by_tenant.get(&line.code).map_or_else(
+                    || t.s("eng-none-yet"),
+                    |e| t.date_time(local_time(*e, live.timezone())),
                 ),
                 wip: wip.map_or_else(|| "—".into(), render::int),
-                code: t.code,
+                code: line.code,
                 state,
-                state_text,
+                state_text: t.s(state_id),
+                detail,
             }
         })
         .collect()
 }
 
-fn service_line(live: &LiveView, now: i64) -> (Level, String) {
+/// The index page's line about the service: live and caught up, or why not.
+fn service_line(live: &LiveView, now: i64, t: &Tr) -> NoticeLine {
     let r = live.status().report();
-    match health(&r, now) {
-        Ok(()) => (
-            Level::Info,
-            format!(
-                "Streaming from the ERP's binlog, caught up (lag {} s).",
-                r.lag_secs(now)
-            ),
-        ),
-        Err(u) => (
-            if u.reason == "connecting" || u.reason == "recomputing" {
-                Level::Info
-            } else {
-                Level::Warn
-            },
-            format!("{}: {}", u.reason, u.detail),
-        ),
+    match model::service_notice(&r, now) {
+        None => NoticeLine {
+            level: "info",
+            kind: "ok",
+            text: t.f("service-ok", &[("secs", render::int(r.lag_secs(now)).into())]),
+            detail: String::new(),
+        },
+        Some(n) if n.kind == "sink_failing" => NoticeLine {
+            level: n.level.class(),
+            kind: n.kind,
+            text: t.f("service-sink-failing", &[("n", n.figure.into())]),
+            detail: n.detail,
+        },
+        Some(n) => render::notice_line(&n, "", t),
     }
 }
 
-async fn index(State(app): State<App>, Extension(grant): Extension<Grant>) -> Response {
+/// How the request asked the page to look (`[http] language` when it says nothing).
+fn prefs(app: &App, uri: &Uri, headers: &HeaderMap) -> Prefs {
+    Prefs::read(uri.path(), uri.query(), headers, app.language)
+}
+
+async fn index(
+    State(app): State<App>,
+    Extension(grant): Extension<Grant>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let p = prefs(&app, &uri, &headers);
+    let t = p.t();
     let now = now_secs();
-    let lines = tenant_lines(&app.live, &grant, now);
-    match render::index_page(
+    let lines = tenant_lines(&app.live, &grant, now, &t);
+    let mut r = match render::index_page(
         &lines,
-        service_line(&app.live, now),
-        &viewer(&grant, &app.live),
+        service_line(&app.live, now, &t),
+        &p,
+        &viewer(&grant),
         assets::VERSION,
     ) {
         Ok(body) => html(StatusCode::OK, body),
-        Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
-    }
+        Err(e) => failed(&p, &e),
+    };
+    remember(&mut r, &p);
+    r
 }
 
-async fn tenant_rows(State(app): State<App>, Extension(grant): Extension<Grant>) -> Response {
-    let lines = tenant_lines(&app.live, &grant, now_secs());
-    match render::tenant_rows(&lines) {
+async fn tenant_rows(
+    State(app): State<App>,
+    Extension(grant): Extension<Grant>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let p = prefs(&app, &uri, &headers);
+    let t = p.t();
+    let lines = tenant_lines(&app.live, &grant, now_secs(), &t);
+    match render::tenant_rows(&lines, &t) {
         Ok(body) => html(StatusCode::OK, body),
-        Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
+        Err(e) => failed(&p, &e),
     }
 }
 
@@ -216,14 +281,23 @@ async fn page(
     State(app): State<App>,
     Extension(grant): Extension<Grant>,
     Path(code): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let Some(key) = app.live.key_of(&code) else {
-        return message(
+    let mut p = prefs(&app, &uri, &headers);
+    p.dashboard = true;
+    let t = p.t();
+    let unknown = |p: &Prefs, code: &str| {
+        message(
             StatusCode::NOT_FOUND,
-            "Unknown tenant",
-            &format!("No tenant '{code}' is served here."),
-        );
+            p,
+            &t.s("msg-unknown-title"),
+            &t.f("msg-unknown", &[("code", code.into())]),
+            "",
+        )
+    };
+    let Some(key) = app.live.key_of(&code) else {
+        return unknown(&p, &code);
     };
     let now = now_secs();
     let live = app.live.clone();
@@ -232,44 +306,56 @@ async fn page(
     let computed = tokio::task::spawn_blocking(move || compute(&live, &k, now)).await;
     let mut response = match computed {
         Ok(Computed::Ready(d)) => {
-            match render::dashboard_page(&d, &viewer(&grant, &app.live), assets::VERSION) {
-                Ok(body) => html(StatusCode::OK, body),
-                Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
+            match render::dashboard_page(&d, &p, &viewer(&grant), assets::VERSION) {
+                Ok(body) => {
+                    let mut r = html(StatusCode::OK, body);
+                    remember(&mut r, &p);
+                    r
+                }
+                Err(e) => failed(&p, &e),
             }
         }
         Ok(Computed::Loading(code)) => {
             let mut r = message(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Loading",
-                &format!(
-                    "Tenant {code} is being loaded from its source tables; this page reloads \
-                     in 5 seconds."
-                ),
+                &p,
+                &t.s("msg-loading-title"),
+                &t.f("msg-loading", &[("code", code.into())]),
+                "",
             );
             r.headers_mut()
                 .insert(header::REFRESH, HeaderValue::from_static("5"));
             r
         }
-        Ok(Computed::Unknown) => message(
-            StatusCode::NOT_FOUND,
-            "Unknown tenant",
-            &format!("No tenant '{code}' is served here."),
+        Ok(Computed::Unknown) => unknown(&p, &code),
+        Err(e) => message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &p,
+            &t.s("msg-error-title"),
+            &t.s("msg-error"),
+            &e.to_string(),
         ),
-        Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
     };
     if let Some(cookie) = app.access.renewed_cookie(&headers, now) {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().insert(header::SET_COOKIE, v);
+            response.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     response
 }
 
-async fn events(State(app): State<App>, Path(code): Path<String>) -> Response {
+/// The live updates of a tenant's dashboard, in the language of `?lang=` (the page's).
+async fn events(
+    State(app): State<App>,
+    Path(code): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let Some(key) = app.live.key_of(&code) else {
         return super::error(StatusCode::NOT_FOUND, format!("unknown tenant '{code}'"));
     };
-    let mut r = app.feeds.events(&key).into_response();
+    let lang = prefs(&app, &uri, &headers).lang;
+    let mut r = app.feeds.events(&key, lang).into_response();
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Proxies must pass the events through as they come.
@@ -290,18 +376,26 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-async fn login_form(State(app): State<App>, Query(q): Query<NextQuery>) -> Response {
+async fn login_form(
+    State(app): State<App>,
+    Query(q): Query<NextQuery>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let next = safe_next(q.next.as_deref());
     if !app.access.enabled() {
         return Redirect::to(&next).into_response();
     }
-    match render::login_page(&next, None, assets::VERSION) {
+    let p = prefs(&app, &uri, &headers);
+    let mut r = match render::login_page(&next, false, &p, assets::VERSION) {
         Ok(body) => html(StatusCode::OK, body),
-        Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
-    }
+        Err(e) => failed(&p, &e),
+    };
+    remember(&mut r, &p);
+    r
 }
 
-async fn login(State(app): State<App>, body: Bytes) -> Response {
+async fn login(State(app): State<App>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let mut token = String::new();
     let mut user = String::new();
     let mut password = String::new();
@@ -331,14 +425,13 @@ async fn login(State(app): State<App>, body: Bytes) -> Response {
             r.headers_mut().insert(header::SET_COOKIE, c);
             r
         }
-        None => match render::login_page(
-            &next,
-            Some("Not recognised: check the token, or the user name and password."),
-            assets::VERSION,
-        ) {
-            Ok(body) => html(StatusCode::UNAUTHORIZED, body),
-            Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
-        },
+        None => {
+            let p = prefs(&app, &uri, &headers);
+            match render::login_page(&next, true, &p, assets::VERSION) {
+                Ok(body) => html(StatusCode::UNAUTHORIZED, body),
+                Err(e) => failed(&p, &e),
+            }
+        }
     }
 }
 

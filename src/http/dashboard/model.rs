@@ -20,7 +20,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::http::health::health;
 use crate::live::slot::Totals;
-use crate::live::status::{Phase, Report};
+use crate::live::status::{Phase, Report, Role};
 use crate::model::clock::local_time;
 use crate::model::decimal::Dec2;
 use crate::model::dims::Dims;
@@ -77,22 +77,24 @@ impl Names {
         }
     }
 
-    /// `CODE · Name`, or whichever of the two exists, or `node 12`.
+    /// `CODE · Name`, or whichever of the two exists, or `#12` (no word: the page's language
+    /// is not known here).
     pub fn node(&self, id: i64) -> String {
         match self.nodes.get(&id) {
             Some((Some(c), Some(n))) if c != n => format!("{c} · {n}"),
             Some((Some(c), _)) => c.clone(),
             Some((None, Some(n))) => n.clone(),
-            _ => format!("node {id}"),
+            _ => format!("#{id}"),
         }
     }
 
+    /// The team's name, or `#7`; empty for no team (the page says "no team" in its language).
     pub fn team(&self, id: Option<i64>) -> String {
         match id {
-            None => "no team".into(),
+            None => String::new(),
             Some(id) => match self.teams.get(&id) {
                 Some(Some(name)) => name.clone(),
-                _ => format!("team {id}"),
+                _ => format!("#{id}"),
             },
         }
     }
@@ -118,6 +120,9 @@ pub struct Dashboard {
     pub timezone: String,
     pub kpi: Kpis,
     pub notices: Vec<Notice>,
+    /// The instance computing the figures, and its role (the page's service details).
+    pub instance: String,
+    pub role: Role,
     pub bottlenecks: Vec<Bottleneck>,
     pub heatmaps: Vec<Heatmap>,
     pub workload: Vec<Workload>,
@@ -157,13 +162,19 @@ impl Level {
     }
 }
 
-/// A line of the status banner.
+/// A line of the status banner: what it is about (the page words it in its language), the
+/// figure it says, and the service's own words about the cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub level: Level,
-    /// A stable label (`lagging`, `tenant_problem` ...), for the page's tests and styles.
+    /// A stable label (`lagging`, `tenant_problem` ...): picks the message, and is there for
+    /// the page's tests and styles.
     pub kind: &'static str,
-    pub text: String,
+    /// Attempts (`sink_failing`), rows read (`recomputing`), seconds behind (`lagging`, -1 when
+    /// no commit was seen); 0 otherwise.
+    pub figure: i64,
+    /// The cause as the service words it (an error's text, in English), or empty.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -378,7 +389,7 @@ pub fn build(input: Inputs) -> Dashboard {
                 label: r
                     .team_name
                     .clone()
-                    .unwrap_or_else(|| format!("team {}", r.team_id)),
+                    .unwrap_or_else(|| format!("#{}", r.team_id)),
                 row: r.clone(),
             })
             .collect(),
@@ -393,6 +404,8 @@ pub fn build(input: Inputs) -> Dashboard {
                 queued: t.queued,
             })
             .collect(),
+        instance: report.instance.clone(),
+        role: report.role,
         code: input.code,
         at,
         timezone: input.timezone.name().to_string(),
@@ -407,38 +420,43 @@ pub fn notices(code: &str, report: &Report, now: i64) -> Vec<Notice> {
         out.push(Notice {
             level: Level::Error,
             kind: "tenant_problem",
-            text: format!("Tenant {code} has a problem: {problem}"),
+            figure: 0,
+            detail: problem.clone(),
         });
     }
     if let Some((attempts, error)) = report.writes.failing.get(code) {
         out.push(Notice {
             level: Level::Warn,
             kind: "sink_failing",
-            text: format!(
-                "Snapshots of {code} cannot be written ({attempts} attempt(s), retried): {error}. \
-                 The figures here are live; the mv_ tables lag."
-            ),
+            figure: i64::from(*attempts),
+            detail: error.clone(),
         });
     }
-    if let Err(u) = health(report, now) {
-        if u.reason != "sink_failing" {
-            let level = match u.reason {
-                "connecting" | "recomputing" => Level::Info,
-                _ => Level::Warn,
-            };
-            out.push(Notice {
-                level,
-                kind: u.reason,
-                text: match u.reason {
-                    "lagging" => format!("Lagging behind the ERP: {}", u.detail),
-                    "reconnecting" => format!("Reconnecting to the ERP's database: {}", u.detail),
-                    _ => u.detail,
-                },
-            });
-        }
-    }
+    out.extend(service_notice(report, now).filter(|n| n.kind != "sink_failing"));
     out.sort_by_key(|n| std::cmp::Reverse(n.level));
     out
+}
+
+/// What the service's health says, when it is not healthy (`/healthz`'s reason).
+pub fn service_notice(report: &Report, now: i64) -> Option<Notice> {
+    let u = health(report, now).err()?;
+    let (figure, detail) = match u.reason {
+        "connecting" => (0, String::new()),
+        "recomputing" => (report.rows_loaded as i64, String::new()),
+        "lagging" => (report.last_commit.map_or(-1, |c| (now - c).max(0)), String::new()),
+        "reconnecting" => (0, report.reason.clone().unwrap_or_default()),
+        "sink_failing" => (report.writes.failing.len() as i64, u.detail),
+        _ => (0, u.detail),
+    };
+    Some(Notice {
+        level: match u.reason {
+            "connecting" | "recomputing" => Level::Info,
+            _ => Level::Warn,
+        },
+        kind: u.reason,
+        figure,
+        detail,
+    })
 }
 
 fn bottlenecks(rows: &[BottleneckRow]) -> Vec<Bottleneck> {
@@ -457,7 +475,7 @@ fn bottlenecks(rows: &[BottleneckRow]) -> Vec<Bottleneck> {
                 (Some(c), Some(n)) if c != n => format!("{c} · {n}"),
                 (Some(c), _) => c.clone(),
                 (None, Some(n)) => n.clone(),
-                (None, None) => format!("node {}", r.node_id),
+                (None, None) => format!("#{}", r.node_id),
             },
             bar: ((r.bottleneck_score.0.max(0) * 100) / max).clamp(0, 100) as u32,
             row: r.clone(),

@@ -1,19 +1,26 @@
 //! HTML from the [`Dashboard`] model: askama templates (`templates/`, compiled into the
-//! binary), one per page and one per live section. A section renders alone, so that a live
-//! update sends only the sections whose HTML changed; the page is its sections in a layout.
+//! binary), one per page and one per live section, in the viewer's language ([`Tr`]). A
+//! section renders alone, so that a live update sends only the sections whose HTML changed;
+//! the page is its sections in a layout.
 //!
-//! Every figure is formatted here, once ([`int`], [`dec`]), so the page and its tests agree on
-//! how a number reads; cells carry `data-col` (the view's column name) and rows their ids
-//! (`data-node`, `data-team` ...), so the browser test can read the DOM back as rows.
+//! Every figure is formatted here, once ([`int`], [`dec`], and [`Tr`]'s durations and dates),
+//! so the page and its tests agree on how a number reads. Cells carry `data-col` (the view's
+//! column name), and `data-value` (the view's own number) where the text is a duration; rows
+//! carry their ids (`data-node`, `data-team` ...), so the browser test can read the DOM back as
+//! rows. Names that come from the ERP (stations, teams, categories, codes) are marked
+//! `translate="no"`: they are data, not words of the page.
 
 use askama::Template;
 use chrono::NaiveDateTime;
 
 use super::charts::{self, TrendFigure, PALETTE};
-use super::model::{Dashboard, Level, Notice};
+use super::i18n::Tr;
+use super::model::{Dashboard, Notice};
+use super::prefs::Prefs;
+use crate::live::status::{Phase, Role};
 use crate::model::decimal::Dec2;
 
-/// `1234567` → `1,234,567`.
+/// `1234567` → `1,234,567` (Thai writes numbers alike).
 pub fn int(v: i64) -> String {
     let digits = v.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
@@ -43,40 +50,67 @@ pub fn opt_dec(v: Option<Dec2>) -> String {
     v.map_or_else(|| "—".to_string(), dec)
 }
 
-pub fn time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+/// The view's own number, for `data-value` (empty for NULL).
+fn raw(v: Option<Dec2>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
 }
 
-/// `5 s`, `3 min 20 s`, `2 h 5 min`.
-pub fn duration(secs: i64) -> String {
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
+/// The instant as the API writes it (`data-at`).
+pub fn time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// One cell: its column name, its text.
 pub struct Cell {
     pub col: &'static str,
     pub text: String,
+    /// The view's number behind a text that is not a number (a duration); empty otherwise.
+    pub value: String,
     /// Right-aligned (numbers).
     pub num: bool,
+    /// ERP data (a name), not a word of the page.
+    pub data: bool,
 }
 
 fn num(col: &'static str, text: String) -> Cell {
     Cell {
         col,
         text,
+        value: String::new(),
         num: true,
+        data: false,
     }
 }
 
-fn label(col: &'static str, text: String) -> Cell {
+/// A duration cell: the text as people say it, the view's minutes or hours in `data-value`.
+fn span(col: &'static str, text: String, value: Option<Dec2>) -> Cell {
     Cell {
         col,
         text,
+        value: raw(value),
+        num: true,
+        data: false,
+    }
+}
+
+fn name(col: &'static str, text: String) -> Cell {
+    Cell {
+        col,
+        text,
+        value: String::new(),
         num: false,
+        data: true,
+    }
+}
+
+/// A production type as the page says it: the two the ERP knows in the page's language, the
+/// others as the ERP names them.
+pub fn type_label(name: &str, t: &Tr) -> (String, bool) {
+    match name {
+        "hatthasilpa" => (t.s("ptype-hatthasilpa"), false),
+        "classic" => (t.s("ptype-classic"), false),
+        "unspecified" => (t.s("ptype-unspecified"), false),
+        other => (other.to_string(), true),
     }
 }
 
@@ -84,23 +118,61 @@ fn label(col: &'static str, text: String) -> Cell {
 // Sections
 // ----------------------------------------------------------------------------------------
 
+/// A banner line, worded.
+pub struct NoticeLine {
+    pub level: &'static str,
+    pub kind: &'static str,
+    pub text: String,
+    /// The service's own words about the cause (English), or empty.
+    pub detail: String,
+}
+
 #[derive(Template)]
 #[template(path = "status.html", config = "src/http/dashboard/askama.toml")]
-struct StatusSection<'a> {
-    notices: &'a [Notice],
+struct StatusSection {
+    t: Tr,
+    notices: Vec<NoticeLine>,
+}
+
+/// A notice in the page's language; `code` is the tenant's.
+pub fn notice_line(n: &Notice, code: &str, t: &Tr) -> NoticeLine {
+    let text = match n.kind {
+        "tenant_problem" => t.f("notice-tenant-problem", &[("code", code.into())]),
+        "sink_failing" => t.f(
+            "notice-sink-failing",
+            &[("code", code.into()), ("attempts", n.figure.into())],
+        ),
+        "lagging" if n.figure >= 0 => {
+            t.f("notice-lagging", &[("lag", t.duration(n.figure).into())])
+        }
+        "lagging" => t.s("notice-lagging-unknown"),
+        "reconnecting" => t.s("notice-reconnecting"),
+        "connecting" => t.s("notice-connecting"),
+        "recomputing" => t.f("notice-recomputing", &[("rows", int(n.figure).into())]),
+        _ => String::new(),
+    };
+    NoticeLine {
+        level: n.level.class(),
+        kind: n.kind,
+        text,
+        detail: n.detail.clone(),
+    }
 }
 
 pub struct Kpi {
     pub key: &'static str,
-    pub title: &'static str,
+    pub title: String,
     pub value: String,
-    pub unit: &'static str,
+    /// The figure as a plain number (`data-value`), whatever the text says.
+    pub raw: String,
+    pub unit: String,
     pub note: String,
 }
 
 #[derive(Template)]
 #[template(path = "kpi.html", config = "src/http/dashboard/askama.toml")]
 struct KpiSection {
+    t: Tr,
     kpis: Vec<Kpi>,
 }
 
@@ -116,12 +188,14 @@ pub struct BarRow {
 #[derive(Template)]
 #[template(path = "bottlenecks.html", config = "src/http/dashboard/askama.toml")]
 struct BottlenecksSection {
+    t: Tr,
     rows: Vec<BarRow>,
 }
 
 #[derive(Template)]
 #[template(path = "workload.html", config = "src/http/dashboard/askama.toml")]
 struct WorkloadSection {
+    t: Tr,
     rows: Vec<BarRow>,
 }
 
@@ -144,49 +218,59 @@ pub struct HeatLine {
 pub struct HeatTable {
     pub graph: String,
     pub graph_id: String,
-    pub teams: Vec<(String, String)>,
+    /// Per column: the team's id (`none`), its label, whether the label is ERP data.
+    pub teams: Vec<(String, String, bool)>,
     pub rows: Vec<HeatLine>,
 }
 
 #[derive(Template)]
 #[template(path = "heatmap.html", config = "src/http/dashboard/askama.toml")]
 struct HeatmapSection {
+    t: Tr,
     maps: Vec<HeatTable>,
 }
 
 pub struct Line {
     pub id: String,
     pub label: String,
+    /// The label is ERP data (a name), not a word of the page.
+    pub data: bool,
     pub cells: Vec<Cell>,
 }
 
 #[derive(Template)]
 #[template(path = "cycle.html", config = "src/http/dashboard/askama.toml")]
 struct CycleSection {
+    t: Tr,
     period: String,
     rows: Vec<Line>,
 }
 
 pub struct Chart {
     pub id: &'static str,
-    pub title: &'static str,
+    pub title: String,
     pub svg: String,
 }
 
 pub struct Legend {
     pub name: String,
+    pub data: bool,
     pub color: usize,
 }
 
 pub struct TrendLine {
     pub kind: String,
+    pub kind_text: String,
+    pub data: bool,
     pub day: String,
+    pub day_text: String,
     pub cells: Vec<Cell>,
 }
 
 #[derive(Template)]
 #[template(path = "trends.html", config = "src/http/dashboard/askama.toml")]
 struct TrendsSection {
+    t: Tr,
     charts: Vec<Chart>,
     legend: Vec<Legend>,
     compare: Vec<Line>,
@@ -196,13 +280,30 @@ struct TrendsSection {
 #[derive(Template)]
 #[template(path = "sparkline.html", config = "src/http/dashboard/askama.toml")]
 struct SparklineSection {
+    t: Tr,
     svg: String,
     rows: Vec<(String, String, String)>,
     hours: String,
 }
 
-/// The live sections, by element id, in page order.
-pub const SECTIONS: [&str; 8] = [
+#[derive(Template)]
+#[template(path = "eng.html", config = "src/http/dashboard/askama.toml")]
+struct EngSection {
+    t: Tr,
+    at: String,
+    at_text: String,
+    timezone: String,
+    freshness: String,
+    lag_secs: i64,
+    last_snapshot: String,
+    instance: String,
+    role: String,
+    api: String,
+}
+
+/// The live sections, by element id, in page order. `eng` is the engineers' footer: the
+/// instant, the delay, the last snapshot saved, the instance.
+pub const SECTIONS: [&str; 9] = [
     "status",
     "kpi",
     "bottlenecks",
@@ -211,19 +312,26 @@ pub const SECTIONS: [&str; 8] = [
     "cycle",
     "sparkline",
     "trends",
+    "eng",
 ];
 
-/// Every section's HTML, in [`SECTIONS`] order.
-pub fn sections(d: &Dashboard) -> Vec<(&'static str, String)> {
+/// Every section's HTML in language `t`, in [`SECTIONS`] order.
+pub fn sections(d: &Dashboard, t: &Tr) -> Vec<(&'static str, String)> {
     SECTIONS
         .iter()
-        .map(|id| (*id, section(d, id).unwrap_or_else(|e| render_error(&e))))
+        .map(|id| {
+            (
+                *id,
+                section(d, id, t).unwrap_or_else(|e| render_error(&e, t)),
+            )
+        })
         .collect()
 }
 
-fn render_error(e: &askama::Error) -> String {
+fn render_error(e: &askama::Error, t: &Tr) -> String {
     format!(
-        "<p class=\"error\">This section could not be drawn: {}</p>",
+        "<p class=\"error\">{} <span lang=\"en\">{}</span></p>",
+        escape(&t.s("section-error")),
         escape(&e.to_string())
     )
 }
@@ -244,14 +352,32 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
+/// The status section alone (a tenant that is loading or gone has only this).
+pub fn status_section(notices: Vec<NoticeLine>, t: &Tr) -> String {
+    StatusSection { t: *t, notices }
+        .render()
+        .unwrap_or_else(|e| render_error(&e, t))
+}
+
+fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
+    let t = *t;
     match id {
         "status" => StatusSection {
-            notices: &d.notices,
+            t,
+            notices: d
+                .notices
+                .iter()
+                .map(|n| notice_line(n, &d.code, &t))
+                .collect(),
         }
         .render(),
-        "kpi" => KpiSection { kpis: kpis(d) }.render(),
+        "kpi" => KpiSection {
+            t,
+            kpis: kpis(d, &t),
+        }
+        .render(),
         "bottlenecks" => BottlenecksSection {
+            t,
             rows: d
                 .bottlenecks
                 .iter()
@@ -260,7 +386,11 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                     label: b.label.clone(),
                     cells: vec![
                         num("queue_depth", int(b.row.queue_depth)),
-                        num("avg_wait_minutes", opt_dec(b.row.avg_wait_minutes)),
+                        span(
+                            "avg_wait_minutes",
+                            t.minutes(b.row.avg_wait_minutes),
+                            b.row.avg_wait_minutes,
+                        ),
                         num("bottleneck_score", dec(b.row.bottleneck_score)),
                     ],
                     bar: Some(b.bar),
@@ -270,6 +400,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
         }
         .render(),
         "workload" => WorkloadSection {
+            t,
             rows: d
                 .workload
                 .iter()
@@ -277,7 +408,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                     id: w.row.team_id.to_string(),
                     label: w.label.clone(),
                     cells: vec![
-                        label(
+                        name(
                             "team_category",
                             w.row.team_category.clone().unwrap_or_else(|| "—".into()),
                         ),
@@ -286,72 +417,93 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                         num("avg_load", opt_dec(w.row.avg_load)),
                     ],
                     bar: w.row.avg_load.map(|l| (l.0.clamp(0, 10_000) / 100) as u32),
-                    bar_text: w
-                        .row
-                        .avg_load
-                        .map_or_else(|| "no capacity".into(), |l| format!("{}%", dec(l))),
+                    bar_text: w.row.avg_load.map_or_else(
+                        || t.s("workload-no-capacity"),
+                        |l| format!("{}%", dec(l)),
+                    ),
                 })
                 .collect(),
         }
         .render(),
         "heatmap" => HeatmapSection {
+            t,
             maps: d
                 .heatmaps
                 .iter()
-                .map(|h| HeatTable {
-                    graph: h
-                        .graph_id
-                        .map_or_else(|| "no graph".into(), |g| format!("graph {g}")),
-                    graph_id: h.graph_id.map_or_else(|| "none".into(), |g| g.to_string()),
-                    teams: h
-                        .teams
-                        .iter()
-                        .zip(&h.team_labels)
-                        .map(|(t, l)| {
-                            (
-                                t.map_or_else(|| "none".into(), |t| t.to_string()),
-                                l.clone(),
-                            )
-                        })
-                        .collect(),
-                    rows: h
-                        .rows
-                        .iter()
-                        .map(|r| HeatLine {
-                            node_id: r.node_id,
-                            label: r.label.clone(),
-                            total: int(r.total),
-                            cells: r
-                                .cells
-                                .iter()
-                                .zip(&h.teams)
-                                .zip(&h.team_labels)
-                                .map(|((c, t), tl)| {
-                                    let (wip, queued) = c.unwrap_or((0, 0));
-                                    HeatCell {
-                                        team: t.map_or_else(|| "none".into(), |t| t.to_string()),
-                                        wip: if c.is_some() { int(wip) } else { String::new() },
-                                        queued: int(queued),
-                                        level: shade(wip, h.max_wip),
-                                        title: format!(
-                                            "{} × {tl}: WIP {}, queued {}",
-                                            r.label,
-                                            int(wip),
-                                            int(queued)
-                                        ),
-                                    }
-                                })
-                                .collect(),
-                        })
-                        .collect(),
+                .map(|h| {
+                    // "No team" in the page's words; a team's name as the ERP has it.
+                    let team_label = |team: &Option<i64>, label: &String| match team {
+                        None => (t.s("team-none"), false),
+                        Some(_) => (label.clone(), true),
+                    };
+                    HeatTable {
+                        graph: h.graph_id.map_or_else(
+                            || t.s("heatmap-no-graph"),
+                            |g| t.f("heatmap-graph", &[("id", g.to_string().into())]),
+                        ),
+                        graph_id: h.graph_id.map_or_else(|| "none".into(), |g| g.to_string()),
+                        teams: h
+                            .teams
+                            .iter()
+                            .zip(&h.team_labels)
+                            .map(|(id, l)| {
+                                let (label, data) = team_label(id, l);
+                                (
+                                    id.map_or_else(|| "none".into(), |t| t.to_string()),
+                                    label,
+                                    data,
+                                )
+                            })
+                            .collect(),
+                        rows: h
+                            .rows
+                            .iter()
+                            .map(|r| HeatLine {
+                                node_id: r.node_id,
+                                label: r.label.clone(),
+                                total: int(r.total),
+                                cells: r
+                                    .cells
+                                    .iter()
+                                    .zip(&h.teams)
+                                    .zip(&h.team_labels)
+                                    .map(|((c, team), l)| {
+                                        let (wip, queued) = c.unwrap_or((0, 0));
+                                        HeatCell {
+                                            team: team
+                                                .map_or_else(|| "none".into(), |t| t.to_string()),
+                                            wip: if c.is_some() { int(wip) } else { String::new() },
+                                            queued: int(queued),
+                                            level: shade(wip, h.max_wip),
+                                            title: t.f(
+                                                "heat-cell-title",
+                                                &[
+                                                    ("node", r.label.clone().into()),
+                                                    ("team", team_label(team, l).0.into()),
+                                                    ("wip", int(wip).into()),
+                                                    ("queued", int(queued).into()),
+                                                ],
+                                            ),
+                                        }
+                                    })
+                                    .collect(),
+                            })
+                            .collect(),
+                    }
                 })
                 .collect(),
         }
         .render(),
         "cycle" => CycleSection {
+            t,
             period: d.cycle.period.map_or_else(
-                || "no completed work in the last 7 days".into(),
-                |(a, b)| format!("{a} to {b}"),
+                || t.s("cycle-period-none"),
+                |(a, b)| {
+                    t.f(
+                        "cycle-period",
+                        &[("from", t.date(a).into()), ("to", t.date(b).into())],
+                    )
+                },
             ),
             rows: d
                 .cycle
@@ -360,10 +512,11 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                 .map(|(r, l)| Line {
                     id: r.node_id.to_string(),
                     label: l.clone(),
+                    data: true,
                     cells: vec![
-                        num("p50_minutes", opt_dec(r.p50_minutes)),
-                        num("p95_minutes", opt_dec(r.p95_minutes)),
-                        num("avg_minutes", opt_dec(r.avg_minutes)),
+                        span("p50_minutes", t.minutes(r.p50_minutes), r.p50_minutes),
+                        span("p95_minutes", t.minutes(r.p95_minutes), r.p95_minutes),
+                        span("avg_minutes", t.minutes(r.avg_minutes), r.avg_minutes),
                         num("token_count", int(r.token_count)),
                     ],
                 })
@@ -371,6 +524,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
         }
         .render(),
         "sparkline" => SparklineSection {
+            t,
             svg: charts::sparkline(&d.history),
             rows: d
                 .history
@@ -379,12 +533,13 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                 .map(|p| (p.at.format("%H:%M").to_string(), int(p.wip), int(p.queued)))
                 .collect(),
             hours: match d.history.len() {
-                0 => "no snapshot instant yet".into(),
-                n => format!("the last {} one-minute instants", n),
+                0 => t.s("spark-sub-none"),
+                n => t.f("spark-sub", &[("n", int(n as i64).into())]),
             },
         }
         .render(),
-        "trends" => trends(d).render(),
+        "trends" => trends(d, &t).render(),
+        "eng" => eng(d, &t).render(),
         _ => Ok(String::new()),
     }
 }
@@ -397,132 +552,168 @@ fn shade(wip: i64, max: i64) -> u8 {
     (1 + (wip * 4) / max).clamp(1, 5) as u8
 }
 
-fn kpis(d: &Dashboard) -> Vec<Kpi> {
+/// The figures for the floor: pieces in progress, waiting and in work, assignments completed
+/// today, pieces finished a day, lead time. (The service's own figures are in [`eng`].)
+fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
     let k = &d.kpi;
-    let freshness = match (k.phase, k.lag_secs) {
-        (crate::live::status::Phase::Streaming, 0) => "caught up".to_string(),
-        (crate::live::status::Phase::Streaming, lag) => format!("{} behind", duration(lag)),
-        (phase, _) => phase.label().to_string(),
+    let count = |key, title: &str, v: i64, unit: &str, note: &str| Kpi {
+        key,
+        title: t.s(title),
+        value: int(v),
+        raw: v.to_string(),
+        unit: t.s(unit),
+        note: t.s(note),
     };
     vec![
-        Kpi {
-            key: "wip",
-            title: "WIP",
-            value: int(k.wip),
-            unit: "tokens",
-            note: "live tokens at a node".into(),
-        },
-        Kpi {
-            key: "queued",
-            title: "Queued",
-            value: int(k.queued),
-            unit: "tokens",
-            note: "ready or waiting".into(),
-        },
-        Kpi {
-            key: "in_work",
-            title: "In work",
-            value: int(k.in_work),
-            unit: "tokens",
-            note: "active or paused".into(),
-        },
-        Kpi {
-            key: "completed_today",
-            title: "Completed today",
-            value: int(k.completed_today),
-            unit: "assignments",
-            note: format!("since 00:00 {}", d.timezone),
-        },
+        count(
+            "wip",
+            "kpi-wip-title",
+            k.wip,
+            "unit-pieces",
+            "kpi-wip-note",
+        ),
+        count(
+            "queued",
+            "kpi-queued-title",
+            k.queued,
+            "unit-pieces",
+            "kpi-queued-note",
+        ),
+        count(
+            "in_work",
+            "kpi-in-work-title",
+            k.in_work,
+            "unit-pieces",
+            "kpi-in-work-note",
+        ),
+        count(
+            "completed_today",
+            "kpi-completed-title",
+            k.completed_today,
+            "unit-assignments",
+            "kpi-completed-note",
+        ),
         Kpi {
             key: "throughput_7d",
-            title: "Throughput",
+            title: t.s("kpi-throughput-title"),
             value: dec(k.throughput_7d),
-            unit: "tokens/day",
-            note: "mean of the last 7 days".into(),
+            raw: k.throughput_7d.to_string(),
+            unit: t.s("unit-pieces-per-day"),
+            note: t.s("kpi-throughput-note"),
         },
         Kpi {
             key: "lead_time_7d",
-            title: "Lead time",
-            value: opt_dec(k.lead_time_7d_hours),
-            unit: "hours",
-            note: "average, last 7 days".into(),
-        },
-        Kpi {
-            key: "freshness",
-            title: "Data freshness",
-            value: freshness,
-            unit: "",
-            note: format!("binlog lag {} s", k.lag_secs),
-        },
-        Kpi {
-            key: "last_snapshot",
-            title: "Last snapshot written",
-            value: k
-                .last_snapshot
-                .map_or_else(|| "none yet".into(), |t| t.format("%H:%M").to_string()),
-            unit: "",
-            note: k.last_snapshot.map_or_else(
-                || "to the mv_ tables".into(),
-                |t| t.format("%Y-%m-%d").to_string(),
-            ),
+            title: t.s("kpi-lead-title"),
+            value: t.hours(k.lead_time_7d_hours),
+            raw: raw(k.lead_time_7d_hours),
+            unit: String::new(),
+            note: t.s("kpi-lead-note"),
         },
     ]
 }
 
-fn trends(d: &Dashboard) -> TrendsSection {
-    let t = &d.trends;
+/// The footer for the engineers: the instant, the delay behind the ERP, the last snapshot
+/// saved to the mv_ tables, the instance and its role.
+fn eng(d: &Dashboard, t: &Tr) -> EngSection {
+    let k = &d.kpi;
+    let freshness = match (k.phase, k.lag_secs) {
+        (Phase::Streaming, 0) => t.s("eng-caught-up"),
+        (Phase::Streaming, lag) => t.f("eng-behind", &[("lag", t.duration(lag).into())]),
+        (Phase::Connecting, _) => t.s("phase-connecting"),
+        (Phase::Recomputing, _) => t.s("phase-recomputing"),
+        (Phase::Reconnecting, _) => t.s("phase-reconnecting"),
+    };
+    EngSection {
+        t: *t,
+        at: time(d.at),
+        at_text: t.date_time(d.at),
+        timezone: d.timezone.clone(),
+        freshness,
+        lag_secs: k.lag_secs,
+        last_snapshot: k
+            .last_snapshot
+            .map_or_else(|| t.s("eng-none-yet"), |s| t.date_time(s)),
+        instance: d.instance.clone(),
+        role: t.s(match d.role {
+            Role::Single => "role-single",
+            Role::Leader => "role-leader",
+            Role::Standby => "role-standby",
+        }),
+        api: format!("/api/v1/tenants/{}/…", url_segment(&d.code)),
+    }
+}
+
+fn trends(d: &Dashboard, t: &Tr) -> TrendsSection {
+    let tr = &d.trends;
     let charts = TrendFigure::ALL
         .iter()
         .map(|f| Chart {
             id: f.id(),
-            title: f.title(),
-            svg: charts::trend_chart(t, *f),
+            title: t.s(f.title_id()),
+            svg: charts::trend_chart(tr, *f, t),
         })
         .collect();
-    let legend = t
+    let legend = tr
         .series
         .iter()
         .enumerate()
-        .map(|(i, s)| Legend {
-            name: s.name.clone(),
-            color: i % PALETTE.len(),
+        .map(|(i, s)| {
+            let (name, data) = type_label(&s.name, t);
+            Legend {
+                name,
+                data,
+                color: i % PALETTE.len(),
+            }
         })
         .collect();
-    let compare = t
+    let compare = tr
         .compare
         .iter()
-        .map(|c| Line {
-            id: c.name.clone(),
-            label: c.name.clone(),
-            cells: vec![
-                num("completed_7", int(c.completed_7)),
-                num("throughput_7", dec(c.throughput_7)),
-                num("lead_7", opt_dec(c.lead_7)),
-                num("completed_30", int(c.completed_30)),
-                num("throughput_30", dec(c.throughput_30)),
-                num("lead_30", opt_dec(c.lead_30)),
-            ],
+        .map(|c| {
+            let (label, data) = type_label(&c.name, t);
+            Line {
+                id: c.name.clone(),
+                label,
+                data,
+                cells: vec![
+                    num("completed_7", int(c.completed_7)),
+                    num("throughput_7", dec(c.throughput_7)),
+                    span("lead_7", t.hours(c.lead_7), c.lead_7),
+                    num("completed_30", int(c.completed_30)),
+                    num("throughput_30", dec(c.throughput_30)),
+                    span("lead_30", t.hours(c.lead_30), c.lead_30),
+                ],
+            }
         })
         .collect();
     let mut table = Vec::new();
-    for (i, day) in t.days.iter().enumerate().rev() {
-        for s in &t.series {
+    for (i, day) in tr.days.iter().enumerate().rev() {
+        for s in &tr.series {
             if s.spawned[i] == 0 && s.completed[i] == 0 && s.throughput[i].is_none() {
                 continue;
             }
+            let (kind_text, data) = type_label(&s.name, t);
             table.push(TrendLine {
                 kind: s.name.clone(),
+                kind_text,
+                data,
                 day: day.to_string(),
+                day_text: t.date(*day),
                 cells: vec![
                     num("tokens_spawned", int(s.spawned[i])),
                     num("tokens_completed", int(s.completed[i])),
                     num("throughput_per_day", opt_dec(s.throughput[i])),
-                    num("avg_lead_time_hours", opt_dec(s.lead_hours[i])),
+                    span(
+                        "avg_lead_time_hours",
+                        t.hours(s.lead_hours[i]),
+                        s.lead_hours[i],
+                    ),
                 ],
             });
         }
     }
     TrendsSection {
+        t: *t,
         charts,
         legend,
         compare,
@@ -538,31 +729,43 @@ fn trends(d: &Dashboard) -> TrendsSection {
 pub struct Viewer {
     /// The access entry, when access control is on.
     pub entry: Option<String>,
-    /// Which flowtally instance serves the page, and its role (`host#7 · leader`).
-    pub instance: String,
 }
 
 #[derive(Template)]
 #[template(path = "dashboard.html", config = "src/http/dashboard/askama.toml")]
 struct DashboardPage<'a> {
+    t: Tr,
+    p: &'a Prefs,
     code: &'a str,
     at: String,
-    timezone: &'a str,
     events: String,
     probe: String,
     sections: Vec<(&'static str, String)>,
+    script: String,
     viewer: &'a Viewer,
     assets: &'a str,
 }
 
-pub fn dashboard_page(d: &Dashboard, viewer: &Viewer, assets: &str) -> askama::Result<String> {
+pub fn dashboard_page(
+    d: &Dashboard,
+    p: &Prefs,
+    viewer: &Viewer,
+    assets: &str,
+) -> askama::Result<String> {
+    let t = p.t();
     DashboardPage {
+        t,
+        p,
         code: &d.code,
         at: time(d.at),
-        timezone: &d.timezone,
-        events: format!("/tenants/{}/events", url_segment(&d.code)),
+        events: format!(
+            "/tenants/{}/events?lang={}",
+            url_segment(&d.code),
+            t.lang().code()
+        ),
         probe: format!("/api/v1/tenants/{}", url_segment(&d.code)),
-        sections: sections(d),
+        sections: sections(d, &t),
+        script: t.script_messages(),
         viewer,
         assets,
     }
@@ -575,6 +778,8 @@ pub struct TenantLine {
     pub href: String,
     pub state: &'static str,
     pub state_text: String,
+    /// A problem as the service words it (English), or empty.
+    pub detail: String,
     pub wip: String,
     pub last_snapshot: String,
 }
@@ -582,33 +787,38 @@ pub struct TenantLine {
 #[derive(Template)]
 #[template(path = "tenant_rows.html", config = "src/http/dashboard/askama.toml")]
 struct TenantRows<'a> {
+    t: Tr,
     tenants: &'a [TenantLine],
 }
 
 #[derive(Template)]
 #[template(path = "index.html", config = "src/http/dashboard/askama.toml")]
 struct IndexPage<'a> {
+    t: Tr,
+    p: &'a Prefs,
     rows: String,
-    service: String,
-    service_level: &'static str,
+    service: NoticeLine,
     viewer: &'a Viewer,
     assets: &'a str,
 }
 
-pub fn tenant_rows(tenants: &[TenantLine]) -> askama::Result<String> {
-    TenantRows { tenants }.render()
+pub fn tenant_rows(tenants: &[TenantLine], t: &Tr) -> askama::Result<String> {
+    TenantRows { t: *t, tenants }.render()
 }
 
 pub fn index_page(
     tenants: &[TenantLine],
-    service: (Level, String),
+    service: NoticeLine,
+    p: &Prefs,
     viewer: &Viewer,
     assets: &str,
 ) -> askama::Result<String> {
+    let t = p.t();
     IndexPage {
-        rows: tenant_rows(tenants)?,
-        service: service.1,
-        service_level: service.0.class(),
+        t,
+        p,
+        rows: tenant_rows(tenants, &t)?,
+        service,
         viewer,
         assets,
     }
@@ -618,13 +828,18 @@ pub fn index_page(
 #[derive(Template)]
 #[template(path = "login.html", config = "src/http/dashboard/askama.toml")]
 struct LoginPage<'a> {
+    t: Tr,
+    p: &'a Prefs,
     next: &'a str,
-    error: Option<&'a str>,
+    error: bool,
     assets: &'a str,
 }
 
-pub fn login_page(next: &str, error: Option<&str>, assets: &str) -> askama::Result<String> {
+/// The login form; `error`: the last attempt was not recognised.
+pub fn login_page(next: &str, error: bool, p: &Prefs, assets: &str) -> askama::Result<String> {
     LoginPage {
+        t: p.t(),
+        p,
         next,
         error,
         assets,
@@ -635,16 +850,23 @@ pub fn login_page(next: &str, error: Option<&str>, assets: &str) -> askama::Resu
 #[derive(Template)]
 #[template(path = "message.html", config = "src/http/dashboard/askama.toml")]
 struct MessagePage<'a> {
+    t: Tr,
+    p: &'a Prefs,
     title: &'a str,
     text: &'a str,
+    detail: &'a str,
     assets: &'a str,
 }
 
-/// A page that only says something (403, 404, loading).
-pub fn message_page(title: &str, text: &str, assets: &str) -> String {
+/// A page that only says something (403, 404, loading): a title and a text in the viewer's
+/// language, and the service's own words (`detail`, English) if any.
+pub fn message_page(title: &str, text: &str, detail: &str, p: &Prefs, assets: &str) -> String {
     MessagePage {
+        t: p.t(),
+        p,
         title,
         text,
+        detail,
         assets,
     }
     .render()
@@ -678,7 +900,6 @@ mod tests {
         assert_eq!(dec(Dec2(-5)), "-0.05");
         assert_eq!(dec(Dec2(-123456)), "-1,234.56");
         assert_eq!(opt_dec(None), "—");
-        assert_eq!(duration(3725), "1 h 2 min");
         assert_eq!(url_segment("A B/é"), "A%20B%2F%C3%A9");
     }
 }
