@@ -315,6 +315,9 @@ pub const SECTIONS: [&str; 9] = [
     "eng",
 ];
 
+/// The sections that take turns in the third panel of the wall screen (15 s each).
+pub const ROTATING: [&str; 4] = ["heatmap", "cycle", "trends", "sparkline"];
+
 /// Every section's HTML in language `t`, in [`SECTIONS`] order.
 pub fn sections(d: &Dashboard, t: &Tr) -> Vec<(&'static str, String)> {
     SECTIONS
@@ -741,6 +744,8 @@ struct DashboardPage<'a> {
     events: String,
     probe: String,
     sections: Vec<(&'static str, String)>,
+    /// The sections that take turns in one panel on the wall screen.
+    rotating: &'static [&'static str],
     script: String,
     viewer: &'a Viewer,
     assets: &'a str,
@@ -765,6 +770,7 @@ pub fn dashboard_page(
         ),
         probe: format!("/api/v1/tenants/{}", url_segment(&d.code)),
         sections: sections(d, &t),
+        rotating: &ROTATING,
         script: t.script_messages(),
         viewer,
         assets,

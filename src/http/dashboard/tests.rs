@@ -168,7 +168,8 @@ async fn get(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// The text of every `data-col="col"` cell in the row `<tr {row_attr}>` of table `table`.
+/// The figure of the `data-col="col"` cell in the row `<tr {row_attr}>` of table `table`: its
+/// `data-value` (the view's number behind a duration), else its text.
 fn cell(html: &str, table: &str, row_attr: &str, col: &str) -> Option<String> {
     let t = html.find(&format!("data-table=\"{table}\""))?;
     let rest = &html[t..];
@@ -179,6 +180,11 @@ fn cell(html: &str, table: &str, row_attr: &str, col: &str) -> Option<String> {
     let row = &row[..row.find("</tr>")?];
     let c = row.find(&format!("data-col=\"{col}\""))?;
     let after = &row[c..];
+    let tag = &after[..after.find('>')?];
+    if let Some(v) = tag.find("data-value=\"") {
+        let v = &tag[v + 12..];
+        return Some(v[..v.find('"')?].to_string());
+    }
     let start = after.find('>')? + 1;
     let stop = after[start..].find('<')? + start;
     Some(after[start..stop].to_string())
@@ -187,8 +193,8 @@ fn cell(html: &str, table: &str, row_attr: &str, col: &str) -> Option<String> {
 fn kpi(html: &str, key: &str) -> Option<String> {
     let k = html.find(&format!("data-kpi=\"{key}\""))?;
     let rest = &html[k..];
-    let v = rest.find("data-value>")? + "data-value>".len();
-    let stop = rest[v..].find('<')? + v;
+    let v = rest.find("data-value=\"")? + "data-value=\"".len();
+    let stop = rest[v..].find('"')? + v;
     Some(rest[v..stop].to_string())
 }
 
@@ -605,11 +611,14 @@ async fn a_loading_tenant_says_so() {
     let app = crate::http::router(live_with_factory(now));
     let (s, h, body) = get(&app, "/tenants/b", &[]).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body.contains("being loaded"));
+    // In Thai, the default language (no Accept-Language), or in English when asked.
+    assert!(body.contains("กำลังโหลดข้อมูลของ B"), "{body}");
+    let (_, _, body) = get(&app, "/tenants/b?lang=en", &[]).await;
+    assert!(body.contains("B is being loaded"), "{body}");
     assert!(h.contains_key(header::REFRESH));
     let (s, _, body) = get(&app, "/", &[]).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(body.contains("data-tenant=\"B\"") && body.contains("loading"));
+    assert!(body.contains("data-tenant=\"B\"") && body.contains("กำลังโหลด"));
     assert!(body.contains("href=\"/tenants/ACME\""));
 }
 

@@ -1,10 +1,22 @@
 // flowtally's dashboard: live updates by server-sent events. Each "frame" event carries the
-// instant it shows and the HTML of the sections that changed; they replace the sections in
-// place (open <details> stay open). The connection state is shown in the header: live,
-// reconnecting, stale (no frame for 5 s), signed out.
+// instant it shows and the HTML of the sections that changed, in the page's language; they
+// replace the sections in place (open <details> stay open). The connection state is shown in
+// the header: live, reconnecting, stale (no frame for 5 s), signed out. Its words come from
+// the page (<script type="application/json" id="i18n">, rendered from the message files).
+// On the wall screen (<html class="wall">), the panels of the rotating slot take turns, and
+// every panel's content is scaled to fit its box (the screen never scrolls).
 'use strict';
 (function () {
   const STALE_MS = 5000;
+  const ROTATE_MS = 15000;
+  let messages = {};
+
+  // A message of the page's language; {name} is filled from vars.
+  function T(id, vars) {
+    let text = messages[id] || id;
+    for (const k of Object.keys(vars || {})) text = text.split('{' + k + '}').join(String(vars[k]));
+    return text;
+  }
 
   function setConn(state, text) {
     const c = document.getElementById('conn');
@@ -12,6 +24,22 @@
     c.dataset.state = state;
     c.className = 'conn conn-' + state;
     c.textContent = text;
+  }
+
+  // Wall screen: shrink a panel's text until its content fits the panel (never grow past 1).
+  function fit(el) {
+    if (!document.documentElement.classList.contains('wall')) return;
+    if (el.classList.contains('rot') && !el.classList.contains('on')) return;
+    el.style.fontSize = '';
+    for (let i = 0; i < 6 && el.scrollHeight > el.clientHeight + 1; i++) {
+      const now = parseFloat(getComputedStyle(el).fontSize);
+      const ratio = Math.max(0.5, (el.clientHeight / el.scrollHeight) * 0.97);
+      el.style.fontSize = Math.max(8, now * ratio) + 'px';
+    }
+  }
+
+  function fitAll() {
+    for (const el of document.querySelectorAll('.wall main > .sec')) fit(el);
   }
 
   function apply(main, f) {
@@ -25,18 +53,14 @@
       for (const d of el.querySelectorAll('details')) {
         if (open.has(d.dataset.details)) d.open = true;
       }
+      fit(el);
     }
     main.dataset.at = f.at;
     main.dataset.seq = String(f.seq);
     main.dataset.state = f.state;
-    const at = document.getElementById('at');
-    if (at) {
-      at.textContent = f.at;
-      at.dataset.at = f.at;
-    }
-    if (f.state === 'ready') setConn('live', 'live');
-    else if (f.state === 'loading') setConn('wait', 'tenant loading');
-    else setConn('lost', 'not served');
+    if (f.state === 'ready') setConn('live', T('js-live'));
+    else if (f.state === 'loading') setConn('wait', T('js-tenant-loading'));
+    else setConn('lost', T('js-not-served'));
   }
 
   function live(main) {
@@ -59,22 +83,22 @@
       });
       es.onerror = function () {
         if (es.readyState === EventSource.CONNECTING) {
-          setConn('wait', 'reconnecting…');
+          setConn('wait', T('js-reconnecting'));
           return;
         }
         // Closed: the server refused the stream. Ask why before trying again.
         es.close();
-        setConn('wait', 'reconnecting…');
+        setConn('wait', T('js-reconnecting'));
         fetch(probe, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
           .then(function (r) {
             if (r.status === 401) {
-              setConn('lost', 'signed out');
+              setConn('lost', T('js-signed-out'));
               const a = document.createElement('a');
-              a.href = '/login?next=' + encodeURIComponent(location.pathname);
-              a.textContent = ' log in again';
+              a.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+              a.textContent = ' ' + T('js-log-in-again');
               document.getElementById('conn').appendChild(a);
             } else if (r.status === 403) {
-              setConn('lost', 'not allowed');
+              setConn('lost', T('js-not-allowed'));
             } else {
               setTimeout(connect, 3000);
             }
@@ -89,11 +113,30 @@
       if (last && Date.now() - last > STALE_MS && main.dataset.conn !== 'lost') {
         const c = document.getElementById('conn');
         if (c && c.dataset.state === 'live') {
-          setConn('wait', 'no update for ' + Math.round((Date.now() - last) / 1000) + ' s');
+          setConn('wait', T('js-stale', { secs: Math.round((Date.now() - last) / 1000) }));
         }
       }
     }, 1000);
     connect();
+  }
+
+  // Wall screen: the sections marked for the rotating slot show one at a time.
+  function rotate() {
+    const panels = Array.from(document.querySelectorAll('.wall main > .sec.rot'));
+    if (panels.length === 0) return;
+    let i = 0;
+    function show() {
+      panels.forEach(function (p, j) {
+        p.classList.toggle('on', j === i);
+      });
+      fit(panels[i]);
+      document.documentElement.dataset.rotation = panels[i].id;
+    }
+    show();
+    setInterval(function () {
+      i = (i + 1) % panels.length;
+      show();
+    }, ROTATE_MS);
   }
 
   function poll() {
@@ -111,8 +154,21 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
+    const words = document.getElementById('i18n');
+    if (words) {
+      try {
+        messages = JSON.parse(words.textContent);
+      } catch (err) {
+        messages = {};
+      }
+    }
     const main = document.getElementById('dashboard');
-    if (main) live(main);
+    if (main) {
+      rotate();
+      fitAll();
+      window.addEventListener('resize', fitAll);
+      live(main);
+    }
     if (document.getElementById('tenant-rows')) poll();
   });
 })();
