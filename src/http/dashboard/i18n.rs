@@ -208,15 +208,17 @@ impl Tr {
             .map_or_else(|| month.to_string(), |id| self.s(id))
     }
 
-    /// A duration of `secs` seconds as people say it: `45 s`, `12 min`, `33 h 21 min`,
-    /// `3 d 4 h` (`33 ชม. 21 นาที` ...), by [`Span::of`].
+    /// A duration of `secs` seconds as people say it: `45 s`, `12 min`, `33 h 21 min`, `8 h`,
+    /// `3 d 4 h`, `2 d` (`33 ชม. 21 นาที` ...), by [`Span::of`].
     pub fn duration(&self, secs: i64) -> String {
         let n = |v: i64| FluentValue::from(super::render::int(v));
         let sign = if secs < 0 { "-" } else { "" };
         let text = match Span::of(secs.saturating_abs()) {
             Span::Secs(s) => self.f("dur-s", &[("s", n(s))]),
             Span::Mins(m) => self.f("dur-m", &[("m", n(m))]),
+            Span::HoursMins(h, 0) => self.f("dur-h", &[("h", n(h))]),
             Span::HoursMins(h, m) => self.f("dur-h-m", &[("h", n(h)), ("m", n(m))]),
+            Span::DaysHours(d, 0) => self.f("dur-d", &[("d", n(d))]),
             Span::DaysHours(d, h) => self.f("dur-d-h", &[("d", n(d)), ("h", n(h))]),
         };
         format!("{sign}{text}")

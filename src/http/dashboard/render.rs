@@ -162,6 +162,8 @@ pub fn notice_line(n: &Notice, code: &str, t: &Tr) -> NoticeLine {
 pub struct Kpi {
     pub key: &'static str,
     pub title: String,
+    /// The figure as it reads (`8 h 20 min`), its numbers in `<b class="n">` (drawn larger
+    /// than the words between them), escaped.
     pub value: String,
     /// The figure as a plain number (`data-value`), whatever the text says.
     pub raw: String,
@@ -562,7 +564,7 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
     let count = |key, title: &str, v: i64, unit: &str, note: &str| Kpi {
         key,
         title: t.s(title),
-        value: int(v),
+        value: numbers_large(&int(v)),
         raw: v.to_string(),
         unit: t.s(unit),
         note: t.s(note),
@@ -599,7 +601,7 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
         Kpi {
             key: "throughput_7d",
             title: t.s("kpi-throughput-title"),
-            value: dec(k.throughput_7d),
+            value: numbers_large(&dec(k.throughput_7d)),
             raw: k.throughput_7d.to_string(),
             unit: t.s("unit-pieces-per-day"),
             note: t.s("kpi-throughput-note"),
@@ -607,12 +609,35 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
         Kpi {
             key: "lead_time_7d",
             title: t.s("kpi-lead-title"),
-            value: t.hours(k.lead_time_7d_hours),
+            value: numbers_large(&t.hours(k.lead_time_7d_hours)),
             raw: raw(k.lead_time_7d_hours),
             unit: String::new(),
             note: t.s("kpi-lead-note"),
         },
     ]
+}
+
+/// `text`, escaped, with each number (`1,234.50`) in `<b class="n">`: a key figure's numbers
+/// are drawn large and its words (`ชม.`, `min`) small.
+pub fn numbers_large(text: &str) -> String {
+    let mut out = String::new();
+    let mut number = String::new();
+    let flush = |out: &mut String, number: &mut String| {
+        if !number.is_empty() {
+            out.push_str(&format!("<b class=\"n\">{}</b>", escape(number)));
+            number.clear();
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (!number.is_empty() && (c == ',' || c == '.')) {
+            number.push(c);
+        } else {
+            flush(&mut out, &mut number);
+            out.push_str(&escape(&c.to_string()));
+        }
+    }
+    flush(&mut out, &mut number);
+    out
 }
 
 /// The footer for the engineers: the instant, the delay behind the ERP, the last snapshot
@@ -906,6 +931,15 @@ mod tests {
         assert_eq!(dec(Dec2(-5)), "-0.05");
         assert_eq!(dec(Dec2(-123456)), "-1,234.56");
         assert_eq!(opt_dec(None), "—");
+        assert_eq!(
+            numbers_large("1,234.50"),
+            "<b class=\"n\">1,234.50</b>"
+        );
+        assert_eq!(
+            numbers_large("33 ชม. 21 นาที"),
+            "<b class=\"n\">33</b> ชม. <b class=\"n\">21</b> นาที"
+        );
+        assert_eq!(numbers_large("<—>"), "&lt;—&gt;");
         assert_eq!(url_segment("A B/é"), "A%20B%2F%C3%A9");
     }
 }

@@ -215,7 +215,9 @@ js-stale = no update for { $secs } s
 
 dur-s = { $s } s
 dur-m = { $m } min
+dur-h = { $h } h
 dur-h-m = { $h } h { $m } min
+dur-d = { $d } d
 dur-d-h = { $d } d { $h } h
 date = { $day } { $month } { $year }
 day-month = { $day } { $month }

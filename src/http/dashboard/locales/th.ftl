@@ -208,7 +208,9 @@ js-stale = ไม่มีการอัปเดต { $secs } วินาท�
 
 dur-s = { $s } วินาที
 dur-m = { $m } นาที
+dur-h = { $h } ชม.
 dur-h-m = { $h } ชม. { $m } นาที
+dur-d = { $d } วัน
 dur-d-h = { $d } วัน { $h } ชม.
 date = { $day } { $month } { $year }
 day-month = { $day } { $month }
