@@ -222,6 +222,7 @@ mod tests {
             "UTC".into(),
             "protected".into(),
             "required".into(),
+            "en".into(),
             "127.0.0.1:7777".into(),
             "mysql://c@candidate:1".into(),
             "WALK_PASSWORD".into(),

@@ -32,8 +32,8 @@ use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{ConfigError, Document};
 use super::dashboard::i18n::Lang;
+use crate::config::{ConfigError, Document};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "flowtally_session";
@@ -962,6 +962,27 @@ mod tests {
         );
         let c = parse("", &[("FLOWTALLY_HTTP_LISTEN", "0.0.0.0:80")]).unwrap();
         assert_eq!(c.listen, "0.0.0.0:80");
+    }
+
+    #[test]
+    fn language_is_thai_unless_set_and_names_its_values() {
+        assert_eq!(parse("", &[]).unwrap().language, Lang::Th);
+        assert_eq!(
+            parse("[http]\nlanguage = \"en\"\n", &[]).unwrap().language,
+            Lang::En
+        );
+        let c = parse("", &[("FLOWTALLY_HTTP_LANGUAGE", "en")]).unwrap();
+        assert_eq!(c.language, Lang::En);
+        for bad in ["fr", "th-TH", "Thai", ""] {
+            let e = parse(&format!("[http]\nlanguage = \"{bad}\"\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("[http] language = \"{bad}\""))
+                    && e.contains("\"th\" (Thai) or \"en\" (English)"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -137,8 +137,7 @@ async fn run(feeds: Arc<Feeds>, key: TenantKey, txs: Vec<Slot>) {
         let (live, k) = (feeds.live.clone(), key.clone());
         let now = now_secs();
         // Off the runtime's threads: a large tenant's views take milliseconds.
-        let rendered =
-            tokio::task::spawn_blocking(move || render(&live, &k, now, &watched)).await;
+        let rendered = tokio::task::spawn_blocking(move || render(&live, &k, now, &watched)).await;
         if let Ok(frames) = rendered {
             for (lang, (at, state, sections)) in frames {
                 let i = lang.index();

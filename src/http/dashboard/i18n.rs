@@ -201,8 +201,8 @@ impl Tr {
     /// The month's short name: `Dec`, `ธ.ค.`.
     pub fn month(&self, month: u32) -> String {
         const IDS: [&str; 12] = [
-            "month-1", "month-2", "month-3", "month-4", "month-5", "month-6", "month-7",
-            "month-8", "month-9", "month-10", "month-11", "month-12",
+            "month-1", "month-2", "month-3", "month-4", "month-5", "month-6", "month-7", "month-8",
+            "month-9", "month-10", "month-11", "month-12",
         ];
         IDS.get(month.saturating_sub(1) as usize)
             .map_or_else(|| month.to_string(), |id| self.s(id))

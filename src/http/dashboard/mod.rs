@@ -220,7 +220,10 @@ fn service_line(live: &LiveView, now: i64, t: &Tr) -> NoticeLine {
         None => NoticeLine {
             level: "info",
             kind: "ok",
-            text: t.f("service-ok", &[("secs", render::int(r.lag_secs(now)).into())]),
+            text: t.f(
+                "service-ok",
+                &[("secs", render::int(r.lag_secs(now)).into())],
+            ),
             detail: String::new(),
         },
         Some(n) if n.kind == "sink_failing" => NoticeLine {

@@ -443,7 +443,10 @@ pub fn service_notice(report: &Report, now: i64) -> Option<Notice> {
     let (figure, detail) = match u.reason {
         "connecting" => (0, String::new()),
         "recomputing" => (report.rows_loaded as i64, String::new()),
-        "lagging" => (report.last_commit.map_or(-1, |c| (now - c).max(0)), String::new()),
+        "lagging" => (
+            report.last_commit.map_or(-1, |c| (now - c).max(0)),
+            String::new(),
+        ),
         "reconnecting" => (0, report.reason.clone().unwrap_or_default()),
         "sink_failing" => (report.writes.failing.len() as i64, u.detail),
         _ => (0, u.detail),

@@ -259,6 +259,9 @@ mod tests {
         assert_eq!(wall.lang_href(&Lang::En), "/tenants/A?view=wall&lang=en");
         assert_eq!(wall.view_href(), "/tenants/A");
         assert_eq!(p("", &none).view_href(), "/tenants/A?view=wall");
-        assert_eq!(p("", &none).theme_href(&Theme::Dark), "/tenants/A?theme=dark");
+        assert_eq!(
+            p("", &none).theme_href(&Theme::Dark),
+            "/tenants/A?theme=dark"
+        );
     }
 }

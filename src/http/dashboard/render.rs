@@ -422,10 +422,10 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                         num("avg_load", opt_dec(w.row.avg_load)),
                     ],
                     bar: w.row.avg_load.map(|l| (l.0.clamp(0, 10_000) / 100) as u32),
-                    bar_text: w.row.avg_load.map_or_else(
-                        || t.s("workload-no-capacity"),
-                        |l| format!("{}%", dec(l)),
-                    ),
+                    bar_text: w
+                        .row
+                        .avg_load
+                        .map_or_else(|| t.s("workload-no-capacity"), |l| format!("{}%", dec(l))),
                 })
                 .collect(),
         }
@@ -570,13 +570,7 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
         note: t.s(note),
     };
     vec![
-        count(
-            "wip",
-            "kpi-wip-title",
-            k.wip,
-            "unit-pieces",
-            "kpi-wip-note",
-        ),
+        count("wip", "kpi-wip-title", k.wip, "unit-pieces", "kpi-wip-note"),
         count(
             "queued",
             "kpi-queued-title",
@@ -931,10 +925,7 @@ mod tests {
         assert_eq!(dec(Dec2(-5)), "-0.05");
         assert_eq!(dec(Dec2(-123456)), "-1,234.56");
         assert_eq!(opt_dec(None), "—");
-        assert_eq!(
-            numbers_large("1,234.50"),
-            "<b class=\"n\">1,234.50</b>"
-        );
+        assert_eq!(numbers_large("1,234.50"), "<b class=\"n\">1,234.50</b>");
         assert_eq!(
             numbers_large("33 ชม. 21 นาที"),
             "<b class=\"n\">33</b> ชม. <b class=\"n\">21</b> นาที"

@@ -622,6 +622,135 @@ async fn a_loading_tenant_says_so() {
     assert!(body.contains("href=\"/tenants/ACME\""));
 }
 
+/// The first frame of `path`'s event stream.
+async fn first_frame(
+    app: &axum::Router,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> serde_json::Value {
+    use futures_util::StreamExt;
+    let mut req = Request::builder().uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body().into_data_stream();
+    let mut text = String::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("stream open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(end) = text.find("\n\n") {
+            if let Some(data) = text[..end].lines().find_map(|l| l.strip_prefix("data: ")) {
+                return serde_json::from_str(data).unwrap();
+            }
+            text.drain(..end + 2);
+        }
+    }
+}
+
+/// The language: `?lang=` (remembered by a cookie), the cookie, `Accept-Language`, then
+/// `[http] language` (Thai by default); the live sections in the page's language.
+#[tokio::test]
+async fn the_page_speaks_the_language_asked_for() {
+    let now = chrono::Utc::now().timestamp();
+    let live = live_with_factory(now);
+    let app = crate::http::router(live.clone());
+    let lang_of = |body: &str| body[body.find("<html lang=\"").unwrap() + 12..][..2].to_string();
+    let (_, h, body) = get(&app, "/tenants/ACME", &[]).await;
+    assert_eq!(lang_of(&body), "th");
+    assert!(
+        body.contains("งานระหว่างผลิต") && body.contains("คอขวด"),
+        "{body}"
+    );
+    assert!(!h.contains_key(header::SET_COOKIE));
+    let en = [("accept-language", "en-GB,en;q=0.9,th;q=0.5")];
+    let (_, _, body) = get(&app, "/tenants/ACME", &en).await;
+    assert_eq!(lang_of(&body), "en");
+    assert!(body.contains("Assignments completed today"), "{body}");
+    // A link's choice wins over the browser's, and is remembered.
+    let (_, h, body) = get(&app, "/tenants/ACME?lang=th", &en).await;
+    assert_eq!(lang_of(&body), "th");
+    let set = h[header::SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("flowtally_lang=th;"), "{set}");
+    let remembered = [("accept-language", "en"), ("cookie", "flowtally_lang=th")];
+    let (_, _, body) = get(&app, "/", &remembered).await;
+    assert_eq!(lang_of(&body), "th");
+    assert!(body.contains("โรงงาน"), "{body}");
+    // The page's script gets its words, and the events their language.
+    assert!(get(&app, "/tenants/ACME", &remembered)
+        .await
+        .2
+        .contains("\"js-live\":\"สด\""));
+    assert!(body.contains("href=\"/?lang=en\""), "the switch: {body}");
+    let frame = first_frame(&app, "/tenants/ACME/events?lang=th", &[]).await;
+    assert!(frame["sections"]["bottlenecks"]
+        .as_str()
+        .unwrap()
+        .contains("คอขวด"));
+    assert!(frame["sections"]["eng"].as_str().unwrap().contains(" น."));
+    let frame = first_frame(&app, "/tenants/ACME/events?lang=en", &[]).await;
+    assert!(frame["sections"]["bottlenecks"]
+        .as_str()
+        .unwrap()
+        .contains("Bottlenecks"));
+    // The config's language when the browser asks for none of ours.
+    let cfg = crate::http::access::HttpConfig {
+        language: super::i18n::Lang::En,
+        ..crate::http::access::HttpConfig::default()
+    };
+    let app = crate::http::router_with(live, &cfg);
+    let (_, _, body) = get(&app, "/tenants/ACME", &[("accept-language", "de")]).await;
+    assert_eq!(lang_of(&body), "en");
+    let (_, _, body) = get(&app, "/tenants/nope", &[("accept-language", "th")]).await;
+    assert!(body.contains("ไม่พบโรงงาน"), "{body}");
+}
+
+/// `?view=wall`: the wall layout, dark unless a theme is chosen; `?theme=` everywhere.
+#[tokio::test]
+async fn the_wall_screen_is_dark_and_themes_can_be_forced() {
+    let now = chrono::Utc::now().timestamp();
+    let app = crate::http::router(live_with_factory(now));
+    let html_tag = |body: &str| {
+        body[body.find("<html").unwrap()..]
+            [..body[body.find("<html").unwrap()..].find('>').unwrap()]
+            .to_string()
+    };
+    let (_, _, body) = get(&app, "/tenants/ACME", &[]).await;
+    assert_eq!(html_tag(&body), "<html lang=\"th\"");
+    let (_, _, body) = get(&app, "/tenants/ACME?view=wall", &[]).await;
+    assert_eq!(
+        html_tag(&body),
+        "<html lang=\"th\" data-theme=\"dark\" class=\"wall\""
+    );
+    assert!(body.contains("class=\"sec sec-heatmap rot\""), "{body}");
+    let (_, h, body) = get(&app, "/tenants/ACME?view=wall&theme=light", &[]).await;
+    assert_eq!(
+        html_tag(&body),
+        "<html lang=\"th\" data-theme=\"light\" class=\"wall\""
+    );
+    assert!(h[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .starts_with("flowtally_theme=light;"));
+    let (_, _, body) = get(&app, "/?theme=dark", &[]).await;
+    assert!(html_tag(&body).contains("data-theme=\"dark\""));
+    // The switch keeps the wall view.
+    let (_, _, body) = get(&app, "/tenants/ACME?view=wall", &[]).await;
+    assert!(
+        body.contains("href=\"/tenants/ACME?view=wall&#38;lang=en\""),
+        "{body}"
+    );
+}
+
 /// Serves the in-memory factory on `FLOWTALLY_DEMO_PORT` for `FLOWTALLY_DEMO_SECS` seconds,
 /// to look at the page by hand (`cargo test --lib serve_the_factory -- --ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

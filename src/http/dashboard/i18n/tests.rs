@@ -68,8 +68,16 @@ fn both_languages_hold_the_same_messages_with_the_same_variables() {
     let only = |a: &BTreeMap<String, _>, b: &BTreeMap<String, _>| -> Vec<String> {
         a.keys().filter(|k| !b.contains_key(*k)).cloned().collect()
     };
-    assert!(only(&en, &th).is_empty(), "not in th.ftl: {:?}", only(&en, &th));
-    assert!(only(&th, &en).is_empty(), "not in en.ftl: {:?}", only(&th, &en));
+    assert!(
+        only(&en, &th).is_empty(),
+        "not in th.ftl: {:?}",
+        only(&en, &th)
+    );
+    assert!(
+        only(&th, &en).is_empty(),
+        "not in en.ftl: {:?}",
+        only(&th, &en)
+    );
     for (id, vars) in &en {
         assert_eq!(Some(vars), th.get(id), "the variables of {id}");
     }
@@ -126,7 +134,10 @@ fn every_message_the_pages_use_is_in_both_languages() {
     let script = called_ids(&js, "T('", '\'');
     assert!(script.len() >= 8, "{script:?}");
     for id in &script {
-        assert!(SCRIPT_MESSAGES.contains(&id.as_str()), "{id} not in SCRIPT_MESSAGES");
+        assert!(
+            SCRIPT_MESSAGES.contains(&id.as_str()),
+            "{id} not in SCRIPT_MESSAGES"
+        );
     }
     for id in SCRIPT_MESSAGES {
         used.insert(id.to_string(), "SCRIPT_MESSAGES".into());
@@ -144,7 +155,11 @@ fn every_message_the_pages_use_is_in_both_languages() {
     for m in 1..=12 {
         used.insert(format!("month-{m}"), "Tr::month".into());
     }
-    assert!(used.len() > 120, "{} ids found: is the scan blind?", used.len());
+    assert!(
+        used.len() > 120,
+        "{} ids found: is the scan blind?",
+        used.len()
+    );
     for (lang, source) in SOURCES {
         let have = messages(source);
         let missing: Vec<_> = used
@@ -216,7 +231,9 @@ fn literal_words(template: &str) -> Vec<String> {
         let name = tag.split_whitespace().next().unwrap_or_default();
         if name == "script" || name == "style" {
             let closing = format!("</{name}>");
-            rest = rest.find(&closing).map_or("", |i| &rest[i + closing.len()..]);
+            rest = rest
+                .find(&closing)
+                .map_or("", |i| &rest[i + closing.len()..]);
         }
         for (attr, value) in attributes(tag) {
             if SEEN_ATTRS.contains(&attr.as_str()) {
@@ -234,7 +251,9 @@ fn literal_words(template: &str) -> Vec<String> {
         }
         // A word: letters, with the marks written on them (Thai vowels and tones).
         let in_word = |c: char| {
-            c.is_alphabetic() || ('\u{0E00}'..='\u{0E7F}').contains(&c) || ('\u{0300}'..='\u{036F}').contains(&c)
+            c.is_alphabetic()
+                || ('\u{0E00}'..='\u{0E7F}').contains(&c)
+                || ('\u{0300}'..='\u{036F}').contains(&c)
         };
         for word in s.split(|c: char| !in_word(c)) {
             if !word.is_empty() && !ALLOWED.contains(&word) {
@@ -384,9 +403,18 @@ fn durations_read_in_hours_and_minutes() {
 
 #[test]
 fn the_browser_s_languages_are_weighed() {
-    assert_eq!(from_accept_language("th-TH,th;q=0.9,en;q=0.8"), Some(Lang::Th));
-    assert_eq!(from_accept_language("en-US,en;q=0.9,th;q=0.8"), Some(Lang::En));
-    assert_eq!(from_accept_language("de, en;q=0.5, th;q=0.7"), Some(Lang::Th));
+    assert_eq!(
+        from_accept_language("th-TH,th;q=0.9,en;q=0.8"),
+        Some(Lang::Th)
+    );
+    assert_eq!(
+        from_accept_language("en-US,en;q=0.9,th;q=0.8"),
+        Some(Lang::En)
+    );
+    assert_eq!(
+        from_accept_language("de, en;q=0.5, th;q=0.7"),
+        Some(Lang::Th)
+    );
     assert_eq!(from_accept_language("th;q=0, en;q=0.1"), Some(Lang::En));
     assert_eq!(from_accept_language("de-DE, fr;q=0.9"), None);
     assert_eq!(from_accept_language("*"), None);
@@ -404,11 +432,20 @@ fn the_script_s_messages_are_json_safe_in_a_page() {
     let en = Tr::new(Lang::En);
     let json: serde_json::Value = serde_json::from_str(&en.script_messages()).unwrap();
     assert_eq!(json["js-stale"], "no update for {secs} s");
-    assert_eq!(json.as_object().map(|o| o.len()), Some(SCRIPT_MESSAGES.len()));
+    assert_eq!(
+        json.as_object().map(|o| o.len()),
+        Some(SCRIPT_MESSAGES.len())
+    );
     assert!(!en.script_messages().contains('<'));
     // Plurals work in English (one attempt, 3 attempts).
-    let one = en.f("notice-sink-failing", &[("code", "A".into()), ("attempts", 1.into())]);
+    let one = en.f(
+        "notice-sink-failing",
+        &[("code", "A".into()), ("attempts", 1.into())],
+    );
     assert!(one.contains("(one attempt so far"), "{one}");
-    let three = en.f("notice-sink-failing", &[("code", "A".into()), ("attempts", 3.into())]);
+    let three = en.f(
+        "notice-sink-failing",
+        &[("code", "A".into()), ("attempts", 3.into())],
+    );
     assert!(three.contains("(3 attempts so far"), "{three}");
 }
