@@ -4,8 +4,8 @@
 //!
 //! The browser test needs `chromium` and `chromedriver`: it runs `scripts/ensure-chromium.sh`
 //! when either is missing, and skips (saying so) only if they cannot be installed. Its
-//! screenshots (1366×768 and 1920×1080) land in `target/dashboard-screenshots/`, and also in
-//! `$FLOWTALLY_SCREENSHOTS` when that names a directory (how `docs/*.png` are made).
+//! screenshots (1366×768 and 1920×1080) land in `target/dashboard-screenshots/`; the ones in
+//! `docs/screenshots/` are made by `dashboard_words` (Thai, the wall screen, a phone).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -26,18 +26,18 @@ on_all!(
     run_serves_tls_when_configured,
 );
 
-const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
-const VIEWS: [&str; 5] = ["summary", "bottlenecks", "workload", "cycle_time", "trends"];
+pub(crate) const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
+pub(crate) const VIEWS: [&str; 5] = ["summary", "bottlenecks", "workload", "cycle_time", "trends"];
 
 // ---------------------------------------------------------------------------------------------
 // HTTP with headers (the harness's http_get sends none)
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     head: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Reply {
@@ -132,7 +132,7 @@ fn call(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &st
     parse_reply(&raw)
 }
 
-async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Reply {
     let path = path.to_string();
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -196,7 +196,12 @@ fn start_with_access(server_port: u16, a: &str, b: &str) -> (Flowtally, String, 
 }
 
 /// Waits until `path` answers 200 with `headers`.
-async fn wait_ok(port: u16, path: &str, headers: &[(&str, &str)], ft: &Flowtally) -> Reply {
+pub(crate) async fn wait_ok(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    ft: &Flowtally,
+) -> Reply {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let r = get(port, path, headers).await;
@@ -550,14 +555,14 @@ fn chromium() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// Headless Chromium under chromedriver, in a process group of its own (killed whole on drop).
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     client: Option<fantoccini::Client>,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         let (browser, driver) = match chromium() {
             Ok(p) => p,
             Err(e) => {
@@ -608,16 +613,16 @@ impl Browser {
         Some(b)
     }
 
-    fn c(&self) -> &fantoccini::Client {
+    pub(crate) fn c(&self) -> &fantoccini::Client {
         self.client.as_ref().expect("a session")
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.c().execute(script, vec![]).await.expect("script")
     }
 
     /// Polls `script` (a JS expression) every 100 ms until it is true.
-    async fn wait_true(&self, script: &str, secs: u64, what: &str) {
+    pub(crate) async fn wait_true(&self, script: &str, secs: u64, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if self.js(&format!("return !!({script});")).await == Value::Bool(true) {
@@ -628,7 +633,24 @@ impl Browser {
         }
     }
 
-    async fn close(mut self) {
+    /// Sizes the window so that the page's viewport is `w`×`h` (the window is the viewport
+    /// plus whatever the browser draws around it).
+    pub(crate) async fn viewport(&self, w: u32, h: u32) {
+        let c = self.c();
+        c.set_window_size(w, h).await.expect("window size");
+        let inner = self
+            .js("return [window.innerWidth, window.innerHeight];")
+            .await;
+        let (iw, ih) = (
+            inner[0].as_u64().unwrap_or(w as u64),
+            inner[1].as_u64().unwrap_or(h as u64),
+        );
+        c.set_window_size(2 * w - iw as u32, 2 * h - ih as u32)
+            .await
+            .expect("window size");
+    }
+
+    pub(crate) async fn close(mut self) {
         if let Some(c) = self.client.take() {
             // Ends the session (the browser quits); the driver goes with the drop.
             let _ = tokio::time::timeout(Duration::from_secs(10), c.close()).await;
@@ -653,21 +675,27 @@ impl Drop for Browser {
 }
 
 /// Reads the dashboard back as data: the KPIs, and every table as rows of `data-col` cells.
-const READ_DOM: &str = r#"
+/// A figure is its `data-value` (the view's number behind a duration) when it has one, else
+/// its text; `texts` keeps what the page says (`33 h 21 min`).
+pub(crate) const READ_DOM: &str = r#"
 function readDom() {
   const main = document.getElementById('dashboard');
-  const out = { at: main.dataset.at, seq: main.dataset.seq || '0', kpi: {}, tables: {} };
+  const out = { at: main.dataset.at, seq: main.dataset.seq || '0', kpi: {}, kpiText: {}, tables: {} };
+  const figure = (el) => (el.dataset.value ? el.dataset.value : el.textContent);
   for (const k of document.querySelectorAll('[data-kpi]')) {
-    out.kpi[k.dataset.kpi] = k.querySelector('[data-value]').textContent;
+    const v = k.querySelector('[data-value]');
+    out.kpi[k.dataset.kpi] = figure(v);
+    out.kpiText[k.dataset.kpi] = v.textContent;
   }
   for (const t of document.querySelectorAll('table[data-table]')) {
     const name = t.dataset.table + (t.dataset.graph !== undefined ? ':' + t.dataset.graph : '');
     const rows = [];
     for (const tr of (t.tBodies[0] ? t.tBodies[0].rows : [])) {
-      const row = { attrs: Object.assign({}, tr.dataset), cells: {} };
+      const row = { attrs: Object.assign({}, tr.dataset), cells: {}, texts: {} };
       for (const c of tr.querySelectorAll('[data-col]')) {
         const key = c.dataset.team !== undefined ? c.dataset.col + ':' + c.dataset.team : c.dataset.col;
-        row.cells[key] = c.textContent;
+        row.cells[key] = figure(c);
+        row.texts[key] = c.textContent;
       }
       rows.push(row);
     }
@@ -691,7 +719,7 @@ fn close(a: Option<f64>, b: Option<f64>) -> bool {
     }
 }
 
-fn rows(api: &Value, view: &str) -> Vec<Value> {
+pub(crate) fn rows(api: &Value, view: &str) -> Vec<Value> {
     api[view]["rows"].as_array().cloned().unwrap_or_default()
 }
 
@@ -703,8 +731,79 @@ fn id_text(v: &Value) -> String {
     }
 }
 
+/// `33 h 21 min`, `2 ชม. 3 นาที`, `3 d 4 h`, `45 วินาที` → (seconds, the smallest unit said in
+/// seconds); `None` for anything else (`—`).
+pub(crate) fn duration_secs(text: &str) -> Option<(i64, i64)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() || words.len() % 2 != 0 {
+        return None;
+    }
+    let (mut secs, mut unit) = (0, i64::MAX);
+    for pair in words.chunks(2) {
+        let n: i64 = pair[0].replace(',', "").parse().ok()?;
+        let u = match pair[1] {
+            "s" | "วินาที" => 1,
+            "min" | "นาที" => 60,
+            "h" | "ชม." => 3_600,
+            "d" | "วัน" => 86_400,
+            _ => return None,
+        };
+        secs += n * u;
+        unit = unit.min(u);
+    }
+    Some((secs, unit))
+}
+
+/// Every duration the page says (`texts`) against the figure behind it (`data-value`, minutes
+/// or hours): the same to the unit said.
+pub(crate) fn duration_differences(dom: &Value) -> Vec<String> {
+    const MINUTES: [&str; 4] = ["avg_wait_minutes", "p50_minutes", "p95_minutes", "avg_minutes"];
+    const HOURS: [&str; 3] = ["avg_lead_time_hours", "lead_7", "lead_30"];
+    let mut diffs = Vec::new();
+    let mut check = |what: String, text: &Value, value: &Value, unit_secs: f64| {
+        let Some(v) = num(value) else {
+            return;
+        };
+        let text = text.as_str().unwrap_or_default();
+        match duration_secs(text) {
+            Some((secs, unit)) if (secs as f64 - v * unit_secs).abs() <= unit as f64 / 2.0 + 1.0 => {}
+            _ => diffs.push(format!("{what}: the page says {text:?} for {v}")),
+        }
+    };
+    check(
+        "lead time".into(),
+        &dom["kpiText"]["lead_time_7d"],
+        &dom["kpi"]["lead_time_7d"],
+        3_600.0,
+    );
+    let mut seen = 0;
+    for (table, rs) in dom["tables"].as_object().into_iter().flatten() {
+        for r in rs.as_array().into_iter().flatten() {
+            for (col, unit) in MINUTES
+                .iter()
+                .map(|c| (*c, 60.0))
+                .chain(HOURS.iter().map(|c| (*c, 3_600.0)))
+            {
+                if !r["texts"][col].is_null() {
+                    seen += 1;
+                    check(
+                        format!("{table} {} {col}", r["attrs"]),
+                        &r["texts"][col],
+                        &r["cells"][col],
+                        unit,
+                    );
+                }
+            }
+        }
+    }
+    if seen == 0 {
+        diffs.push("no duration on the page".into());
+    }
+    diffs
+}
+
 /// Every figure of the DOM against the API rows at the same instant; the differences.
-fn differences(dom: &Value, api: &Value) -> Vec<String> {
+pub(crate) fn differences(dom: &Value, api: &Value) -> Vec<String> {
     let mut diffs = Vec::new();
     fn check(diffs: &mut Vec<String>, what: String, shown: Option<f64>, want: Option<f64>) {
         if !close(shown, want) {
@@ -975,14 +1074,11 @@ fn differences(dom: &Value, api: &Value) -> Vec<String> {
     diffs
 }
 
-/// Saves a screenshot under target/dashboard-screenshots (and $FLOWTALLY_SCREENSHOTS).
-fn save_screenshot(png: &[u8], name: &str) {
+/// Saves a screenshot under target/dashboard-screenshots (to look at after a run).
+pub(crate) fn save_screenshot(png: &[u8], name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-screenshots");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join(name), png);
-    if let Some(extra) = std::env::var_os("FLOWTALLY_SCREENSHOTS") {
-        let _ = std::fs::write(Path::new(&extra).join(name), png);
-    }
 }
 
 async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
@@ -1022,7 +1118,10 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
     let c = browser.c();
 
     // Not logged in: the login page; a token for A logs in and lands on A's dashboard.
-    c.goto(&format!("{base}/tenants/{a}")).await.expect("goto");
+    // In English (remembered by a cookie from the first page on); dashboard_words has Thai.
+    c.goto(&format!("{base}/tenants/{a}?lang=en"))
+        .await
+        .expect("goto");
     browser
         .wait_true("document.getElementById('token')", 15, "the login form")
         .await;
@@ -1157,7 +1256,8 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
             .filter_map(|r| r["wip_count"].as_i64())
             .sum();
         assert!(wip > 0, "the simulated factory has work in progress");
-        let diffs = differences(dom, api);
+        let mut diffs = differences(dom, api);
+        diffs.extend(duration_differences(dom));
         assert!(
             diffs.is_empty(),
             "the page differs from the API at {}:\n{}",
@@ -1172,30 +1272,9 @@ async fn dashboard_in_a_browser_is_live_and_equals_the_api(flavor: Flavor) {
         "never read the page and the API in the same second"
     );
 
-    // Screenshots at a laptop's and a wall screen's size (for docs/: once a snapshot has been
-    // written, so the page shows one).
-    if std::env::var_os("FLOWTALLY_SCREENSHOTS").is_some() {
-        browser
-            .wait_true(
-                "document.querySelector('[data-kpi=\"last_snapshot\"] [data-value]').textContent !== 'none yet'",
-                90,
-                "a snapshot written",
-            )
-            .await;
-    }
+    // Screenshots at a laptop's and a wall screen's size.
     for (w, h) in [(1366u32, 768u32), (1920, 1080)] {
-        // The window is the viewport plus whatever the browser draws around it.
-        c.set_window_size(w, h).await.expect("window size");
-        let inner = browser
-            .js("return [window.innerWidth, window.innerHeight];")
-            .await;
-        let (iw, ih) = (
-            inner[0].as_u64().unwrap_or(w as u64),
-            inner[1].as_u64().unwrap_or(h as u64),
-        );
-        c.set_window_size(2 * w - iw as u32, 2 * h - ih as u32)
-            .await
-            .expect("window size");
+        browser.viewport(w, h).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let png = c.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");

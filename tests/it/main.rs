@@ -73,6 +73,7 @@ mod binlog;
 mod check;
 mod cli;
 mod dashboard;
+mod dashboard_words;
 mod docker_files;
 mod failover;
 mod flavor_words;

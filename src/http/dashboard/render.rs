@@ -471,8 +471,7 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                                     .cells
                                     .iter()
                                     .zip(&h.teams)
-                                    .zip(&h.team_labels)
-                                    .map(|((c, team), l)| {
+                                    .map(|(c, team)| {
                                         let (wip, queued) = c.unwrap_or((0, 0));
                                         HeatCell {
                                             team: team
@@ -480,11 +479,11 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                                             wip: if c.is_some() { int(wip) } else { String::new() },
                                             queued: int(queued),
                                             level: shade(wip, h.max_wip),
+                                            // The row and column headers name the
+                                            // station and the team.
                                             title: t.f(
                                                 "heat-cell-title",
                                                 &[
-                                                    ("node", r.label.clone().into()),
-                                                    ("team", team_label(team, l).0.into()),
                                                     ("wip", int(wip).into()),
                                                     ("queued", int(queued).into()),
                                                 ],

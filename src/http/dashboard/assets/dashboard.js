@@ -31,10 +31,11 @@
     if (!document.documentElement.classList.contains('wall')) return;
     if (el.classList.contains('rot') && !el.classList.contains('on')) return;
     el.style.fontSize = '';
-    for (let i = 0; i < 6 && el.scrollHeight > el.clientHeight + 1; i++) {
+    for (let i = 0; i < 8; i++) {
+      const over = Math.max(el.scrollHeight / el.clientHeight, el.scrollWidth / el.clientWidth);
+      if (!(over > 1.005)) break;
       const now = parseFloat(getComputedStyle(el).fontSize);
-      const ratio = Math.max(0.5, (el.clientHeight / el.scrollHeight) * 0.97);
-      el.style.fontSize = Math.max(8, now * ratio) + 'px';
+      el.style.fontSize = Math.max(8, (now / over) * 0.97) + 'px';
     }
   }
 

@@ -90,7 +90,7 @@ heatmap-sub = one map per route; darker is more
 heatmap-empty = No work in progress.
 heatmap-graph = Route { $id }
 heatmap-no-graph = No route
-heat-cell-title = { $node } × { $team }: { $wip } in progress, { $queued } waiting
+heat-cell-title = { $wip } in progress, { $queued } waiting
 col-total = Total
 team-none = No team
 

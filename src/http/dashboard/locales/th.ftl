@@ -86,7 +86,7 @@ heatmap-sub = แยกตามเส้นทางการผลิต ส�
 heatmap-empty = ไม่มีงานระหว่างผลิต
 heatmap-graph = เส้นทาง { $id }
 heatmap-no-graph = ไม่มีเส้นทาง
-heat-cell-title = { $node } × { $team }: ระหว่างผลิต { $wip } รอ { $queued }
+heat-cell-title = ระหว่างผลิต { $wip } รอ { $queued }
 col-total = รวม
 team-none = ไม่มีทีม
 
