@@ -97,7 +97,7 @@ function untranslated(allowed) {
   const skip = (el) => el.closest('[translate="no"], script, style, [lang]:not([lang="' + lang + '"])');
   const out = [];
   const words = (text, where) => {
-    for (const w of text.match(/[A-Za-z]+/g) || []) {
+    for (const w of text.match(/[A-Za-z][A-Za-z0-9_]*/g) || []) {
       if (!allowed.includes(w)) out.push(where + ': ' + w + ' in ' + JSON.stringify(text.trim().slice(0, 80)));
     }
   };
@@ -120,8 +120,9 @@ function untranslated(allowed) {
 }
 "#;
 
-/// Asserts that the page in the browser has no untranslated word (see [`UNTRANSLATED`]).
-async fn assert_translated(browser: &Browser, code: &str, what: &str) {
+/// Asserts that the page in the browser has no untranslated word (see [`UNTRANSLATED`]), in
+/// at least `min_read` text nodes.
+async fn assert_translated(browser: &Browser, code: &str, what: &str, min_read: u64) {
     let allowed = json!(["flowtally", code]);
     let got = browser
         .js(&format!("{UNTRANSLATED} return untranslated({allowed});"))
@@ -138,7 +139,7 @@ async fn assert_translated(browser: &Browser, code: &str, what: &str) {
         found.join("\n")
     );
     assert!(
-        got["read"].as_u64() > Some(20),
+        got["read"].as_u64() >= Some(min_read),
         "{what}: the check read too little: {got}"
     );
 }
@@ -259,7 +260,7 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
     browser
         .js("document.querySelectorAll('details').forEach(d => d.open = true); return null;")
         .await;
-    assert_translated(&browser, &code, "the Thai dashboard").await;
+    assert_translated(&browser, &code, "the Thai dashboard", 300).await;
     // The check is real: an English word put in the page is found.
     let planted = browser
         .js(&format!(
@@ -285,7 +286,7 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
         browser.js("return document.documentElement.lang;").await,
         json!("th")
     );
-    assert_translated(&browser, &code, "the Thai list of factories").await;
+    assert_translated(&browser, &code, "the Thai list of factories", 10).await;
     // The switch: to English and back.
     goto_live(&browser, &page).await;
     c.find(fantoccini::Locator::Css("[data-switch=lang] a[data-lang=en]"))
@@ -411,6 +412,11 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
             "frames on the wall screen",
         )
         .await;
+    // Under target/, to look at when the checks below fail.
+    save_screenshot(
+        &c.screenshot().await.expect("screenshot"),
+        "wall-as-first-drawn.png",
+    );
     let rotating = ["heatmap", "cycle", "trends", "sparkline"];
     for shown in rotating {
         // The panel the rotation would show next, now; the script fits it on resize.
@@ -456,7 +462,7 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
             assert!(n("font") >= 9.0, "panel {} too small to read: {p}", p["id"]);
         }
     }
-    assert_translated(&browser, &code, "the Thai wall screen").await;
+    assert_translated(&browser, &code, "the Thai wall screen", 100).await;
     browser
         .js("for (const s of document.querySelectorAll('main > .sec.rot')) s.classList.toggle('on', s.id === 'heatmap'); window.dispatchEvent(new Event('resize')); return null;")
         .await;
@@ -507,7 +513,7 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
         width[0].as_u64() <= width[1].as_u64(),
         "the phone page scrolls sideways: {width}"
     );
-    assert_translated(&browser, &code, "the Thai page on a phone").await;
+    assert_translated(&browser, &code, "the Thai page on a phone", 100).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     docs_screenshot(
         &c.screenshot().await.expect("screenshot"),

@@ -221,7 +221,14 @@ impl Tr {
             Span::DaysHours(d, 0) => self.f("dur-d", &[("d", n(d))]),
             Span::DaysHours(d, h) => self.f("dur-d-h", &[("d", n(d)), ("h", n(h))]),
         };
-        format!("{sign}{text}")
+        // A number stays with its unit when a narrow cell wraps: `41 h` / `40 min`.
+        let mut out = String::from(sign);
+        let mut after_digit = false;
+        for c in text.chars() {
+            out.push(if c == ' ' && after_digit { '\u{a0}' } else { c });
+            after_digit = c.is_ascii_digit();
+        }
+        out
     }
 
     /// A duration given in minutes (a DECIMAL(…,2) of the views), or an em dash for NULL.

@@ -9,6 +9,8 @@
 (function () {
   const STALE_MS = 5000;
   const ROTATE_MS = 15000;
+  // The wall screen's panels (the row under the key figures), scaled to fit.
+  const PANELS = '.sec-bottlenecks, .sec-workload, .sec.rot';
   let messages = {};
 
   // A message of the page's language; {name} is filled from vars.
@@ -26,13 +28,24 @@
     c.textContent = text;
   }
 
-  // Wall screen: shrink a panel's text until its content fits the panel (never grow past 1).
+  // Wall screen: shrink a panel's text until its content fits the panel (never grow past its
+  // size in the style sheet); the same for each key figure in its tile.
   function fit(el) {
     if (!document.documentElement.classList.contains('wall')) return;
+    if (el.id === 'kpi') {
+      for (const v of el.querySelectorAll('.kpi-value')) shrink(v, true);
+      return;
+    }
+    if (!el.matches(PANELS)) return;
     if (el.classList.contains('rot') && !el.classList.contains('on')) return;
+    shrink(el);
+  }
+
+  function shrink(el, widthOnly) {
     el.style.fontSize = '';
     for (let i = 0; i < 8; i++) {
-      const over = Math.max(el.scrollHeight / el.clientHeight, el.scrollWidth / el.clientWidth);
+      const wide = el.scrollWidth / el.clientWidth;
+      const over = widthOnly ? wide : Math.max(el.scrollHeight / el.clientHeight, wide);
       if (!(over > 1.005)) break;
       const now = parseFloat(getComputedStyle(el).fontSize);
       el.style.fontSize = Math.max(8, (now / over) * 0.97) + 'px';

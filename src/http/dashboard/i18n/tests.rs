@@ -380,6 +380,21 @@ fn thai_dates_are_in_the_buddhist_era() {
 fn durations_read_in_hours_and_minutes() {
     let th = Tr::new(Lang::Th);
     let en = Tr::new(Lang::En);
+    // (A number and its unit are held together by a no-break space; plain here to read.)
+    struct Plain(Tr);
+    impl Plain {
+        fn minutes(&self, m: Option<Dec2>) -> String {
+            self.0.minutes(m).replace('\u{a0}', " ")
+        }
+        fn hours(&self, h: Option<Dec2>) -> String {
+            self.0.hours(h).replace('\u{a0}', " ")
+        }
+        fn duration(&self, s: i64) -> String {
+            self.0.duration(s).replace('\u{a0}', " ")
+        }
+    }
+    assert_eq!(en.duration(2_000), "33\u{a0}min");
+    let (th, en) = (Plain(th), Plain(en));
     // 2,001.07 min is 33 h 21 min.
     assert_eq!(en.minutes(Some(Dec2(200_107))), "33 h 21 min");
     assert_eq!(th.minutes(Some(Dec2(200_107))), "33 ชม. 21 นาที");
