@@ -757,7 +757,12 @@ pub(crate) fn duration_secs(text: &str) -> Option<(i64, i64)> {
 /// Every duration the page says (`texts`) against the figure behind it (`data-value`, minutes
 /// or hours): the same to the unit said.
 pub(crate) fn duration_differences(dom: &Value) -> Vec<String> {
-    const MINUTES: [&str; 4] = ["avg_wait_minutes", "p50_minutes", "p95_minutes", "avg_minutes"];
+    const MINUTES: [&str; 4] = [
+        "avg_wait_minutes",
+        "p50_minutes",
+        "p95_minutes",
+        "avg_minutes",
+    ];
     const HOURS: [&str; 3] = ["avg_lead_time_hours", "lead_7", "lead_30"];
     let mut diffs = Vec::new();
     let mut check = |what: String, text: &Value, value: &Value, unit_secs: f64| {
@@ -766,7 +771,8 @@ pub(crate) fn duration_differences(dom: &Value) -> Vec<String> {
         };
         let text = text.as_str().unwrap_or_default();
         match duration_secs(text) {
-            Some((secs, unit)) if (secs as f64 - v * unit_secs).abs() <= unit as f64 / 2.0 + 1.0 => {}
+            Some((secs, unit))
+                if (secs as f64 - v * unit_secs).abs() <= unit as f64 / 2.0 + 1.0 => {}
             _ => diffs.push(format!("{what}: the page says {text:?} for {v}")),
         }
     };

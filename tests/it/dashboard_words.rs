@@ -24,8 +24,7 @@ use serde_json::json;
 use crate::common::process::{seeded_tenant, traffic_on, Flowtally};
 use crate::common::{self, Flavor};
 use crate::dashboard::{
-    differences, duration_differences, rows, save_screenshot, wait_ok, Browser, READ_DOM, TZ,
-    VIEWS,
+    differences, duration_differences, rows, save_screenshot, wait_ok, Browser, READ_DOM, TZ, VIEWS,
 };
 
 on_all!(dashboard_in_thai_on_a_wall_screen_dark_and_live);
@@ -179,7 +178,10 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ColorScheme {
         base: &url::Url,
         session: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or("")))
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or("")
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
@@ -228,7 +230,16 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
     let db = seeded_tenant(&pool, &code, 5).await;
     more_of_a_factory(&pool, &db).await;
     let now = chrono::Utc::now().timestamp();
-    traffic_on(&pool, &[db.clone()], 23, now - 4 * 86_400, 200, 1_700, false).await;
+    traffic_on(
+        &pool,
+        &[db.clone()],
+        23,
+        now - 4 * 86_400,
+        200,
+        1_700,
+        false,
+    )
+    .await;
     let dir = tempfile::tempdir().expect("tempdir");
     Flowtally::config(dir.path(), server.port, &[&code], "");
     let mut ft = Flowtally::start_in(dir);
@@ -252,7 +263,10 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
             ))
             .await;
         assert!(
-            !html.as_str().unwrap_or_default().contains("class=\"empty\""),
+            !html
+                .as_str()
+                .unwrap_or_default()
+                .contains("class=\"empty\""),
             "the {id} section has figures to show"
         );
     }
@@ -289,12 +303,14 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
     assert_translated(&browser, &code, "the Thai list of factories", 10).await;
     // The switch: to English and back.
     goto_live(&browser, &page).await;
-    c.find(fantoccini::Locator::Css("[data-switch=lang] a[data-lang=en]"))
-        .await
-        .expect("the language switch")
-        .click()
-        .await
-        .expect("to English");
+    c.find(fantoccini::Locator::Css(
+        "[data-switch=lang] a[data-lang=en]",
+    ))
+    .await
+    .expect("the language switch")
+    .click()
+    .await
+    .expect("to English");
     browser
         .wait_true(
             "document.documentElement.lang === 'en' && document.getElementById('conn').dataset.state === 'live'",
@@ -385,7 +401,10 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
         compared = true;
         break;
     }
-    assert!(compared, "never read the page and the API in the same second");
+    assert!(
+        compared,
+        "never read the page and the API in the same second"
+    );
 
     // For the docs, the page with a snapshot saved (the footer names it).
     if std::env::var_os("FLOWTALLY_SCREENSHOTS").is_some() {
@@ -494,7 +513,10 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
     c.issue_cmd(ColorScheme("light"))
         .await
         .expect("emulate a light colour scheme");
-    assert!(body_luminance(&browser).await > 0.8, "prefers-color-scheme: light");
+    assert!(
+        body_luminance(&browser).await > 0.8,
+        "prefers-color-scheme: light"
+    );
 
     // The docs' other screenshots: the English desk page, and a phone in Thai.
     browser.viewport(1366, 768).await;

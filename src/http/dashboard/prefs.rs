@@ -60,6 +60,8 @@ pub struct Prefs {
     pub wall: bool,
     /// The request's path, for the switches' links.
     pub path: String,
+    /// The query's other parameters (`next` of the login page, say), kept by the switches.
+    pub keep: Vec<(String, String)>,
     /// Whether the page is a tenant's dashboard (which has a wall view to switch to).
     pub dashboard: bool,
     /// `Set-Cookie` values: a choice made by a link, remembered.
@@ -71,12 +73,13 @@ impl Prefs {
     /// `Accept-Language` of `headers`; `default` is `[http] language`.
     pub fn read(path: &str, query: Option<&str>, headers: &HeaderMap, default: Lang) -> Prefs {
         let (mut q_lang, mut q_theme, mut wall) = (None, None, false);
+        let mut keep = Vec::new();
         for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*k {
                 "lang" => q_lang = Lang::parse(&v),
                 "theme" => q_theme = Theme::parse(&v),
                 "view" => wall = v == "wall",
-                _ => {}
+                _ => keep.push((k.into_owned(), v.into_owned())),
             }
         }
         let mut remember = Vec::new();
@@ -101,6 +104,7 @@ impl Prefs {
             theme,
             wall,
             path: path.to_string(),
+            keep,
             dashboard: false,
             remember,
         }
@@ -113,6 +117,7 @@ impl Prefs {
             theme: None,
             wall: false,
             path: "/".into(),
+            keep: Vec::new(),
             dashboard: false,
             remember: Vec::new(),
         }
@@ -152,11 +157,7 @@ impl Prefs {
 
     /// This page in the other view: the wall screen, or back to the desk.
     pub fn view_href(&self) -> String {
-        if self.wall {
-            self.path.clone()
-        } else {
-            format!("{}?view=wall", self.path)
-        }
+        self.link(!self.wall, &[])
     }
 
     /// The language switch: each language, its link, whether it is the page's.
@@ -176,14 +177,27 @@ impl Prefs {
     }
 
     fn href(&self, params: &[(&str, &str)]) -> String {
+        self.link(self.wall, params)
+    }
+
+    /// This page's path with the kept parameters, the view, and `params`.
+    fn link(&self, wall: bool, params: &[(&str, &str)]) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        if self.wall {
+        for (k, v) in &self.keep {
+            q.append_pair(k, v);
+        }
+        if wall {
             q.append_pair("view", "wall");
         }
         for (k, v) in params {
             q.append_pair(k, v);
         }
-        format!("{}?{}", self.path, q.finish())
+        let q = q.finish();
+        if q.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{q}", self.path)
+        }
     }
 }
 
@@ -262,6 +276,17 @@ mod tests {
         assert_eq!(
             p("", &none).theme_href(&Theme::Dark),
             "/tenants/A?theme=dark"
+        );
+        // The login page's `next` survives a switch.
+        let login = Prefs::read(
+            "/login",
+            Some("next=%2Ftenants%2FA&lang=en"),
+            &none,
+            Lang::Th,
+        );
+        assert_eq!(
+            login.lang_href(&Lang::Th),
+            "/login?next=%2Ftenants%2FA&lang=th"
         );
     }
 }

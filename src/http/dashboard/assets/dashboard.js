@@ -156,7 +156,7 @@
   function poll() {
     const rows = document.getElementById('tenant-rows');
     setInterval(function () {
-      fetch('/fragments/tenants', { credentials: 'same-origin' })
+      fetch('/fragments/tenants?lang=' + document.documentElement.lang, { credentials: 'same-origin' })
         .then(function (r) {
           return r.ok ? r.text() : Promise.reject(r.status);
         })
