@@ -735,7 +735,7 @@ fn id_text(v: &Value) -> String {
 /// seconds); `None` for anything else (`—`).
 pub(crate) fn duration_secs(text: &str) -> Option<(i64, i64)> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(2) {
         return None;
     }
     let (mut secs, mut unit) = (0, i64::MAX);

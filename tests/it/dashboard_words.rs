@@ -232,7 +232,7 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
     let now = chrono::Utc::now().timestamp();
     traffic_on(
         &pool,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         23,
         now - 4 * 86_400,
         200,
