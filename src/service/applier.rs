@@ -25,7 +25,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use tokio::sync::{mpsc, Notify};
 
-use super::left_out::{self, LeftOutLog};
+use super::left_out;
 use super::loader::{LoadDone, LoadRequest};
 use super::watcher::Survey;
 use super::RunError;
@@ -85,7 +85,6 @@ pub struct Applier {
     position: Position,
     written: BTreeMap<Cadence, i64>,
     next_load: u64,
-    left_out: LeftOutLog,
     /// Loads that start-up (or a recompute) waits for before it says it is streaming: `None`
     /// until the first survey after it told which.
     initial: Option<HashSet<TenantKey>>,
@@ -125,7 +124,6 @@ impl Applier {
             position,
             written,
             next_load: 0,
-            left_out: LeftOutLog::default(),
             initial: None,
             recomputing,
             checkpoint_due: false,
@@ -275,7 +273,6 @@ impl Applier {
             // The instants before this commit are still the tenant's.
             self.take_due(&k).await;
             if self.w.live.remove(&k).is_some() {
-                self.left_out.forget(&k);
                 tracing::info!(tenant = %b.code, "organization inactive: tenant no longer served");
                 self.w.live.status().tenant_gone(&b.code);
             }
@@ -416,13 +413,6 @@ impl Applier {
             self.initial = Some(requested);
             self.initial_done();
         }
-        // Left-out rows, logged when they grow.
-        for slot in self.w.live.iter() {
-            if let Some(r) = slot.ready() {
-                self.left_out
-                    .check(slot.key(), &slot.code, r.state.left_out());
-            }
-        }
     }
 
     /// The codes (ASCII-lowercased) the stream's organization rows say are active tenants.
@@ -506,7 +496,6 @@ impl Applier {
     async fn unserve(&mut self, k: &TenantKey, why: &str) {
         // Its instants passed before now are still owed.
         self.take_due(k).await;
-        self.left_out.forget(k);
         if let Some(initial) = &mut self.initial {
             initial.remove(k);
         }
@@ -523,7 +512,6 @@ impl Applier {
         tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
         self.w.live.status().recompute("binlog_purged");
         self.w.live.clear();
-        self.left_out.clear();
         self.position = at;
         self.clock = Clock::after((self.w.now)());
         self.w.resync.store(true, Ordering::SeqCst);
