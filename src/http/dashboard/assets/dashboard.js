@@ -5,6 +5,8 @@
 'use strict';
 (function () {
   const STALE_MS = 5000;
+  // Well inside the session's 7 days: a screen left on for months stays signed in.
+  const RENEW_MS = 3600 * 1000;
 
   function setConn(state, text) {
     const c = document.getElementById('conn');
@@ -110,9 +112,30 @@
     }, 3000);
   }
 
+  // A wall screen is never reloaded, so the page renews its session cookie itself.
+  function keepSession() {
+    setInterval(function () {
+      fetch('/session', { method: 'POST', credentials: 'same-origin' }).catch(function () {});
+    }, RENEW_MS);
+  }
+
+  // Signing in by link, without a keyboard: /login#token=... The fragment never leaves the
+  // browser (no request, no proxy log, no Referer carries it); it is taken out of the address
+  // and history at once, and sent as the form would send it.
+  function signInByLink(form) {
+    const m = /^#token=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    history.replaceState(null, '', location.pathname + location.search);
+    form.querySelector('#token').value = decodeURIComponent(m[1]);
+    form.submit();
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     const main = document.getElementById('dashboard');
     if (main) live(main);
     if (document.getElementById('tenant-rows')) poll();
+    const login = document.querySelector('form[action="/login"]');
+    if (login) signInByLink(login);
+    else keepSession();
   });
 })();
