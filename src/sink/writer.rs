@@ -8,7 +8,7 @@ use sqlx::MySqlConnection;
 
 use crate::db::{ident, text, text_each};
 use crate::live::TenantKey;
-use crate::model::views::trends::WINDOW_DAYS;
+use crate::model::views::trends::{Cover, WINDOW_DAYS};
 use crate::model::views::ViewRows;
 use crate::model::views::{
     bottlenecks::BottleneckRow, cycle_time::CycleTimeRow, summary::SummaryRow, trends::TrendRow,
@@ -134,7 +134,7 @@ impl Script {
                 ViewRows::Bottlenecks(r) => s.series(&table, view, snap.at, r),
                 ViewRows::Workload(r) => s.series(&table, view, snap.at, r),
                 ViewRows::CycleTime(r) => s.series(&table, view, snap.at, r),
-                ViewRows::Trends(r) => s.days(&table, snap.at, r),
+                ViewRows::Trends(r) => s.days(&table, snap.at, r, &snap.trends_cover),
             }
         }
         s
@@ -155,15 +155,26 @@ impl Script {
         self.trim(table, "snapshot_at", &oldest);
     }
 
-    /// The trends: replace the rows of the days in the window, then drop days before it.
-    fn days(&mut self, table: &str, at: NaiveDateTime, rows: &[TrendRow]) {
+    /// The trends: replace the rows of the days the snapshot covers (the window, or the days
+    /// changed since the snapshot before), then drop days before the window.
+    fn days(&mut self, table: &str, at: NaiveDateTime, rows: &[TrendRow], cover: &Cover) {
         let today = at.date();
         let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);
-        self.other(format!(
-            "DELETE FROM {table} WHERE period_date BETWEEN {} AND {}",
-            lit(&first),
-            lit(&today)
-        ));
+        match cover {
+            Cover::Window => self.other(format!(
+                "DELETE FROM {table} WHERE period_date BETWEEN {} AND {}",
+                lit(&first),
+                lit(&today)
+            )),
+            Cover::Days(days) if days.is_empty() => {}
+            Cover::Days(days) => {
+                let list: Vec<String> = days.iter().map(|d| lit(d)).collect();
+                self.other(format!(
+                    "DELETE FROM {table} WHERE period_date IN ({})",
+                    list.join(", ")
+                ));
+            }
+        }
         self.insert(table, at, rows);
         self.trim(table, "period_date", &first);
     }
