@@ -365,8 +365,10 @@ impl Applier {
     async fn on_survey(&mut self, survey: Survey) {
         // Once per survey, not once per tenant: a thousand tenants are a thousand lookups.
         let active = self.active_codes();
+        let now = (self.w.now)();
         let mut listed = HashSet::new();
         let mut requested = HashSet::new();
+        let mut fine = Vec::new();
         for t in survey.tenants {
             let k = match &t.db {
                 Some(db) => TenantKey::of_db(db),
@@ -381,15 +383,17 @@ impl Applier {
                 }
                 (Some(db), None) => {
                     // A tenant whose load failed waits out its back-off, its problem shown.
-                    let now = (self.w.now)();
                     if self.failed_loads.get(&k).is_some_and(|(_, at)| *at > now) {
                         continue;
                     }
-                    self.w.live.status().tenant_ok(&t.code);
+                    fine.push(t.code.clone());
+                    if self.w.live.contains(&k) {
+                        continue;
+                    }
                     // A survey read before the stream deactivated the tenant must not bring it
                     // back.
                     let gone = self.w.registry && !active.contains(&t.code.to_ascii_lowercase());
-                    if !gone && !self.w.live.contains(&k) {
+                    if !gone {
                         self.request_load(k.clone(), t.code, db);
                         requested.insert(k);
                     }
@@ -397,6 +401,10 @@ impl Applier {
                 (None, None) => {}
             }
         }
+        self.w
+            .live
+            .status()
+            .tenants_ok(fine.iter().map(String::as_str));
         // Nor must a survey read before the stream activated a tenant take it out again.
         let unlisted: Vec<TenantKey> = self
             .w

@@ -55,7 +55,31 @@ pub async fn write(
     snap: &Snapshot,
     leased: Option<Leased<'_>>,
 ) -> Result<u64, WriteError> {
+    write_as(conn, db, snap, leased, Sending::Together).await
+}
+
+/// How a write's statements travel (the bench compares the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// As few round trips as [`TEXT_BYTES`] allows: what `write` does.
+    Together,
+    /// One round trip per statement, as a writer of prepared statements sends them.
+    OneByOne,
+}
+
+/// [`write`], its statements sent as `sending` says.
+pub async fn write_as(
+    conn: &mut MySqlConnection,
+    db: &str,
+    snap: &Snapshot,
+    leased: Option<Leased<'_>>,
+    sending: Sending,
+) -> Result<u64, WriteError> {
     let mut script = Script::of(db, snap);
+    script.text_bytes = match sending {
+        Sending::Together => TEXT_BYTES,
+        Sending::OneByOne => 0,
+    };
     let result = match &leased {
         Some(l) => {
             let secs = l.fence.lease_secs.max(1);
@@ -117,6 +141,8 @@ enum Kind {
 /// The statements of one snapshot's write, in order.
 struct Script {
     statements: Vec<(Kind, String)>,
+    /// The most text per round trip (0: one statement each).
+    text_bytes: usize,
 }
 
 impl Script {
@@ -125,6 +151,7 @@ impl Script {
     fn of(db: &str, snap: &Snapshot) -> Script {
         let mut s = Script {
             statements: Vec::new(),
+            text_bytes: TEXT_BYTES,
         };
         for rows in &snap.views {
             let view = rows.view();
@@ -203,7 +230,7 @@ impl Script {
         ));
     }
 
-    /// Sends the statements, as many per round trip as [`TEXT_BYTES`] allows, then repeats
+    /// Sends the statements, as many per round trip as `text_bytes` allows, then repeats
     /// every trim that took a full batch until one takes less. Returns rows inserted.
     async fn run(self, conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
         let mut inserted = 0;
@@ -215,7 +242,7 @@ impl Script {
                 .iter()
                 .take_while(|(_, sql)| {
                     bytes += sql.len() + 1;
-                    bytes <= TEXT_BYTES
+                    bytes <= self.text_bytes
                 })
                 .count()
                 .max(1);

@@ -25,6 +25,7 @@ use flowtally::live::{LiveView, LiveWriter, TenantKey, TenantSlot};
 use flowtally::model::View;
 use flowtally::service;
 use flowtally::shutdown;
+use flowtally::sink::writer::{self, Sending};
 use flowtally::tenants::Tenant;
 use flowtally_testkit::simulate;
 use futures_util::{StreamExt, TryStreamExt};
@@ -77,6 +78,9 @@ pub struct TenantsResult {
     pub boundaries: Vec<Boundary>,
     /// One `/metrics` scrape of the running service: bytes, seconds.
     pub scrape: (usize, f64),
+    /// Every tenant's snapshot of the five views written, its statements in one round trip
+    /// and one round trip each (seconds, alternating runs).
+    pub round_trips: Vec<(Sending, f64)>,
     /// Where the writes' time went on the server (performance_schema, when it is on): per
     /// kind of statement on the mv_ tables, statements and seconds.
     pub server_time: Vec<(String, u64, f64)>,
@@ -174,6 +178,8 @@ pub async fn bench_tenants(
         fmt_secs(r.cron_minute_secs)
     ));
 
+    r.round_trips = round_trips(pool, &dbs).await?;
+
     // The service, cold (the server's statement times counted from here, where kept).
     let _ = sqlx::query("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
         .execute(pool)
@@ -210,7 +216,7 @@ pub async fn bench_tenants(
     ));
     crate::sys::trim();
     r.rss_loaded = rss_bytes().unwrap_or(0);
-    while live.status().report().writes.last_by_tenant.len() < n {
+    while live.status().tenants_written_since(0) < n {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     r.first_snapshots_secs = started.elapsed().as_secs_f64();
@@ -269,6 +275,43 @@ pub async fn bench_tenants(
         .map_err(|e| anyhow!("service: {e}"))?;
     r.empty_tenant_bytes = empty_tenant_bytes();
     Ok(r)
+}
+
+/// Writes every tenant's snapshot of the five views (a 15-minute boundary's, loaded as
+/// `refresh` loads it) 8 tenants at a time, as the service does, with the statements of each
+/// write sent in one round trip and one per statement: twice each, alternating, after a pass
+/// that is not counted.
+async fn round_trips(pool: &MySqlPool, dbs: &[String]) -> Result<Vec<(Sending, f64)>> {
+    progress("tenants: one round trip per write against one per statement");
+    let at = crate::local_now();
+    let mut snaps = Vec::with_capacity(dbs.len());
+    for db in dbs {
+        let mut conn = pool.acquire().await?;
+        let mut loaded = flowtally::source::snapshot::load_tenant(&mut conn, db, at.date())
+            .await
+            .map_err(|e| anyhow!("load {db}: {e}"))?;
+        snaps.push((db.as_str(), loaded.state.snapshot(at, &View::ALL)));
+    }
+    let mut out = Vec::new();
+    // The first pass (not counted) writes rows the others then replace, as at a boundary.
+    let passes = [Sending::Together, Sending::OneByOne, Sending::Together];
+    for (i, &sending) in passes.iter().chain(&passes[1..]).enumerate() {
+        let t = Instant::now();
+        futures_util::stream::iter(&snaps)
+            .map(|(db, snap)| async move {
+                let mut conn = pool.acquire().await?;
+                writer::write_as(&mut conn, db, snap, None, sending)
+                    .await
+                    .map_err(|e| anyhow!("write {db}: {e}"))
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<u64>>()
+            .await?;
+        if i > 0 {
+            out.push((sending, t.elapsed().as_secs_f64()));
+        }
+    }
+    Ok(out)
 }
 
 /// The server's time in statements on the mv_ tables since it started, by kind (the first
@@ -379,14 +422,7 @@ async fn watch_boundaries(
         tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
         let work_before = boundary_work(&live);
         let written_after = loop {
-            let written = live
-                .status()
-                .report()
-                .writes
-                .last_by_tenant
-                .values()
-                .filter(|t| **t >= next)
-                .count();
+            let written = live.status().tenants_written_since(next);
             let after = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 - next as f64;
             if written >= n {
                 break after;
@@ -394,7 +430,8 @@ async fn watch_boundaries(
             if after > WRITES_GIVE_UP || stop.load(Ordering::SeqCst) {
                 break f64::NAN;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Not too often: the status lock is the applier's too.
+            tokio::time::sleep(Duration::from_millis(50)).await;
         };
         out.push(Boundary {
             instant: next,
@@ -458,6 +495,20 @@ impl TenantsResult {
                 "≤ 10 s"
             },
         );
+        for (sending, secs) in &self.round_trips {
+            row(
+                &mut t,
+                &format!(
+                    "every tenant's snapshot of the five views written, 8 at a time, {}",
+                    match sending {
+                        Sending::Together => "each write's statements in one round trip",
+                        Sending::OneByOne => "one round trip per statement",
+                    }
+                ),
+                fmt_secs(*secs),
+                "",
+            );
+        }
         row(
             &mut t,
             "cold start: every tenant's first snapshot written",
