@@ -116,6 +116,22 @@ pub fn text<'c>(
     Box::pin(async move { Ok(sqlx::Executor::execute(conn, sql).await?.rows_affected()) })
 }
 
+/// Runs `sql`, several statements separated by `;`, as one text (one round trip): the rows
+/// each statement affected, in order. The server stops at the first statement that fails, and
+/// that failure is the error. Boxed, as [`text`] is.
+pub fn text_each<'c>(
+    conn: &'c mut MySqlConnection,
+    sql: &'c str,
+) -> BoxFuture<'c, Result<Vec<u64>, sqlx::Error>> {
+    use futures_util::TryStreamExt;
+    Box::pin(async move {
+        sqlx::Executor::execute_many(conn, sql)
+            .map_ok(|r| r.rows_affected())
+            .try_collect()
+            .await
+    })
+}
+
 /// Column `i` of `row` as text, whatever the server's type for it: information_schema names
 /// are VARBINARY on MySQL, VARCHAR on MariaDB; bytes that are not UTF-8 are replaced.
 pub fn text_column(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::{load, CommandError, Outcome};
 use crate::causes::Causes;
 use crate::cli::Cli;
+use crate::http::session_key::SessionKey;
 use crate::live::LiveWriter;
 use crate::service::tasks::Tasks;
 use crate::shutdown;
@@ -22,6 +23,13 @@ pub async fn run(cli: &Cli) -> Outcome {
     }
     // Before anything else, so that a second `run` on the directory says so at once.
     let lock = crate::checkpoint::lock::lock(&cfg.state_dir)
+        .map_err(|e| CommandError::Failed(Causes(&e).to_string()))?;
+    // Sessions signed with it outlive this process (a wall screen stays signed in).
+    let key_file = http
+        .session_key_file
+        .clone()
+        .unwrap_or_else(|| cfg.state_dir.join("http-session.key"));
+    let session_key = SessionKey::load_or_create(&key_file)
         .map_err(|e| CommandError::Failed(Causes(&e).to_string()))?;
     let live = LiveWriter::new(cfg.timezone);
     let listener = tokio::net::TcpListener::bind(&http.listen)
@@ -45,7 +53,7 @@ pub async fn run(cli: &Cli) -> Outcome {
     let mut tasks = Tasks::new(trigger.clone(), shutdown.clone());
     tasks.spawn(
         "HTTP",
-        crate::http::serve_with(listener, live.view(), http, shutdown),
+        crate::http::serve_with(listener, live.view(), http, session_key, shutdown),
     );
     tokio::spawn(async move {
         signal().await;

@@ -12,8 +12,9 @@
 //!   of (entry, password), so a client polling every second pays the slow hash once;
 //! - the `flowtally_session` cookie set by `POST /login` (browsers: `EventSource` cannot send
 //!   headers): the entry, an expiry and an HMAC-SHA256 of both and of the entry's stored hash,
-//!   keyed by a random key of this process. Changing an entry's credential voids its cookies;
-//!   a restart voids all of them (the page then asks to log in again).
+//!   keyed by the [`SessionKey`] (a file, so sessions outlive a restart). Changing an entry's
+//!   credential voids its cookies. A page renews its cookie (`POST /session`) while it is open,
+//!   so a wall screen stays signed in for as long as its entry stands.
 //!
 //! A credential reads the tenants its entry lists (`*`: all). Nothing here logs a credential:
 //! a rejected one is logged by kind only, rate-limited.
@@ -33,12 +34,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::dashboard::i18n::Lang;
+use super::session_key::SessionKey;
 use crate::config::{ConfigError, Document};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "flowtally_session";
 
-/// How long a login lasts (re-issued on every page load, so a wall screen stays in).
+/// How long a login lasts without a page renewing it (pages renew it every hour).
 pub const SESSION_SECS: i64 = 7 * 86_400;
 
 /// argon2 verifications at once: a guessing client must not take every core.
@@ -84,7 +86,7 @@ pub struct Access {
     entries: Vec<AccessEntry>,
     tokens: HashMap<[u8; 32], usize>,
     users: HashMap<String, usize>,
-    session_key: [u8; 32],
+    session_key: SessionKey,
     /// SHA-256 of (entry, password) of Basic passwords already verified.
     verified: Mutex<HashMap<[u8; 32], usize>>,
     argon2_gate: tokio::sync::Semaphore,
@@ -95,7 +97,7 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn new(cfg: &HttpConfig) -> Access {
+    pub fn new(cfg: &HttpConfig, session_key: SessionKey) -> Access {
         let mut tokens = HashMap::new();
         let mut users = HashMap::new();
         for (i, e) in cfg.access.iter().enumerate() {
@@ -108,8 +110,6 @@ impl Access {
                 }
             }
         }
-        let mut session_key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut session_key);
         Access {
             entries: cfg.access.clone(),
             tokens,
@@ -235,7 +235,7 @@ impl Access {
     }
 
     fn mac(&self, i: usize, expires: i64) -> Option<Hmac<Sha256>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.session_key).ok()?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.session_key.0).ok()?;
         mac.update(format!("v1.{i}.{expires}.").as_bytes());
         mac.update(&self.fingerprint(i));
         Some(mac)
@@ -372,6 +372,8 @@ pub struct HttpSection {
     /// A TOML file of more `[[http.access]]` entries (a mounted secret, say): the way to give
     /// entries without editing the config file, as tables cannot come from the environment.
     access_file: Option<PathBuf>,
+    /// Where the key that signs session cookies is kept (default: in the state directory).
+    session_key_file: Option<PathBuf>,
     access: Vec<RawAccess>,
 }
 
@@ -385,6 +387,7 @@ impl Default for HttpSection {
             tls_key: None,
             language: Lang::DEFAULT.code().into(),
             access_file: None,
+            session_key_file: None,
             access: Vec::new(),
         }
     }
@@ -429,6 +432,8 @@ pub struct HttpConfig {
     pub tls: Option<TlsFiles>,
     /// The dashboard's language for a browser that asks for none it speaks (`th` or `en`).
     pub language: Lang,
+    /// `[http] session_key_file`; `None`: `http-session.key` in the state directory.
+    pub session_key_file: Option<PathBuf>,
 }
 
 /// No access control, on the default address (as with no `[http]` section).
@@ -441,6 +446,7 @@ impl Default for HttpConfig {
             protect_metrics: false,
             tls: None,
             language: Lang::DEFAULT,
+            session_key_file: None,
         }
     }
 }
@@ -570,6 +576,7 @@ impl HttpConfig {
             protect_metrics,
             tls,
             language,
+            session_key_file: raw.session_key_file,
         })
     }
     /// Why `run` must not serve `listen` as configured: a non-loopback address without access
@@ -764,7 +771,8 @@ mod tests {
     async fn tokens_users_and_cookies() {
         let hash = hash_password("s3cret").unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        let access = Access::new(&entries(&hash));
+        let key = SessionKey::random();
+        let access = Access::new(&entries(&hash), key.clone());
         let now = 1_000_000;
         let check = |h: HeaderMap| {
             let access = &access;
@@ -838,14 +846,21 @@ mod tests {
                 .await,
             Verdict::Rejected
         );
-        // Another process (another key) does not take this one's cookies.
-        let other = Access::new(&entries(&hash));
+        // Another key does not take this one's cookies; the same key (a restart) does.
+        let other = Access::new(&entries(&hash), SessionKey::random());
         assert_eq!(
             other
                 .check(&headers(&[(header::COOKIE, &value)]), now)
                 .await,
             Verdict::Rejected
         );
+        let restarted = Access::new(&entries(&hash), key);
+        assert!(matches!(
+            restarted
+                .check(&headers(&[(header::COOKIE, &value)]), now)
+                .await,
+            Verdict::Granted(_)
+        ));
     }
 
     #[test]

@@ -22,15 +22,16 @@ pub mod api;
 pub mod dashboard;
 pub mod health;
 pub mod metrics;
+pub mod session_key;
 pub mod tls;
 
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
@@ -38,6 +39,7 @@ use self::access::{Access, Grant, HttpConfig, Verdict};
 use self::dashboard::feed::Feeds;
 use self::dashboard::i18n::Lang;
 use self::dashboard::prefs::Prefs;
+use self::session_key::SessionKey;
 use crate::live::LiveView;
 use crate::shutdown::Shutdown;
 
@@ -78,9 +80,10 @@ pub async fn serve_with(
     listener: tokio::net::TcpListener,
     live: LiveView,
     cfg: HttpConfig,
+    key: SessionKey,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
-    let app = routes(live, &cfg, shutdown.clone());
+    let app = routes(live, &cfg, key, shutdown.clone());
     let stopped = shutdown.fired_owned();
     match &cfg.tls {
         Some(files) => {
@@ -106,21 +109,22 @@ pub fn router(live: LiveView) -> Router {
 
 /// The routes, served until the process ends.
 pub fn router_with(live: LiveView, cfg: &HttpConfig) -> Router {
-    routes(live, cfg, Shutdown::never())
+    routes(live, cfg, SessionKey::random(), Shutdown::never())
 }
 
 /// The routes; live updates end when `shutdown` fires.
-fn routes(live: LiveView, cfg: &HttpConfig, shutdown: Shutdown) -> Router {
+fn routes(live: LiveView, cfg: &HttpConfig, key: SessionKey, shutdown: Shutdown) -> Router {
     let app = App {
         feeds: Feeds::new(live.clone(), shutdown),
         live,
-        access: Arc::new(Access::new(cfg)),
+        access: Arc::new(Access::new(cfg, key)),
         language: cfg.language,
     };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
+        .route("/session", post(renew_session))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{code}", get(api::tenant))
@@ -129,6 +133,20 @@ fn routes(live: LiveView, cfg: &HttpConfig, shutdown: Shutdown) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
+}
+
+/// `POST /session`: the request's session cookie re-issued for another
+/// [`access::SESSION_SECS`] (an open page calls it every hour, so a wall screen never signs
+/// out); 204 without a body. A request that passed the guard otherwise (a bearer token, or no
+/// access control) has no session to renew: 204 and nothing set.
+async fn renew_session(State(app): State<App>, headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(cookie) = app.access.renewed_cookie(&headers, now_secs()) {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    response
 }
 
 /// `GET /api/v1/tenants`: the tenants this credential may read.

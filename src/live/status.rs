@@ -408,10 +408,27 @@ impl Status {
         });
     }
 
-    pub fn tenant_ok(&self, tenant: &str) {
+    /// Tenants `tenants` have no problem (one lock for a whole survey's worth).
+    pub fn tenants_ok<'a>(&self, tenants: impl IntoIterator<Item = &'a str>) {
         self.with(|r| {
-            r.tenant_problems.remove(tenant);
+            if r.tenant_problems.is_empty() {
+                return;
+            }
+            for t in tenants {
+                r.tenant_problems.remove(t);
+            }
         });
+    }
+
+    /// How many tenants have a snapshot at `instant` or later written (without copying the
+    /// report, as [`Status::report`] does).
+    pub fn tenants_written_since(&self, instant: i64) -> usize {
+        let r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        r.writes
+            .last_by_tenant
+            .values()
+            .filter(|t| **t >= instant)
+            .count()
     }
 
     pub fn tenant_gone(&self, tenant: &str) {

@@ -16,6 +16,7 @@ use super::dims::Dims;
 use super::row::{Assignment, Change, Graph, Instance, Key, LeftOut, Row, Token};
 use super::stored::{FastMap, StoredAssignment, StoredToken};
 use super::token_days::{TokenDayEntry, TokenDays};
+use super::views::trends::Cover;
 use super::views::{
     bottlenecks, cycle_time, summary, trends, workload, Cadence, Ctx, View, ViewRows,
 };
@@ -49,6 +50,10 @@ pub struct TenantState {
 pub struct Snapshot {
     pub at: NaiveDateTime,
     pub views: Vec<ViewRows>,
+    /// The days the trends rows stand for (all of the window but in a snapshot taken after
+    /// another: see [`Cover`]).
+    #[serde(skip)]
+    pub trends_cover: Cover,
 }
 
 impl Snapshot {
@@ -167,16 +172,19 @@ impl TenantState {
         let old_days = old.as_ref().and_then(TokenDayEntry::of);
         let new_days = new.as_ref().and_then(TokenDayEntry::of);
         if old_days != new_days {
+            self.token_days.replace(
+                old_days
+                    .as_ref()
+                    .map(|e| (e, self.dims.product_ref(e.instance))),
+                new_days
+                    .as_ref()
+                    .map(|e| (e, self.dims.product_ref(e.instance))),
+            );
             if let Some(e) = old_days {
-                self.token_days
-                    .remove(&e, self.dims.product_ref(e.instance));
                 self.unfile_product(e.instance, id);
             }
-            if let Some(e) = new_days {
-                self.token_days.add(&e, self.dims.product_ref(e.instance));
-                if let Some(i) = e.instance {
-                    self.products.entry(i).or_default().push(id);
-                }
+            if let Some(i) = new_days.and_then(|e| e.instance) {
+                self.products.entry(i).or_default().push(id);
             }
         }
         if let Some(old) = &old {
@@ -227,8 +235,10 @@ impl TenantState {
         }
         for t in tokens {
             if let Some(e) = self.token(t).as_ref().and_then(TokenDayEntry::of) {
-                self.token_days.remove(&e, before);
-                self.token_days.add(&e, self.dims.product_ref(e.instance));
+                self.token_days.replace(
+                    Some((&e, before)),
+                    Some((&e, self.dims.product_ref(e.instance))),
+                );
             }
         }
     }
@@ -306,9 +316,22 @@ impl TenantState {
 
     /// The rows of `views` at instant `at` (naive local time). Forgets days no view can read
     /// again, since instants only move forward.
+    ///
+    /// The trends rows are those of the days changed since the last snapshot with trends
+    /// ([`Cover`]), which must be written before this one.
     pub fn snapshot(&mut self, at: NaiveDateTime, views: &[View]) -> Snapshot {
         self.prepare(at.date());
-        self.view(at, views)
+        let mut snap = self.view(at, views);
+        if views.contains(&View::Trends) {
+            let cover = Cover::of(&Ctx::new(at, &self.dims), self.token_days.take_changed());
+            for rows in &mut snap.views {
+                if let ViewRows::Trends(rows) = rows {
+                    rows.retain(|r| cover.covers(r.period_date));
+                }
+            }
+            snap.trends_cover = cover;
+        }
+        snap
     }
 
     /// The upkeep a snapshot on `today` needs first: days and rows no view can read again are
@@ -388,7 +411,11 @@ impl TenantState {
                 View::Trends => ViewRows::Trends(trends::rows(&ctx, &self.token_days)),
             })
             .collect();
-        Snapshot { at, views }
+        Snapshot {
+            at,
+            views,
+            trends_cover: Cover::Window,
+        }
     }
 
     /// Rows left out of some metric now, by reason: the bad rows held, plus live tokens and

@@ -419,6 +419,60 @@ fn trends_daily_per_production_type_and_instance_graph() {
 }
 
 #[test]
+fn a_trends_snapshot_after_another_holds_the_days_changed_since_and_the_six_after() {
+    use crate::model::views::trends::Cover;
+    use TokenStatus::*;
+    let mut s = factory();
+    s.apply(Change::Upsert(Row::Instance(Instance {
+        id: 1,
+        graph: Some(10),
+        production_type: None,
+    })));
+    for (id, spawned, completed) in [
+        (101, "2026-02-20 08:00:00", "2026-02-21 08:00:00"),
+        (102, "2026-03-01 08:00:00", "2026-03-04 08:00:00"),
+        (103, "2026-03-09 08:00:00", "2026-03-10 08:00:00"),
+    ] {
+        s.apply(Change::Upsert(product(
+            id,
+            1,
+            Completed,
+            spawned,
+            Some(completed),
+        )));
+    }
+    // A fresh state: the whole window.
+    let first = s.snapshot(at(T), &[View::Trends]);
+    assert_eq!(first.trends_cover, Cover::Window);
+    assert_eq!(rows_of!(first, Trends).len(), 6);
+    // Nothing changed since: no day.
+    let none = s.snapshot(at(T), &[View::Trends]);
+    assert_eq!(none.trends_cover, Cover::Days(Vec::new()));
+    assert!(rows_of!(none, Trends).is_empty());
+    // 102 completed a day later: 03-04 and 03-05 changed, and the throughput of the six days
+    // after each (up to today, 03-10).
+    s.apply(Change::Upsert(product(
+        102,
+        1,
+        Completed,
+        "2026-03-01 08:00:00",
+        Some("2026-03-05 08:00:00"),
+    )));
+    let day = |d: &str| at(&format!("{d} 00:00:00")).date();
+    let next = s.snapshot(at(T), &[View::Trends]);
+    let want: Vec<_> = (4..=10).map(|n| day(&format!("2026-03-{n:02}"))).collect();
+    assert_eq!(next.trends_cover, Cover::Days(want.clone()));
+    // Its rows are the full view's rows of those days, and only those.
+    let full = rows_of!(s.view(at(T), &[View::Trends]), Trends);
+    let of_days: Vec<_> = full
+        .into_iter()
+        .filter(|r| want.contains(&r.period_date))
+        .collect();
+    assert!(!of_days.is_empty());
+    assert_eq!(rows_of!(next, Trends), of_days);
+}
+
+#[test]
 fn moving_a_token_and_deleting_rows_update_every_view() {
     let mut s = factory();
     // Token 1 moves from node 1 to node 2 and is taken over by operator 200 (team 8 at qc).
@@ -645,9 +699,10 @@ fn rows_that_can_no_longer_count_are_evicted_and_come_back_whole() {
     let workload = rows_of!(s.snapshot(later, &[View::Workload]), Workload);
     let sewing = workload.iter().find(|r| r.team_id == 7).unwrap();
     assert_eq!(sewing.waiting_tokens, 3, "tokens 1, 11 and now 2");
+    // (The rows: the trends cover differs, a fresh state's being the whole window.)
     assert_eq!(
-        s.snapshot(later, &View::ALL),
-        fresh(&s).snapshot(later, &View::ALL)
+        s.snapshot(later, &View::ALL).views,
+        fresh(&s).snapshot(later, &View::ALL).views
     );
 }
 

@@ -7,9 +7,10 @@
 //! behind them. The caller resolves the group when it files or unfiles a token and re-files the
 //! tokens of an instance whose group changes (see `TenantState`), so every token is always counted
 //! under its instance's current group, as the cron job's SQL joins the current instance rows.
-//! Days before the horizon are dropped for good.
+//! Days before the horizon are dropped for good. The days whose cells changed are noted, so that
+//! a snapshot need only rewrite those (see `views::trends::Cover`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
@@ -100,6 +101,9 @@ pub struct TokenDays {
     /// Day → the cells of the groups with tokens that day (a few per day: a list).
     days: BTreeMap<NaiveDate, Vec<(Group, DayCell)>>,
     horizon: Option<NaiveDate>,
+    /// The days whose cells changed since [`TokenDays::take_changed`]; `None` (a fresh state, or
+    /// every token filed again): every day counts as changed.
+    changed: Option<BTreeSet<NaiveDate>>,
 }
 
 impl TokenDays {
@@ -113,9 +117,49 @@ impl TokenDays {
         self.adjust(e, group, -1);
     }
 
+    /// A token's entry changes from `old` to `new` (each with its group): the days noted as
+    /// changed are only those whose counts differ (an update of a token's completion leaves
+    /// its spawned day as it was).
+    pub fn replace(
+        &mut self,
+        old: Option<(&TokenDayEntry, GroupRef)>,
+        new: Option<(&TokenDayEntry, GroupRef)>,
+    ) {
+        let noted = self.changed.take();
+        if let Some((e, g)) = old {
+            self.adjust(e, g, -1);
+        }
+        if let Some((e, g)) = new {
+            self.adjust(e, g, 1);
+        }
+        self.changed = noted;
+        let Some(changed) = &mut self.changed else {
+            return;
+        };
+        fn parts<'a>(
+            x: Option<(&TokenDayEntry, GroupRef<'a>)>,
+        ) -> Vec<(NaiveDate, DayCell, GroupRef<'a>)> {
+            x.map(|(e, g)| e.parts().map(|(d, c)| (d, c, g)).collect())
+                .unwrap_or_default()
+        }
+        let (before, after) = (parts(old), parts(new));
+        for (day, _, _) in before.iter().chain(&after) {
+            let on = |p: &&(NaiveDate, DayCell, GroupRef)| p.0 == *day;
+            if before.iter().filter(on).ne(after.iter().filter(on)) {
+                changed.insert(*day);
+            }
+        }
+    }
+
     /// Forgets every cell (the horizon stays): the caller files every token again.
     pub fn clear(&mut self) {
         self.days.clear();
+        self.changed = None;
+    }
+
+    /// The days changed since the last call (`None`: every day), and none from now on.
+    pub fn take_changed(&mut self) -> Option<BTreeSet<NaiveDate>> {
+        self.changed.replace(BTreeSet::new())
     }
 
     fn adjust(&mut self, e: &TokenDayEntry, group: GroupRef, sign: i64) {
@@ -143,6 +187,9 @@ impl TokenDays {
                 None => continue,
             };
             cells[i].1.add(&delta, sign);
+            if let Some(changed) = &mut self.changed {
+                changed.insert(day);
+            }
             if cells[i].1 == DayCell::default() {
                 cells.swap_remove(i);
                 if cells.is_empty() {

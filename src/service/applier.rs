@@ -25,7 +25,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use tokio::sync::{mpsc, Notify};
 
-use super::left_out::{self, LeftOutLog};
+use super::left_out;
 use super::loader::{LoadDone, LoadRequest};
 use super::watcher::Survey;
 use super::RunError;
@@ -85,7 +85,6 @@ pub struct Applier {
     position: Position,
     written: BTreeMap<Cadence, i64>,
     next_load: u64,
-    left_out: LeftOutLog,
     /// Loads that start-up (or a recompute) waits for before it says it is streaming: `None`
     /// until the first survey after it told which.
     initial: Option<HashSet<TenantKey>>,
@@ -125,7 +124,6 @@ impl Applier {
             position,
             written,
             next_load: 0,
-            left_out: LeftOutLog::default(),
             initial: None,
             recomputing,
             checkpoint_due: false,
@@ -275,7 +273,6 @@ impl Applier {
             // The instants before this commit are still the tenant's.
             self.take_due(&k).await;
             if self.w.live.remove(&k).is_some() {
-                self.left_out.forget(&k);
                 tracing::info!(tenant = %b.code, "organization inactive: tenant no longer served");
                 self.w.live.status().tenant_gone(&b.code);
             }
@@ -368,8 +365,10 @@ impl Applier {
     async fn on_survey(&mut self, survey: Survey) {
         // Once per survey, not once per tenant: a thousand tenants are a thousand lookups.
         let active = self.active_codes();
+        let now = (self.w.now)();
         let mut listed = HashSet::new();
         let mut requested = HashSet::new();
+        let mut fine = Vec::new();
         for t in survey.tenants {
             let k = match &t.db {
                 Some(db) => TenantKey::of_db(db),
@@ -384,15 +383,17 @@ impl Applier {
                 }
                 (Some(db), None) => {
                     // A tenant whose load failed waits out its back-off, its problem shown.
-                    let now = (self.w.now)();
                     if self.failed_loads.get(&k).is_some_and(|(_, at)| *at > now) {
                         continue;
                     }
-                    self.w.live.status().tenant_ok(&t.code);
+                    fine.push(t.code.clone());
+                    if self.w.live.contains(&k) {
+                        continue;
+                    }
                     // A survey read before the stream deactivated the tenant must not bring it
                     // back.
                     let gone = self.w.registry && !active.contains(&t.code.to_ascii_lowercase());
-                    if !gone && !self.w.live.contains(&k) {
+                    if !gone {
                         self.request_load(k.clone(), t.code, db);
                         requested.insert(k);
                     }
@@ -400,6 +401,10 @@ impl Applier {
                 (None, None) => {}
             }
         }
+        self.w
+            .live
+            .status()
+            .tenants_ok(fine.iter().map(String::as_str));
         // Nor must a survey read before the stream activated a tenant take it out again.
         let unlisted: Vec<TenantKey> = self
             .w
@@ -415,13 +420,6 @@ impl Applier {
         if self.initial.is_none() {
             self.initial = Some(requested);
             self.initial_done();
-        }
-        // Left-out rows, logged when they grow.
-        for slot in self.w.live.iter() {
-            if let Some(r) = slot.ready() {
-                self.left_out
-                    .check(slot.key(), &slot.code, r.state.left_out());
-            }
         }
     }
 
@@ -506,7 +504,6 @@ impl Applier {
     async fn unserve(&mut self, k: &TenantKey, why: &str) {
         // Its instants passed before now are still owed.
         self.take_due(k).await;
-        self.left_out.forget(k);
         if let Some(initial) = &mut self.initial {
             initial.remove(k);
         }
@@ -523,7 +520,6 @@ impl Applier {
         tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
         self.w.live.status().recompute("binlog_purged");
         self.w.live.clear();
-        self.left_out.clear();
         self.position = at;
         self.clock = Clock::after((self.w.now)());
         self.w.resync.store(true, Ordering::SeqCst);

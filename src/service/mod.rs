@@ -245,6 +245,7 @@ pub async fn run(
             cfg.clone(),
             source.clone(),
             sink.clone(),
+            live.view(),
             poke.clone(),
             surveys_tx,
             tasks.shutdown(),

@@ -11,9 +11,11 @@ use std::time::Duration;
 use sqlx::MySqlPool;
 use tokio::sync::{mpsc, Notify};
 
+use super::left_out::LeftOutLog;
 use crate::catalog;
 use crate::config::Config;
 use crate::db::describe;
+use crate::live::LiveView;
 use crate::model::View;
 use crate::ratelimit::WARNINGS;
 use crate::schema::SchemaProblem;
@@ -45,10 +47,12 @@ pub async fn watch(
     cfg: Arc<Config>,
     source: MySqlPool,
     sink: MySqlPool,
+    live: LiveView,
     poke: Arc<Notify>,
     out: mpsc::Sender<Survey>,
     mut shutdown: Shutdown,
 ) {
+    let mut left_out = LeftOutLog::default();
     loop {
         let surveyed = tokio::select! {
             _ = shutdown.fired() => return,
@@ -59,6 +63,7 @@ pub async fn watch(
                 if out.send(s).await.is_err() {
                     return;
                 }
+                left_out.pass(&live);
             }
             Err(e) => {
                 if let Some(suppressed) = WARNINGS.check("tenant survey") {

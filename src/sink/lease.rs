@@ -27,6 +27,7 @@ use sqlx::{MySqlConnection, Row as _};
 
 use crate::db::{ident, text, text_column};
 use crate::live::TenantKey;
+use crate::sink::literal::{tuple, Literal};
 
 pub const TABLE: &str = "flowtally_lease";
 
@@ -258,38 +259,20 @@ async fn fence_in(
     }
 }
 
-/// Inside a snapshot transaction: records that tenant `key`'s instant `at` is committed.
-pub fn record_written<'c>(
-    conn: &'c mut MySqlConnection,
-    f: &'c Fence,
-    key: &'c TenantKey,
-    at: i64,
-) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-    Box::pin(record_written_in(conn, f, key, at))
-}
-
-async fn record_written_in(
-    conn: &mut MySqlConnection,
-    f: &Fence,
-    key: &TenantKey,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "INSERT INTO {} (name, holder, term, written_at) VALUES (?, ?, ?, ?) \
-         ON DUPLICATE KEY UPDATE holder = ?, term = ?, written_at = GREATEST(COALESCE(written_at, 0), ?)",
+/// The statement that, inside a snapshot transaction, records tenant `key`'s instant `at` as
+/// committed (text: it travels with the snapshot's other statements, `super::literal`).
+pub fn record_written_sql(f: &Fence, key: &TenantKey, at: i64) -> String {
+    let mut values = String::new();
+    tuple(&mut values, &[&written_row(key), &f.holder, &f.term, &at]);
+    let (mut holder, mut term) = (String::new(), String::new());
+    f.holder.push(&mut holder);
+    f.term.push(&mut term);
+    format!(
+        "INSERT INTO {} (name, holder, term, written_at) VALUES {values} \
+         ON DUPLICATE KEY UPDATE holder = {holder}, term = {term}, \
+         written_at = GREATEST(COALESCE(written_at, 0), {at})",
         table(&f.core_db)
-    ))
-    .bind(written_row(key))
-    .bind(&f.holder)
-    .bind(f.term)
-    .bind(at)
-    .bind(&f.holder)
-    .bind(f.term)
-    .bind(at)
-    .persistent(false)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    )
 }
 
 /// Another live instance uses the same replica id.

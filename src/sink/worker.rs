@@ -498,6 +498,7 @@ mod tests {
             snapshot: Snapshot {
                 at,
                 views: Vec::new(),
+                trends_cover: Default::default(),
             },
         }
     }

@@ -1,17 +1,14 @@
-//! Idempotent snapshot writes (docs/architecture.md, "Writes"): one transaction per tenant that deletes the rows of
-//! that snapshot_at, inserts the new ones, and deletes what fell out of retention in bounded
+//! Idempotent snapshot writes (docs/architecture.md, "Writes"): one transaction per tenant
+//! that deletes the rows of that snapshot_at, inserts the new ones, and deletes what fell out of retention in bounded
 //! batches. Trends replace the rows of the days they cover. Writing a snapshot twice leaves the
 //! tables as writing it once.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use sqlx::mysql::MySql;
-use sqlx::query_builder::Separated;
-use sqlx::{MySqlConnection, QueryBuilder};
+use sqlx::MySqlConnection;
 
-use crate::db::{ident, text};
+use crate::db::{ident, text, text_each};
 use crate::live::TenantKey;
-use crate::model::decimal::Dec2;
-use crate::model::views::trends::WINDOW_DAYS;
+use crate::model::views::trends::{Cover, WINDOW_DAYS};
 use crate::model::views::ViewRows;
 use crate::model::views::{
     bottlenecks::BottleneckRow, cycle_time::CycleTimeRow, summary::SummaryRow, trends::TrendRow,
@@ -19,9 +16,13 @@ use crate::model::views::{
 };
 use crate::model::{Snapshot, View};
 use crate::sink::lease::{self, Fence, Fenced};
+use crate::sink::literal::{tuple, Literal};
 
 /// Rows per INSERT statement and per retention DELETE.
 const BATCH: usize = 1_000;
+/// The most SQL text sent in one round trip: far under any server's `max_allowed_packet`
+/// (16 MiB on MariaDB, 64 MiB on MySQL), and a few hundred small tenants' snapshots each.
+const TEXT_BYTES: usize = 1 << 20;
 
 /// Why a snapshot was not written.
 #[derive(Debug, thiserror::Error)]
@@ -45,39 +46,65 @@ pub struct Leased<'a> {
 /// inserted. With `leased`, the transaction first checks the lease (and commits nothing if it
 /// was taken over) and records the instant as written; the session's `wait_timeout` is the
 /// lease's while it is open, so that a paused process's locks do not outlive its lease by much.
+///
+/// The statements go as text, as few round trips as their size allows (one for most tenants):
+/// see [`super::literal`].
 pub async fn write(
     conn: &mut MySqlConnection,
     db: &str,
     snap: &Snapshot,
     leased: Option<Leased<'_>>,
 ) -> Result<u64, WriteError> {
-    if let Some(l) = &leased {
-        let secs = l.fence.lease_secs.max(1);
-        text(
-            conn,
-            &format!("SET SESSION wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"),
-        )
-        .await?;
-    }
-    text(conn, "START TRANSACTION").await?;
-    let result = match &leased {
-        Some(l) => match lease::fence(conn, l.fence).await {
-            Ok(Ok(())) => write_in_tx(conn, db, snap.at, snap)
-                .await
-                .map_err(WriteError::from),
-            Ok(Err(fenced)) => Err(fenced.into()),
-            Err(e) => Err(e.into()),
-        },
-        None => write_in_tx(conn, db, snap.at, snap)
-            .await
-            .map_err(WriteError::from),
+    write_as(conn, db, snap, leased, Sending::Together).await
+}
+
+/// How a write's statements travel (the bench compares the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// As few round trips as [`TEXT_BYTES`] allows: what `write` does.
+    Together,
+    /// One round trip per statement, as a writer of prepared statements sends them.
+    OneByOne,
+}
+
+/// [`write`], its statements sent as `sending` says.
+pub async fn write_as(
+    conn: &mut MySqlConnection,
+    db: &str,
+    snap: &Snapshot,
+    leased: Option<Leased<'_>>,
+    sending: Sending,
+) -> Result<u64, WriteError> {
+    let mut script = Script::of(db, snap);
+    script.text_bytes = match sending {
+        Sending::Together => TEXT_BYTES,
+        Sending::OneByOne => 0,
     };
-    let result = match (result, &leased) {
-        (Ok(n), Some(l)) => lease::record_written(conn, l.fence, l.key, l.instant)
-            .await
-            .map(|()| n)
-            .map_err(WriteError::from),
-        (other, _) => other,
+    let result = match &leased {
+        Some(l) => {
+            let secs = l.fence.lease_secs.max(1);
+            let begin = format!(
+                "SET SESSION wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}; \
+                 START TRANSACTION"
+            );
+            match text(conn, &begin).await {
+                Err(e) => Err(e.into()),
+                Ok(_) => match lease::fence(conn, l.fence).await {
+                    Ok(Ok(())) => {
+                        script.other(lease::record_written_sql(l.fence, l.key, l.instant));
+                        script.run(conn).await.map_err(WriteError::from)
+                    }
+                    Ok(Err(fenced)) => Err(fenced.into()),
+                    Err(e) => Err(e.into()),
+                },
+            }
+        }
+        None => {
+            script
+                .statements
+                .insert(0, (Kind::Other, "START TRANSACTION".into()));
+            script.run(conn).await.map_err(WriteError::from)
+        }
     };
     let result = match result {
         Ok(n) => text(conn, "COMMIT")
@@ -102,89 +129,151 @@ pub async fn write(
     result
 }
 
-async fn write_in_tx(
-    conn: &mut MySqlConnection,
-    db: &str,
-    at: NaiveDateTime,
-    snap: &Snapshot,
-) -> Result<u64, sqlx::Error> {
-    let mut inserted = 0;
-    for rows in &snap.views {
-        let view = rows.view();
-        inserted += match rows {
-            ViewRows::Summary(r) => write_series(conn, db, view, at, r).await?,
-            ViewRows::Bottlenecks(r) => write_series(conn, db, view, at, r).await?,
-            ViewRows::Workload(r) => write_series(conn, db, view, at, r).await?,
-            ViewRows::CycleTime(r) => write_series(conn, db, view, at, r).await?,
-            ViewRows::Trends(r) => write_days(conn, db, at, r).await?,
+/// What a statement of a [`Script`] is, for reading its result.
+enum Kind {
+    Other,
+    /// Its affected rows are rows inserted.
+    Insert,
+    /// A retention DELETE of at most [`BATCH`] rows: if it took that many, it runs again.
+    Trim,
+}
+
+/// The statements of one snapshot's write, in order.
+struct Script {
+    statements: Vec<(Kind, String)>,
+    /// The most text per round trip (0: one statement each).
+    text_bytes: usize,
+}
+
+impl Script {
+    /// For each view of `snap`: delete the rows of its instant (or, for trends, of the days
+    /// in the window), insert the new ones, and trim what fell out of retention.
+    fn of(db: &str, snap: &Snapshot) -> Script {
+        let mut s = Script {
+            statements: Vec::new(),
+            text_bytes: TEXT_BYTES,
         };
+        for rows in &snap.views {
+            let view = rows.view();
+            let table = format!("{}.{}", ident(db), view.table());
+            match rows {
+                ViewRows::Summary(r) => s.series(&table, view, snap.at, r),
+                ViewRows::Bottlenecks(r) => s.series(&table, view, snap.at, r),
+                ViewRows::Workload(r) => s.series(&table, view, snap.at, r),
+                ViewRows::CycleTime(r) => s.series(&table, view, snap.at, r),
+                ViewRows::Trends(r) => s.days(&table, snap.at, r, &snap.trends_cover),
+            }
+        }
+        s
     }
-    Ok(inserted)
-}
 
-/// The trends: replace the rows of the days in the window, then drop days before it.
-async fn write_days(
-    conn: &mut MySqlConnection,
-    db: &str,
-    at: NaiveDateTime,
-    rows: &[TrendRow],
-) -> Result<u64, sqlx::Error> {
-    let t = format!("{}.{}", ident(db), View::Trends.table());
-    let today = at.date();
-    let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);
-    sqlx::query(&format!(
-        "DELETE FROM {t} WHERE period_date BETWEEN ? AND ?"
-    ))
-    .bind(first)
-    .bind(today)
-    .execute(&mut *conn)
-    .await?;
-    let n = insert_rows(conn, &t, at, rows).await?;
-    trim(conn, &t, "period_date", first).await?;
-    Ok(n)
-}
+    fn other(&mut self, sql: String) {
+        self.statements.push((Kind::Other, sql));
+    }
 
-/// An append-only snapshot series: replace the rows of `at`, then trim past retention.
-async fn write_series<R: MvRow>(
-    conn: &mut MySqlConnection,
-    db: &str,
-    view: View,
-    at: NaiveDateTime,
-    rows: &[R],
-) -> Result<u64, sqlx::Error> {
-    let t = format!("{}.{}", ident(db), view.table());
-    sqlx::query(&format!("DELETE FROM {t} WHERE snapshot_at = ?"))
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    let n = insert_rows(conn, &t, at, rows).await?;
-    let oldest = at - chrono::Duration::seconds(view.retention_secs());
-    trim(conn, &t, "snapshot_at", oldest).await?;
-    Ok(n)
-}
-
-async fn insert_rows<R: MvRow>(
-    conn: &mut MySqlConnection,
-    table: &str,
-    at: NaiveDateTime,
-    rows: &[R],
-) -> Result<u64, sqlx::Error> {
-    let mut n = 0;
-    for chunk in rows.chunks(BATCH) {
-        let mut q: QueryBuilder<MySql> = QueryBuilder::new(format!(
-            "INSERT INTO {table} (snapshot_at, {}) ",
-            R::COLUMNS
+    /// An append-only snapshot series: replace the rows of `at`, then trim past retention.
+    fn series<R: MvRow>(&mut self, table: &str, view: View, at: NaiveDateTime, rows: &[R]) {
+        self.other(format!(
+            "DELETE FROM {table} WHERE snapshot_at = {}",
+            lit(&at)
         ));
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(at);
-            r.bind(&mut b);
-        });
-        n += q.build().execute(&mut *conn).await?.rows_affected();
+        self.insert(table, at, rows);
+        let oldest = at - chrono::Duration::seconds(view.retention_secs());
+        self.trim(table, "snapshot_at", &oldest);
     }
-    Ok(n)
+
+    /// The trends: replace the rows of the days the snapshot covers (the window, or the days
+    /// changed since the snapshot before), then drop days before the window.
+    fn days(&mut self, table: &str, at: NaiveDateTime, rows: &[TrendRow], cover: &Cover) {
+        let today = at.date();
+        let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);
+        match cover {
+            Cover::Window => self.other(format!(
+                "DELETE FROM {table} WHERE period_date BETWEEN {} AND {}",
+                lit(&first),
+                lit(&today)
+            )),
+            Cover::Days(days) if days.is_empty() => {}
+            Cover::Days(days) => {
+                let list: Vec<String> = days.iter().map(|d| lit(d)).collect();
+                self.other(format!(
+                    "DELETE FROM {table} WHERE period_date IN ({})",
+                    list.join(", ")
+                ));
+            }
+        }
+        self.insert(table, at, rows);
+        self.trim(table, "period_date", &first);
+    }
+
+    fn insert<R: MvRow>(&mut self, table: &str, at: NaiveDateTime, rows: &[R]) {
+        for chunk in rows.chunks(BATCH) {
+            let mut sql = format!("INSERT INTO {table} (snapshot_at, {}) VALUES ", R::COLUMNS);
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                r.values(at, &mut sql);
+            }
+            self.statements.push((Kind::Insert, sql));
+        }
+    }
+
+    /// Deletes rows whose `column` is before `before`, at most [`BATCH`] rows per statement.
+    fn trim(&mut self, table: &str, column: &str, before: &dyn Literal) {
+        self.statements.push((
+            Kind::Trim,
+            format!(
+                "DELETE FROM {table} WHERE {column} < {} LIMIT {BATCH}",
+                lit(before)
+            ),
+        ));
+    }
+
+    /// Sends the statements, as many per round trip as `text_bytes` allows, then repeats
+    /// every trim that took a full batch until one takes less. Returns rows inserted.
+    async fn run(self, conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
+        let mut inserted = 0;
+        let mut again = Vec::new();
+        let mut rest = self.statements.as_slice();
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let n = rest
+                .iter()
+                .take_while(|(_, sql)| {
+                    bytes += sql.len() + 1;
+                    bytes <= self.text_bytes
+                })
+                .count()
+                .max(1);
+            let (batch, after) = rest.split_at(n);
+            rest = after;
+            let sql = batch
+                .iter()
+                .map(|(_, sql)| sql.as_str())
+                .collect::<Vec<_>>()
+                .join(";\n");
+            let affected = text_each(conn, &sql).await?;
+            for ((kind, sql), rows) in batch.iter().zip(affected) {
+                match kind {
+                    Kind::Insert => inserted += rows,
+                    Kind::Trim if rows >= BATCH as u64 => again.push(sql.as_str()),
+                    _ => {}
+                }
+            }
+        }
+        for sql in again {
+            while text(conn, sql).await? >= BATCH as u64 {}
+        }
+        Ok(inserted)
+    }
 }
 
-type Values<'q, 'a> = Separated<'q, 'a, MySql, &'static str>;
+fn lit(v: &dyn Literal) -> String {
+    let mut s = String::new();
+    v.push(&mut s);
+    s
+}
 
 /// The columns the writer fills in `view`'s mv_ table, `snapshot_at` first: a table lacking
 /// one is not migrated (`flowtally check` asks).
@@ -204,100 +293,104 @@ pub fn written_columns(view: View) -> Vec<&'static str> {
 /// A view row as its mv_ table stores it (after snapshot_at).
 trait MvRow {
     const COLUMNS: &'static str;
-    fn bind(&self, b: &mut Values<'_, '_>);
-}
-
-fn dec(d: Option<Dec2>) -> Option<String> {
-    d.map(|d| d.to_string())
+    /// Appends `(snapshot_at, the columns...)` as SQL.
+    fn values(&self, at: NaiveDateTime, sql: &mut String);
 }
 
 impl MvRow for SummaryRow {
     const COLUMNS: &'static str =
         "graph_id, node_id, team_id, wip_count, completed_count, waiting_count";
-    fn bind(&self, b: &mut Values<'_, '_>) {
-        b.push_bind(self.graph_id)
-            .push_bind(self.node_id)
-            .push_bind(self.team_id)
-            .push_bind(self.wip_count)
-            .push_bind(self.completed_count)
-            .push_bind(self.waiting_count);
+    fn values(&self, at: NaiveDateTime, sql: &mut String) {
+        tuple(
+            sql,
+            &[
+                &at,
+                &self.graph_id,
+                &self.node_id,
+                &self.team_id,
+                &self.wip_count,
+                &self.completed_count,
+                &self.waiting_count,
+            ],
+        );
     }
 }
 
 impl MvRow for BottleneckRow {
     const COLUMNS: &'static str =
         "node_id, node_code, node_name, queue_depth, avg_wait_minutes, bottleneck_score";
-    fn bind(&self, b: &mut Values<'_, '_>) {
-        b.push_bind(self.node_id)
-            .push_bind(self.node_code.clone())
-            .push_bind(self.node_name.clone())
-            .push_bind(self.queue_depth)
-            .push_bind(dec(self.avg_wait_minutes))
-            .push_bind(self.bottleneck_score.to_string());
+    fn values(&self, at: NaiveDateTime, sql: &mut String) {
+        tuple(
+            sql,
+            &[
+                &at,
+                &self.node_id,
+                &self.node_code,
+                &self.node_name,
+                &self.queue_depth,
+                &self.avg_wait_minutes,
+                &self.bottleneck_score,
+            ],
+        );
     }
 }
 
 impl MvRow for WorkloadRow {
     const COLUMNS: &'static str =
         "team_id, team_name, team_category, active_tokens, waiting_tokens, avg_load";
-    fn bind(&self, b: &mut Values<'_, '_>) {
-        b.push_bind(self.team_id)
-            .push_bind(self.team_name.clone())
-            .push_bind(self.team_category.clone())
-            .push_bind(self.active_tokens)
-            .push_bind(self.waiting_tokens)
-            .push_bind(dec(self.avg_load));
+    fn values(&self, at: NaiveDateTime, sql: &mut String) {
+        tuple(
+            sql,
+            &[
+                &at,
+                &self.team_id,
+                &self.team_name,
+                &self.team_category,
+                &self.active_tokens,
+                &self.waiting_tokens,
+                &self.avg_load,
+            ],
+        );
     }
 }
 
 impl MvRow for CycleTimeRow {
     const COLUMNS: &'static str = "node_id, team_id, period_start, period_end, token_count, \
         p50_minutes, p95_minutes, avg_minutes";
-    fn bind(&self, b: &mut Values<'_, '_>) {
-        b.push_bind(self.node_id)
-            .push_bind(self.team_id)
-            .push_bind(self.period_start)
-            .push_bind(self.period_end)
-            .push_bind(self.token_count)
-            .push_bind(dec(self.p50_minutes))
-            .push_bind(dec(self.p95_minutes))
-            .push_bind(dec(self.avg_minutes));
+    fn values(&self, at: NaiveDateTime, sql: &mut String) {
+        tuple(
+            sql,
+            &[
+                &at,
+                &self.node_id,
+                &self.team_id,
+                &self.period_start,
+                &self.period_end,
+                &self.token_count,
+                &self.p50_minutes,
+                &self.p95_minutes,
+                &self.avg_minutes,
+            ],
+        );
     }
 }
 
 impl MvRow for TrendRow {
     const COLUMNS: &'static str = "period_date, production_type, graph_id, tokens_completed, \
         tokens_spawned, avg_lead_time_hours, throughput_per_day";
-    fn bind(&self, b: &mut Values<'_, '_>) {
-        b.push_bind(self.period_date)
-            .push_bind(self.production_type.clone())
-            .push_bind(self.graph_id)
-            .push_bind(self.tokens_completed)
-            .push_bind(self.tokens_spawned)
-            .push_bind(dec(self.avg_lead_time_hours))
-            .push_bind(self.throughput_per_day.to_string());
-    }
-}
-
-/// Deletes rows whose `column` is before `before`, at most BATCH rows per statement.
-async fn trim<T>(
-    conn: &mut MySqlConnection,
-    table: &str,
-    column: &str,
-    before: T,
-) -> Result<(), sqlx::Error>
-where
-    T: for<'q> sqlx::Encode<'q, MySql> + sqlx::Type<MySql> + Copy + Send,
-{
-    let sql = format!("DELETE FROM {table} WHERE {column} < ? LIMIT {BATCH}");
-    loop {
-        let n = sqlx::query(&sql)
-            .bind(before)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        if n < BATCH as u64 {
-            return Ok(());
-        }
+    fn values(&self, at: NaiveDateTime, sql: &mut String) {
+        tuple(
+            sql,
+            &[
+                &at,
+                &self.period_date,
+                &self.production_type,
+                &self.graph_id,
+                &self.tokens_completed,
+                &self.tokens_spawned,
+                &self.avg_lead_time_hours,
+                &self.throughput_per_day,
+            ],
+        );
     }
 }

@@ -333,8 +333,52 @@ async fn run_guards_every_tenant_with_access_entries(flavor: Flavor) {
     assert_eq!(m.status, 200);
     assert!(m.body.contains("flowtally_tenants"));
 
+    // An open page renews its session (a wall screen is never reloaded): a later expiry.
+    let expiry = |set_cookie: &str| -> i64 {
+        set_cookie
+            .split(';')
+            .next()
+            .and_then(|c| c.split('.').nth(1))
+            .and_then(|e| e.parse().ok())
+            .unwrap_or_else(|| panic!("no expiry in {set_cookie}"))
+    };
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let cookie_header = cookie.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        call(
+            "POST",
+            p,
+            "/session",
+            &[("Cookie", cookie_header.as_str())],
+            "",
+        )
+    })
+    .await
+    .expect("renew");
+    assert_eq!(r.status, 204, "{}", r.body);
+    let renewed = r.header("set-cookie").expect("a renewed cookie");
+    assert!(
+        expiry(&renewed) > expiry(&set_cookie),
+        "{renewed} vs {set_cookie}"
+    );
+    // Sessions outlive a restart: the key that signs them is kept in the state directory.
+    let first_log = ft.log();
+    ft.clear_log();
+    ft.restart();
+    let port = ft.http_port();
+    let with_cookie = [("Cookie", cookie.as_str())];
+    let r = wait_ok(port, &format!("/tenants/{a}"), &with_cookie, &ft).await;
+    assert!(r.body.contains("data-kpi=\"wip\""), "{}", r.body);
+    assert_eq!(
+        get(port, &format!("/tenants/{b}"), &with_cookie)
+            .await
+            .status,
+        403
+    );
+
     // Credentials never reach the log.
     let (_, log) = ft.stop();
+    let log = first_log + &log;
     for secret in [tok_a.as_str(), tok_b.as_str(), "pw_ops", &ops[6..], &cookie] {
         assert!(!log.contains(secret), "a credential in the log:\n{log}");
     }

@@ -6,6 +6,7 @@
 //! tenant's failing writes holding up no other.
 
 use chrono::NaiveDateTime;
+use flowtally::model::View;
 use sqlx::{MySqlPool, Row};
 
 use crate::common::process::{
@@ -17,6 +18,7 @@ on_all!(
     migrate_on_one_connection_reports_what_it_did_for_each_tenant,
     refresh_verify_and_reset_one_of_three_tenants,
     a_hundred_tenants_join_and_leave_and_every_minute_is_written_once,
+    a_hundred_tenants_snapshots_at_a_five_minute_boundary_are_exact,
     a_failing_tenant_does_not_hold_up_the_others,
 );
 
@@ -339,6 +341,69 @@ async fn a_hundred_tenants_join_and_leave_and_every_minute_is_written_once(flavo
         .await;
         assert_eq!(dup, 0, "{db}: duplicate summary rows");
     }
+    let (status, log) = ft.stop();
+    assert!(status.success(), "{log}");
+}
+
+/// Lazy boundaries with a hundred tenants: once the stream passes a 5-minute boundary B, each
+/// tenant's snapshot at B is only due, and traffic dated at B goes on touching the tenants
+/// while theirs are still owed. Each must still be exactly the sources as they were at B:
+/// recomputed by SQL before any change dated B was committed, compared after.
+async fn a_hundred_tenants_snapshots_at_a_five_minute_boundary_are_exact(flavor: Flavor) {
+    const N: usize = 100;
+    let server: Server = common::start_server(flavor, &[]);
+    let pool = server.pool().await;
+    let now = chrono::Utc::now().timestamp();
+    let mut dbs = Vec::new();
+    for i in 0..N {
+        let code = format!("B{i:03}");
+        dbs.push(tenant_at(&server, &pool, &code, 500 + i as u64, now - 86_400).await);
+    }
+    traffic_on(&pool, &dbs, 11, now - 86_000, 60, 500, false).await;
+    let mut ft = Flowtally::start(server.port, &[]);
+    ft.wait_started();
+
+    // B lies ahead of the wall clock, so that only an event dated B or later passes it (not
+    // the idle heartbeat), and the changes dated B are what follows it in the stream.
+    let b = ((chrono::Utc::now().timestamp() + 240) / 300 + 1) * 300;
+    traffic_on(&pool, &dbs, 12, b - 120, 0, 300, false).await;
+    traffic_on(&pool, &dbs, 13, b - 1, 0, 300, false).await;
+    let views: Vec<View> = View::ALL
+        .into_iter()
+        .filter(|v| b % (v.cadence().minutes() * 60) == 0)
+        .collect();
+    let mut expected = Vec::new();
+    let mut conn = pool.acquire().await.expect("conn");
+    for db in &dbs {
+        for &v in &views {
+            let rows = flowtally::verify::expected(&mut conn, db, v, local(b))
+                .await
+                .expect("expected rows");
+            expected.push((db.clone(), v, rows));
+        }
+    }
+    let after = traffic_on(&pool, &dbs, 14, b, 0, 600, false).await;
+    assert!(after.transactions >= 600, "{after:?}");
+    mark(&pool, b + 61).await;
+    for db in &dbs {
+        wait_for_instant(&pool, db, local(b), &ft).await;
+    }
+    let mut differences = Vec::new();
+    for (db, v, want) in &expected {
+        let got = flowtally::verify::rows_at(&mut conn, db, *v, local(b))
+            .await
+            .expect("written rows");
+        assert!(
+            !got.is_empty() || want.is_empty(),
+            "{db}: no {v:?} rows at B"
+        );
+        differences.extend(
+            flowtally::verify::compare(*v, want, &got)
+                .into_iter()
+                .map(|d| format!("{db}: {d}")),
+        );
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
     let (status, log) = ft.stop();
     assert!(status.success(), "{log}");
 }

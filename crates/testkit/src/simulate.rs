@@ -396,7 +396,8 @@ pub async fn seed_dimensions_at(
             Some("sewing"),
             2,
         ),
-        (8, 2, "FINAL", "Final inspection", "end", Some("qc"), 3),
+        // Names as the floor writes them: Thai, and text that must not escape its quotes.
+        (8, 2, "FINAL", "ตรวจขั้นสุดท้าย", "end", Some("qc"), 3),
     ];
     let _ = write!(
         sql,
@@ -413,7 +414,8 @@ pub async fn seed_dimensions_at(
         let sep = if i == 0 { "" } else { ", " };
         let _ = write!(
             sql,
-            "{sep}({id}, {g}, '{code}', '{name}', '{ty}', {cat}, {wip}, {seq})"
+            "{sep}({id}, {g}, '{code}', {}, '{ty}', {cat}, {wip}, {seq})",
+            lit(name)
         );
     }
     sql.push(';');
@@ -423,7 +425,7 @@ pub async fn seed_dimensions_at(
          (1, 'CUT-A', 'Cutting Team A', 'cutting', 'classic', 1), \
          (2, 'SEW-A', 'Sewing Team A', 'sewing', 'hybrid', 1), \
          (3, 'QC', 'Quality Control', 'qc', 'hybrid', 1), \
-         (4, 'SUPPORT', 'Line Support', 'general', 'hybrid', 1), \
+         (4, 'SUPPORT', 'Line Support (O''Neil\\\\ crew)', 'general', 'hybrid', 1), \
          (5, 'SEW-N', 'Sewing Night Shift', 'sewing', 'hatthasilpa', 0);"
     );
     // Primary teams of operators 1001..=1013, shuffled by the seed.

@@ -11,7 +11,7 @@
 //! Rows with tokens_spawned = tokens_completed = 0 are not written. A token whose instance is
 //! unknown counts in the group (NULL, NULL).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -34,6 +34,45 @@ pub struct TrendRow {
     pub tokens_spawned: i64,
     pub avg_lead_time_hours: Option<Dec2>,
     pub throughput_per_day: Dec2,
+}
+
+/// The days of the window a snapshot's trends rows stand for: the writer replaces the rows of
+/// those days and keeps the others. A day's rows change only when a token counted on it, or on
+/// one of the six days before it (its throughput looks back on them), changes; so a snapshot
+/// after another covers the days changed since and the six after each, mostly today alone,
+/// instead of 30 days of rows every 15 minutes for every tenant. Each written snapshot builds
+/// on the one before it, which was written first (snapshots are written in order, each by one
+/// instance); a state with no snapshot before it (a load, a restore) covers the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Cover {
+    #[default]
+    Window,
+    /// These days of the window, ascending.
+    Days(Vec<NaiveDate>),
+}
+
+impl Cover {
+    /// What a snapshot on `ctx`'s day covers when the days in `changed` changed since the
+    /// one before it (`None`: unknown).
+    pub fn of(ctx: &Ctx, changed: Option<BTreeSet<NaiveDate>>) -> Cover {
+        let Some(changed) = changed else {
+            return Cover::Window;
+        };
+        let (first, today) = (ctx.days_ago(WINDOW_DAYS - 1), ctx.today());
+        let days: BTreeSet<NaiveDate> = changed
+            .into_iter()
+            .flat_map(|d| (0..7).map(move |ahead| d + chrono::Days::new(ahead)))
+            .filter(|d| (first..=today).contains(d))
+            .collect();
+        Cover::Days(days.into_iter().collect())
+    }
+
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        match self {
+            Cover::Window => true,
+            Cover::Days(days) => days.binary_search(&day).is_ok(),
+        }
+    }
 }
 
 pub fn rows(ctx: &Ctx, days: &TokenDays) -> Vec<TrendRow> {

@@ -19,6 +19,8 @@
     for (const k of Object.keys(vars || {})) text = text.split('{' + k + '}').join(String(vars[k]));
     return text;
   }
+  // Well inside the session's 7 days: a screen left on for months stays signed in.
+  const RENEW_MS = 3600 * 1000;
 
   function setConn(state, text) {
     const c = document.getElementById('conn');
@@ -167,6 +169,24 @@
     }, 3000);
   }
 
+  // A wall screen is never reloaded, so the page renews its session cookie itself.
+  function keepSession() {
+    setInterval(function () {
+      fetch('/session', { method: 'POST', credentials: 'same-origin' }).catch(function () {});
+    }, RENEW_MS);
+  }
+
+  // Signing in by link, without a keyboard: /login#token=... The fragment never leaves the
+  // browser (no request, no proxy log, no Referer carries it); it is taken out of the address
+  // and history at once, and sent as the form would send it.
+  function signInByLink(form) {
+    const m = /^#token=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    history.replaceState(null, '', location.pathname + location.search);
+    form.querySelector('#token').value = decodeURIComponent(m[1]);
+    form.submit();
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     const words = document.getElementById('i18n');
     if (words) {
@@ -184,5 +204,8 @@
       live(main);
     }
     if (document.getElementById('tenant-rows')) poll();
+    const login = document.querySelector('form[action="/login"]');
+    if (login) signInByLink(login);
+    else keepSession();
   });
 })();
