@@ -178,6 +178,9 @@ pub struct BenchOptions {
     pub tokens_each: u64,
     /// `[tenants] load_concurrency` of the many-tenants part (default: the service's).
     pub load_concurrency: Option<usize>,
+    /// The many-tenants part without the cron job's minute and the round-trips comparison
+    /// (the service alone, sooner).
+    pub service_only: bool,
 }
 
 impl Default for BenchOptions {
@@ -193,6 +196,7 @@ impl Default for BenchOptions {
             tenants: None,
             tokens_each: 1_000,
             load_concurrency: None,
+            service_only: false,
         }
     }
 }
@@ -2082,6 +2086,9 @@ struct Args {
     /// service's default).
     #[arg(long)]
     load_concurrency: Option<usize>,
+    /// The many-tenants part without the cron job's minute and the comparison of round trips.
+    #[arg(long)]
+    service_only: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -2102,6 +2109,7 @@ fn main() -> std::process::ExitCode {
         tenants: args.tenants,
         tokens_each: args.tokens_each,
         load_concurrency: args.load_concurrency,
+        service_only: args.service_only,
         ..Default::default()
     };
     if let Some(only) = &args.only {

@@ -160,25 +160,27 @@ pub async fn bench_tenants(
     setup_pool.close().await;
     r.setup_secs = t.elapsed().as_secs_f64();
 
-    // The cron job's minute: every tenant refreshed, one after another.
-    let t = Instant::now();
-    let at = crate::local_now();
-    for (i, db) in dbs.iter().enumerate() {
-        let tenant = Tenant {
-            code: format!("M{i:05}"),
-            db: Some(db.clone()),
-        };
-        flowtally::refresh::refresh_tenant(pool, pool, &tenant, &View::ALL, at)
-            .await
-            .map_err(|e| anyhow!("refresh {db}: {e}"))?;
-    }
-    r.cron_minute_secs = t.elapsed().as_secs_f64();
-    progress(format!(
-        "tenants: the cron job's minute, {n} refreshes in a row: {}",
-        fmt_secs(r.cron_minute_secs)
-    ));
+    if !opts.service_only {
+        // The cron job's minute: every tenant refreshed, one after another.
+        let t = Instant::now();
+        let at = crate::local_now();
+        for (i, db) in dbs.iter().enumerate() {
+            let tenant = Tenant {
+                code: format!("M{i:05}"),
+                db: Some(db.clone()),
+            };
+            flowtally::refresh::refresh_tenant(pool, pool, &tenant, &View::ALL, at)
+                .await
+                .map_err(|e| anyhow!("refresh {db}: {e}"))?;
+        }
+        r.cron_minute_secs = t.elapsed().as_secs_f64();
+        progress(format!(
+            "tenants: the cron job's minute, {n} refreshes in a row: {}",
+            fmt_secs(r.cron_minute_secs)
+        ));
 
-    r.round_trips = round_trips(pool, &dbs).await?;
+        r.round_trips = round_trips(pool, &dbs).await?;
+    }
 
     // The service, cold (the server's statement times counted from here, where kept).
     let _ = sqlx::query("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
@@ -624,23 +626,25 @@ impl TenantsResult {
             fmt_bytes(self.empty_tenant_bytes),
             "",
         );
-        row(
-            &mut t,
-            "the cron job's minute: refresh of every tenant, one after another",
-            format!(
-                "{}{}",
-                fmt_secs(self.cron_minute_secs),
-                if self.cron_minute_secs > 60.0 {
-                    format!(
-                        ": {:.1} times the minute, so cron runs overlap",
-                        self.cron_minute_secs / 60.0
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-            "",
-        );
+        if self.cron_minute_secs > 0.0 {
+            row(
+                &mut t,
+                "the cron job's minute: refresh of every tenant, one after another",
+                format!(
+                    "{}{}",
+                    fmt_secs(self.cron_minute_secs),
+                    if self.cron_minute_secs > 60.0 {
+                        format!(
+                            ": {:.1} times the minute, so cron runs overlap",
+                            self.cron_minute_secs / 60.0
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                "",
+            );
+        }
         out.push_str(&t.render());
         out.push('\n');
     }
