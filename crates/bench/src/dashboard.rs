@@ -100,6 +100,7 @@ pub(crate) fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
                 code: Some(code.into()),
                 name: Some(name.into()),
                 team_category: Some(cat.into()),
+                wip_limit: None,
             }),
         );
     }

@@ -41,6 +41,8 @@ pub struct Names {
     /// Node id → (code, name).
     pub nodes: BTreeMap<i64, (Option<String>, Option<String>)>,
     pub teams: BTreeMap<i64, Option<String>>,
+    /// Graph id → `routing_graph.name` (when the table has the column).
+    pub graphs: BTreeMap<i64, Option<String>>,
 }
 
 impl Names {
@@ -49,12 +51,14 @@ impl Names {
     pub fn of(dims: &Dims, snap: &Snapshot) -> Names {
         let mut node_ids = BTreeSet::new();
         let mut team_ids = BTreeSet::new();
+        let mut graph_ids = BTreeSet::new();
         for rows in &snap.views {
             match rows {
                 ViewRows::Summary(rows) => {
                     for r in rows {
                         node_ids.insert(r.node_id);
                         team_ids.extend(r.team_id);
+                        graph_ids.extend(r.graph_id);
                     }
                 }
                 ViewRows::CycleTime(rows) => node_ids.extend(rows.iter().map(|r| r.node_id)),
@@ -74,6 +78,21 @@ impl Names {
                 .into_iter()
                 .filter_map(|id| Some((id, dims.teams.get(&id)?.name.clone())))
                 .collect(),
+            graphs: graph_ids
+                .into_iter()
+                .filter_map(|id| Some((id, dims.graphs.get(&id)?.name.clone())))
+                .collect(),
+        }
+    }
+
+    /// The graph's name, or `graph 3` where it has none; `no graph` for `None`.
+    pub fn graph(&self, id: Option<i64>) -> String {
+        match id {
+            None => "no graph".into(),
+            Some(id) => match self.graphs.get(&id) {
+                Some(Some(name)) if !name.is_empty() => name.clone(),
+                _ => format!("graph {id}"),
+            },
         }
     }
 
@@ -177,6 +196,8 @@ pub struct Bottleneck {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heatmap {
     pub graph_id: Option<i64>,
+    /// The graph's name (see [`Names::graph`]).
+    pub graph: String,
     pub teams: Vec<Option<i64>>,
     pub team_labels: Vec<String>,
     pub rows: Vec<HeatRow>,
@@ -508,6 +529,7 @@ fn heatmaps(rows: &[SummaryRow], names: &Names) -> Vec<Heatmap> {
                 .max()
                 .unwrap_or(0);
             Heatmap {
+                graph: names.graph(graph_id),
                 graph_id,
                 team_labels: teams.iter().map(|t| names.team(*t)).collect(),
                 teams,

@@ -299,9 +299,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                 .heatmaps
                 .iter()
                 .map(|h| HeatTable {
-                    graph: h
-                        .graph_id
-                        .map_or_else(|| "no graph".into(), |g| format!("graph {g}")),
+                    graph: h.graph.clone(),
                     graph_id: h.graph_id.map_or_else(|| "none".into(), |g| g.to_string()),
                     teams: h
                         .teams

@@ -53,10 +53,12 @@ pub fn factory(now: i64) -> TenantState {
     up(Row::Graph(Graph {
         id: 10,
         production_type: Some("classic".into()),
+        name: None,
     }));
     up(Row::Graph(Graph {
         id: 20,
         production_type: Some("hatthasilpa".into()),
+        name: None,
     }));
     up(Row::Instance(Instance {
         id: 1,
