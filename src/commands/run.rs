@@ -23,7 +23,7 @@ pub async fn run(cli: &Cli) -> Outcome {
     // Before anything else, so that a second `run` on the directory says so at once.
     let lock = crate::checkpoint::lock::lock(&cfg.state_dir)
         .map_err(|e| CommandError::Failed(Causes(&e).to_string()))?;
-    let live = LiveWriter::new(cfg.timezone);
+    let live = LiveWriter::with_limits(cfg.timezone, crate::service::andon::limits(&cfg.andon));
     let listener = tokio::net::TcpListener::bind(&http.listen)
         .await
         .map_err(|e| {

@@ -35,6 +35,7 @@ pub struct Notice {
     pub event: Event,
     #[serde(flatten)]
     pub alert: Alert,
+    #[serde(serialize_with = "super::wall::opt_time")]
     pub cleared_at: Option<NaiveDateTime>,
 }
 
@@ -129,7 +130,7 @@ impl Memory {
                 Alert { breach, since }
             })
             .collect();
-        alerts.sort_by(|a, b| a.order().cmp(&b.order()));
+        alerts.sort_by_key(|a| a.order());
         if stale {
             return Observed {
                 alerts,
@@ -320,6 +321,21 @@ mod tests {
         // A node whose queue emptied drops from the samples (depth 0).
         let o = m.observe(&facts("2026-05-01 10:05:00", 0, 0), &limits);
         assert_eq!(growth(&o), None);
+    }
+
+    #[test]
+    fn a_notice_reads_as_the_webhook_sends_it() {
+        let mut m = Memory::default();
+        let o = m.observe(&facts("2026-05-01 10:00:00", 11, 0), &NO_GROWTH);
+        let json = serde_json::to_value(&o.notices[0]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "event": "raise", "kind": "wip_limit", "subject": {"type": "node", "id": 1},
+                "label": "CUT", "level": "red", "figure": 11.0, "limit": 10.0,
+                "since": "2026-05-01 10:00:00", "cleared_at": null
+            })
+        );
     }
 
     #[test]

@@ -181,7 +181,25 @@ pub struct Breach {
 pub struct Alert {
     #[serde(flatten)]
     pub breach: Breach,
+    #[serde(serialize_with = "wall::time")]
     pub since: NaiveDateTime,
+}
+
+/// Instants as the API writes them: `YYYY-MM-DD HH:MM:SS`, the factory's local time.
+pub mod wall {
+    use chrono::NaiveDateTime;
+    use serde::Serializer;
+
+    pub fn time<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&t.format("%Y-%m-%d %H:%M:%S"))
+    }
+
+    pub fn opt_time<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => time(t, s),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 impl Alert {
