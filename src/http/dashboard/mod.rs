@@ -6,13 +6,15 @@
 //! - [`model`]: the figures at instant T, from the five views' rows at T (the `/api/v1` rows);
 //! - [`render`]: HTML from askama templates (`templates/`), section by section;
 //! - [`charts`]: SVG charts (plotters);
-//! - [`feed`]: one live feed per watched tenant, shared by its clients.
+//! - [`feed`]: one live feed per watched tenant, shared by its clients;
+//! - [`floor`]: the alert list, the node and team drill-down pages, the CSV links.
 //!
 //! A tenant's map entry is held only while its views are computed and its names copied, never
 //! across an await; rendering happens after it is released.
 
 pub mod charts;
 pub mod feed;
+pub mod floor;
 pub mod model;
 pub mod render;
 
@@ -30,6 +32,7 @@ use super::health::health;
 use super::{now_secs, App};
 use crate::http::api::tenant_list;
 use crate::live::{LiveView, TenantKey};
+use crate::model::andon::evaluate::Facts;
 use crate::model::clock::local_time;
 use crate::model::View;
 
@@ -40,6 +43,8 @@ pub fn routes() -> Router<App> {
         .route("/fragments/tenants", get(tenant_rows))
         .route("/tenants/{code}", get(page))
         .route("/tenants/{code}/events", get(events))
+        .route("/tenants/{code}/nodes/{id}", get(floor::node_page))
+        .route("/tenants/{code}/teams/{id}", get(floor::team_page))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/assets/{file}", get(asset))
@@ -55,7 +60,7 @@ pub enum Computed {
 /// Tenant `key`'s dashboard at `now` (epoch seconds), from the same `state.view` as the API.
 pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
     let at = local_time(now, live.timezone());
-    let (code, snapshot, names, history) = {
+    let (code, snapshot, names, history, facts) = {
         let Some(slot) = live.get(key) else {
             return Computed::Unknown;
         };
@@ -64,13 +69,23 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
         };
         let snapshot = ready.state.view(at, &model::VIEWS);
         let names = Names::of(ready.state.dims(), &snapshot);
+        // The alerts read the same rows the page shows.
+        let facts = Facts::gather(
+            &ready.state,
+            at,
+            model::bottleneck_rows(&snapshot),
+            model::workload_rows(&snapshot),
+            live.andon().limits(),
+        );
         (
             slot.code.clone(),
             snapshot,
             names,
             ready.history.iter().copied().collect(),
+            facts,
         )
     };
+    let alerts = live.andon().observe(key, &code, &facts);
     Computed::Ready(Box::new(model::build(Inputs {
         code,
         snapshot,
@@ -79,6 +94,7 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
         report: live.status().report(),
         now,
         timezone: live.timezone(),
+        alerts,
     })))
 }
 

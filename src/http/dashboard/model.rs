@@ -21,6 +21,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::http::health::health;
 use crate::live::slot::Totals;
 use crate::live::status::{Phase, Report};
+use crate::model::andon::{Alert, Level as AndonLevel, Subject};
 use crate::model::clock::local_time;
 use crate::model::decimal::Dec2;
 use crate::model::dims::Dims;
@@ -128,6 +129,8 @@ pub struct Inputs {
     /// Epoch seconds of T (the snapshot's `at` is T in the factory's time zone).
     pub now: i64,
     pub timezone: chrono_tz::Tz,
+    /// The floor's alerts at T (red first), with since-when.
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +146,48 @@ pub struct Dashboard {
     pub cycle: Cycle,
     pub trends: Trends,
     pub history: Vec<HistoryPoint>,
+    pub alerts: Vec<Alert>,
+    pub marks: Marks,
+}
+
+/// The worst alert level of each node and team at T: the colour of their rows and cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    pub nodes: BTreeMap<i64, AndonLevel>,
+    pub teams: BTreeMap<i64, AndonLevel>,
+}
+
+impl Marks {
+    pub fn of(alerts: &[Alert]) -> Marks {
+        let mut m = Marks::default();
+        for a in alerts {
+            let (map, id) = match a.breach.subject {
+                // A token's age colours its node too: something there needs a look.
+                Subject::Node { id } | Subject::Token { node: id, .. } => (&mut m.nodes, id),
+                Subject::Team { id } => (&mut m.teams, id),
+            };
+            let level = map.entry(id).or_insert(a.breach.level);
+            *level = (*level).max(a.breach.level);
+        }
+        m
+    }
+
+    /// `andon-amber`, `andon-red`, or nothing, for a node.
+    pub fn node_class(&self, id: i64) -> &'static str {
+        class(self.nodes.get(&id))
+    }
+
+    pub fn team_class(&self, id: i64) -> &'static str {
+        class(self.teams.get(&id))
+    }
+}
+
+fn class(level: Option<&AndonLevel>) -> &'static str {
+    match level {
+        Some(AndonLevel::Red) => "andon-red",
+        Some(AndonLevel::Amber) => "andon-amber",
+        None => "",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -319,14 +364,14 @@ pub fn summary_rows(snap: &Snapshot) -> &[SummaryRow] {
     })
 }
 
-fn bottleneck_rows(snap: &Snapshot) -> &[BottleneckRow] {
+pub fn bottleneck_rows(snap: &Snapshot) -> &[BottleneckRow] {
     rows_of(snap, |r| match r {
         ViewRows::Bottlenecks(v) => Some(v),
         _ => None,
     })
 }
 
-fn workload_rows(snap: &Snapshot) -> &[WorkloadRow] {
+pub fn workload_rows(snap: &Snapshot) -> &[WorkloadRow] {
     rows_of(snap, |r| match r {
         ViewRows::Workload(v) => Some(v),
         _ => None,
@@ -414,6 +459,8 @@ pub fn build(input: Inputs) -> Dashboard {
                 queued: t.queued,
             })
             .collect(),
+        marks: Marks::of(&input.alerts),
+        alerts: input.alerts,
         code: input.code,
         at,
         timezone: input.timezone.name().to_string(),

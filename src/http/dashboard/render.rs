@@ -62,6 +62,8 @@ pub struct Cell {
     pub text: String,
     /// Right-aligned (numbers).
     pub num: bool,
+    /// The drill-down this figure opens, if any.
+    pub href: Option<String>,
 }
 
 fn num(col: &'static str, text: String) -> Cell {
@@ -69,6 +71,7 @@ fn num(col: &'static str, text: String) -> Cell {
         col,
         text,
         num: true,
+        href: None,
     }
 }
 
@@ -77,6 +80,15 @@ fn label(col: &'static str, text: String) -> Cell {
         col,
         text,
         num: false,
+        href: None,
+    }
+}
+
+/// A number that links to its drill-down.
+fn linked(col: &'static str, text: String, href: &str) -> Cell {
+    Cell {
+        href: Some(href.to_string()),
+        ..num(col, text)
     }
 }
 
@@ -107,6 +119,9 @@ struct KpiSection {
 pub struct BarRow {
     pub id: String,
     pub label: String,
+    /// The row's drill-down, and its andon class (`andon-red`, `andon-amber` or empty).
+    pub href: String,
+    pub andon: &'static str,
     pub cells: Vec<Cell>,
     /// 0–100; `None`: no bar.
     pub bar: Option<u32>,
@@ -117,16 +132,20 @@ pub struct BarRow {
 #[template(path = "bottlenecks.html", config = "src/http/dashboard/askama.toml")]
 struct BottlenecksSection {
     rows: Vec<BarRow>,
+    csv: String,
 }
 
 #[derive(Template)]
 #[template(path = "workload.html", config = "src/http/dashboard/askama.toml")]
 struct WorkloadSection {
     rows: Vec<BarRow>,
+    csv: String,
 }
 
 pub struct HeatCell {
     pub team: String,
+    /// The node's drill-down.
+    pub href: String,
     pub wip: String,
     pub queued: String,
     /// Shade class 0–5 (0: empty).
@@ -137,6 +156,8 @@ pub struct HeatCell {
 pub struct HeatLine {
     pub node_id: i64,
     pub label: String,
+    pub href: String,
+    pub andon: &'static str,
     pub cells: Vec<HeatCell>,
     pub total: String,
 }
@@ -152,6 +173,7 @@ pub struct HeatTable {
 #[template(path = "heatmap.html", config = "src/http/dashboard/askama.toml")]
 struct HeatmapSection {
     maps: Vec<HeatTable>,
+    csv: String,
 }
 
 pub struct Line {
@@ -165,6 +187,7 @@ pub struct Line {
 struct CycleSection {
     period: String,
     rows: Vec<Line>,
+    csv: String,
 }
 
 pub struct Chart {
@@ -187,6 +210,7 @@ pub struct TrendLine {
 #[derive(Template)]
 #[template(path = "trends.html", config = "src/http/dashboard/askama.toml")]
 struct TrendsSection {
+    csv: String,
     charts: Vec<Chart>,
     legend: Vec<Legend>,
     compare: Vec<Line>,
@@ -196,14 +220,16 @@ struct TrendsSection {
 #[derive(Template)]
 #[template(path = "sparkline.html", config = "src/http/dashboard/askama.toml")]
 struct SparklineSection {
+    csv: String,
     svg: String,
     rows: Vec<(String, String, String)>,
     hours: String,
 }
 
 /// The live sections, by element id, in page order.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "status",
+    "alerts",
     "kpi",
     "bottlenecks",
     "workload",
@@ -245,7 +271,9 @@ pub fn escape(s: &str) -> String {
 }
 
 fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
+    let csv = |table: &str| super::floor::csv_href(&d.code, table);
     match id {
+        "alerts" => super::floor::alerts_section(d),
         "status" => StatusSection {
             notices: &d.notices,
         }
@@ -258,8 +286,14 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                 .map(|b| BarRow {
                     id: b.row.node_id.to_string(),
                     label: b.label.clone(),
+                    href: super::floor::node_href(&d.code, b.row.node_id),
+                    andon: d.marks.node_class(b.row.node_id),
                     cells: vec![
-                        num("queue_depth", int(b.row.queue_depth)),
+                        linked(
+                            "queue_depth",
+                            int(b.row.queue_depth),
+                            &super::floor::node_href(&d.code, b.row.node_id),
+                        ),
                         num("avg_wait_minutes", opt_dec(b.row.avg_wait_minutes)),
                         num("bottleneck_score", dec(b.row.bottleneck_score)),
                     ],
@@ -267,6 +301,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                     bar_text: dec(b.row.bottleneck_score),
                 })
                 .collect(),
+            csv: csv("bottlenecks"),
         }
         .render(),
         "workload" => WorkloadSection {
@@ -276,13 +311,23 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                 .map(|w| BarRow {
                     id: w.row.team_id.to_string(),
                     label: w.label.clone(),
+                    href: super::floor::team_href(&d.code, w.row.team_id),
+                    andon: d.marks.team_class(w.row.team_id),
                     cells: vec![
                         label(
                             "team_category",
                             w.row.team_category.clone().unwrap_or_else(|| "—".into()),
                         ),
-                        num("active_tokens", int(w.row.active_tokens)),
-                        num("waiting_tokens", int(w.row.waiting_tokens)),
+                        linked(
+                            "active_tokens",
+                            int(w.row.active_tokens),
+                            &super::floor::team_href(&d.code, w.row.team_id),
+                        ),
+                        linked(
+                            "waiting_tokens",
+                            int(w.row.waiting_tokens),
+                            &super::floor::team_href(&d.code, w.row.team_id),
+                        ),
                         num("avg_load", opt_dec(w.row.avg_load)),
                     ],
                     bar: w.row.avg_load.map(|l| (l.0.clamp(0, 10_000) / 100) as u32),
@@ -292,6 +337,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                         .map_or_else(|| "no capacity".into(), |l| format!("{}%", dec(l))),
                 })
                 .collect(),
+            csv: csv("workload"),
         }
         .render(),
         "heatmap" => HeatmapSection {
@@ -318,6 +364,8 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                         .map(|r| HeatLine {
                             node_id: r.node_id,
                             label: r.label.clone(),
+                            href: super::floor::node_href(&d.code, r.node_id),
+                            andon: d.marks.node_class(r.node_id),
                             total: int(r.total),
                             cells: r
                                 .cells
@@ -328,6 +376,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                                     let (wip, queued) = c.unwrap_or((0, 0));
                                     HeatCell {
                                         team: t.map_or_else(|| "none".into(), |t| t.to_string()),
+                                        href: super::floor::node_href(&d.code, r.node_id),
                                         wip: if c.is_some() { int(wip) } else { String::new() },
                                         queued: int(queued),
                                         level: shade(wip, h.max_wip),
@@ -344,9 +393,11 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
                         .collect(),
                 })
                 .collect(),
+            csv: csv("summary"),
         }
         .render(),
         "cycle" => CycleSection {
+            csv: csv("cycle_time"),
             period: d.cycle.period.map_or_else(
                 || "no completed work in the last 7 days".into(),
                 |(a, b)| format!("{a} to {b}"),
@@ -369,6 +420,7 @@ fn section(d: &Dashboard, id: &str) -> askama::Result<String> {
         }
         .render(),
         "sparkline" => SparklineSection {
+            csv: csv("history"),
             svg: charts::sparkline(&d.history),
             rows: d
                 .history
@@ -521,6 +573,7 @@ fn trends(d: &Dashboard) -> TrendsSection {
         }
     }
     TrendsSection {
+        csv: super::floor::csv_href(&d.code, "trends"),
         charts,
         legend,
         compare,
