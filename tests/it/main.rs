@@ -68,6 +68,7 @@ macro_rules! on_mysql {
 
 mod common;
 
+mod andon;
 mod bad_input;
 mod binlog;
 mod check;

@@ -78,6 +78,7 @@ pub(crate) fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
             Row::Graph(Graph {
                 id,
                 production_type: Some(ptype.into()),
+                name: None,
             }),
         );
     }

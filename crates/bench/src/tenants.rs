@@ -177,6 +177,7 @@ pub async fn bench_tenants(
         event_time: None,
         bad_rows: false,
         tz: crate::TZ,
+        bottleneck: None,
     };
     let boundaries = tokio::spawn(watch_boundaries(live.clone(), n, stop_traffic.clone()));
     let (stats, latencies) = tokio::join!(
