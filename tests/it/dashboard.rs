@@ -550,14 +550,14 @@ fn chromium() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// Headless Chromium under chromedriver, in a process group of its own (killed whole on drop).
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     client: Option<fantoccini::Client>,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         let (browser, driver) = match chromium() {
             Ok(p) => p,
             Err(e) => {
@@ -608,16 +608,16 @@ impl Browser {
         Some(b)
     }
 
-    fn c(&self) -> &fantoccini::Client {
+    pub(crate) fn c(&self) -> &fantoccini::Client {
         self.client.as_ref().expect("a session")
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.c().execute(script, vec![]).await.expect("script")
     }
 
     /// Polls `script` (a JS expression) every 100 ms until it is true.
-    async fn wait_true(&self, script: &str, secs: u64, what: &str) {
+    pub(crate) async fn wait_true(&self, script: &str, secs: u64, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if self.js(&format!("return !!({script});")).await == Value::Bool(true) {
@@ -628,7 +628,7 @@ impl Browser {
         }
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         if let Some(c) = self.client.take() {
             // Ends the session (the browser quits); the driver goes with the drop.
             let _ = tokio::time::timeout(Duration::from_secs(10), c.close()).await;

@@ -77,6 +77,7 @@ mod dashboard;
 mod docker_files;
 mod failover;
 mod flavor_words;
+mod floor_browser;
 mod ha;
 mod harness;
 mod http;

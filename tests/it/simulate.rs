@@ -723,7 +723,11 @@ async fn a_bottleneck_piles_tokens_up_past_its_wip_limit(flavor: Flavor) {
             &format!("SELECT wip_limit FROM `{db}`.routing_node WHERE node_code = 'SEW'"),
         )
         .await;
-        assert_eq!(limit, simulate::SEW_WIP_LIMIT, "the seed gives SEW its limit");
+        assert_eq!(
+            limit,
+            simulate::SEW_WIP_LIMIT,
+            "the seed gives SEW its limit"
+        );
         let opts = SimOptions {
             bottleneck,
             ..opts(vec![db.clone()], 31, 1_500, false)
@@ -752,6 +756,8 @@ async fn a_bottleneck_piles_tokens_up_past_its_wip_limit(flavor: Flavor) {
         bottleneck: Some("NOPE".into()),
         ..opts(vec![new_tenant(&pool, "bn", 5).await], 31, 10, false)
     };
-    let e = simulate::run(&pool, &unknown).await.expect_err("an unknown node");
+    let e = simulate::run(&pool, &unknown)
+        .await
+        .expect_err("an unknown node");
     assert!(format!("{e:#}").contains("no node with that code"), "{e:#}");
 }
