@@ -203,11 +203,7 @@ async fn a_node_over_its_wip_limit_turns_red_drills_down_and_clears_in_the_brows
     let left: Value = browser
         .js(&format!("return document.querySelector('#bottlenecks tr[data-node=\"{SEW}\"] [data-col=\"queue_depth\"]').textContent;"))
         .await;
-    assert_eq!(
-        left,
-        json!("3"),
-        "12 of the 15 are done; 3 wait: {left}"
-    );
+    assert_eq!(left, json!("3"), "12 of the 15 are done; 3 wait: {left}");
     browser.close().await;
     let (status, log) = ft.stop();
     assert!(status.success(), "{log}");

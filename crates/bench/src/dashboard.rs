@@ -237,6 +237,7 @@ fn live_with(state: TenantState, now: i64) -> LiveWriter {
             at: (now / 60 - 360 + m) * 60,
             wip: 50_000 + m % 50,
             queued: 25_000,
+            completed: 1_000 + m,
         });
     }
     live.insert(

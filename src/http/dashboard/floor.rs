@@ -48,6 +48,18 @@ fn what(kind: Kind) -> &'static str {
     }
 }
 
+/// `yesterday 10:45: 118 (+7)`: a figure now against the same figure at `at` yesterday.
+pub fn against_yesterday(at: NaiveDateTime, then: i64, now: i64) -> String {
+    let delta = now - then;
+    let sign = if delta > 0 { "+" } else { "" };
+    format!(
+        "yesterday {}: {} ({sign}{})",
+        at.format("%H:%M"),
+        int(then),
+        int(delta)
+    )
+}
+
 pub struct AlertLine {
     pub level: &'static str,
     pub level_text: &'static str,
@@ -533,6 +545,30 @@ mod tests {
             get(&app, "/tenants/ACME/teams/99", &[]).await.0,
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[tokio::test]
+    async fn wip_and_completions_against_yesterday_at_this_time() {
+        let now = chrono::Utc::now().timestamp();
+        let (_, _, page) = get(&router(now), "/tenants/ACME", &[]).await;
+        let compare = |kpi: &str| {
+            let k = &page[page.find(&format!("data-kpi=\"{kpi}\"")).unwrap()..];
+            let k = &k[..k.find("</li>").unwrap()];
+            let c = k
+                .find("data-compare>")
+                .map(|i| &k[i + "data-compare>".len()..]);
+            c.map(|c| c[..c.find('<').unwrap()].to_string())
+        };
+        // The factory: 8 live tokens and 2 assignments completed today; the history kept WIP 6
+        // and 40 completed at yesterday's quarter hours.
+        let wip = compare("wip").expect("WIP against yesterday");
+        assert!(
+            wip.starts_with("yesterday ") && wip.ends_with(": 6 (+2)"),
+            "{wip}"
+        );
+        let done = compare("completed_today").expect("completions against yesterday");
+        assert!(done.ends_with(": 40 (-38)"), "{done}");
+        assert_eq!(compare("queued"), None);
     }
 
     #[tokio::test]

@@ -60,7 +60,7 @@ pub enum Computed {
 /// Tenant `key`'s dashboard at `now` (epoch seconds), from the same `state.view` as the API.
 pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
     let at = local_time(now, live.timezone());
-    let (code, snapshot, names, history, facts) = {
+    let (code, snapshot, names, history, facts, day_before) = {
         let Some(slot) = live.get(key) else {
             return Computed::Unknown;
         };
@@ -83,6 +83,7 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
             names,
             ready.history.iter().copied().collect(),
             facts,
+            ready.history.day_before(now),
         )
     };
     let alerts = live.andon().observe(key, &code, &facts);
@@ -95,6 +96,7 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
         now,
         timezone: live.timezone(),
         alerts,
+        day_before,
     })))
 }
 

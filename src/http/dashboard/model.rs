@@ -131,6 +131,8 @@ pub struct Inputs {
     pub timezone: chrono_tz::Tz,
     /// The floor's alerts at T (red first), with since-when.
     pub alerts: Vec<Alert>,
+    /// The totals kept at the quarter hour nearest to T − 24 h, if any (see [`Yesterday`]).
+    pub day_before: Option<Totals>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +204,19 @@ pub struct Kpis {
     pub phase: Phase,
     /// The latest snapshot instant written for this tenant, local time.
     pub last_snapshot: Option<NaiveDateTime>,
+    /// The same figures yesterday at this time of day, when kept.
+    pub yesterday: Option<Yesterday>,
+}
+
+/// WIP and completions at the quarter hour nearest to 24 hours before T (within 7.5 minutes),
+/// as the one-minute snapshot of that instant counted them: WIP then, and assignments completed
+/// that day by then. Kept in memory since the tenant was loaded, so absent for a day after a
+/// start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Yesterday {
+    pub at: NaiveDateTime,
+    pub wip: i64,
+    pub completed: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -433,6 +448,11 @@ pub fn build(input: Inputs) -> Dashboard {
             .last_by_tenant
             .get(&input.code)
             .map(|t| local_time(*t, input.timezone)),
+        yesterday: input.day_before.map(|t| Yesterday {
+            at: local_time(t.at, input.timezone),
+            wip: t.wip,
+            completed: t.completed,
+        }),
     };
     Dashboard {
         notices: notices(&input.code, report, input.now),

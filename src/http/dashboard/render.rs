@@ -108,6 +108,8 @@ pub struct Kpi {
     pub value: String,
     pub unit: &'static str,
     pub note: String,
+    /// Against yesterday at this time (`yesterday 10:45: 118, +7`), or empty.
+    pub compare: String,
 }
 
 #[derive(Template)]
@@ -449,6 +451,12 @@ fn shade(wip: i64, max: i64) -> u8 {
 
 fn kpis(d: &Dashboard) -> Vec<Kpi> {
     let k = &d.kpi;
+    let compare = |now: i64, then: Option<(chrono::NaiveDateTime, i64)>| {
+        then.map_or_else(String::new, |(at, v)| {
+            super::floor::against_yesterday(at, v, now)
+        })
+    };
+    let y = k.yesterday;
     let freshness = match (k.phase, k.lag_secs) {
         (crate::live::status::Phase::Streaming, 0) => "caught up".to_string(),
         (crate::live::status::Phase::Streaming, lag) => format!("{} behind", duration(lag)),
@@ -461,6 +469,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: int(k.wip),
             unit: "tokens",
             note: "live tokens at a node".into(),
+            compare: compare(k.wip, y.map(|y| (y.at, y.wip))),
         },
         Kpi {
             key: "queued",
@@ -468,6 +477,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: int(k.queued),
             unit: "tokens",
             note: "ready or waiting".into(),
+            compare: String::new(),
         },
         Kpi {
             key: "in_work",
@@ -475,6 +485,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: int(k.in_work),
             unit: "tokens",
             note: "active or paused".into(),
+            compare: String::new(),
         },
         Kpi {
             key: "completed_today",
@@ -482,6 +493,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: int(k.completed_today),
             unit: "assignments",
             note: format!("since 00:00 {}", d.timezone),
+            compare: compare(k.completed_today, y.map(|y| (y.at, y.completed))),
         },
         Kpi {
             key: "throughput_7d",
@@ -489,6 +501,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: dec(k.throughput_7d),
             unit: "tokens/day",
             note: "mean of the last 7 days".into(),
+            compare: String::new(),
         },
         Kpi {
             key: "lead_time_7d",
@@ -496,6 +509,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: opt_dec(k.lead_time_7d_hours),
             unit: "hours",
             note: "average, last 7 days".into(),
+            compare: String::new(),
         },
         Kpi {
             key: "freshness",
@@ -503,6 +517,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
             value: freshness,
             unit: "",
             note: format!("binlog lag {} s", k.lag_secs),
+            compare: String::new(),
         },
         Kpi {
             key: "last_snapshot",
@@ -515,6 +530,7 @@ fn kpis(d: &Dashboard) -> Vec<Kpi> {
                 || "to the mv_ tables".into(),
                 |t| t.format("%Y-%m-%d").to_string(),
             ),
+            compare: String::new(),
         },
     ]
 }

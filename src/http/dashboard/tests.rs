@@ -123,11 +123,22 @@ pub fn live_with_factory(now: i64) -> LiveView {
 pub fn live_with(now: i64, state: TenantState) -> LiveView {
     let live = LiveWriter::new(TZ);
     let mut history = History::new();
+    // Yesterday around this time: the quarter hours (WIP 6, 40 completed by then).
+    let quarter = (now - 86_400) / 900 * 900;
+    for q in -2..=2 {
+        history.push_back(Totals {
+            at: quarter + 900 * q,
+            wip: 6,
+            queued: 2,
+            completed: 40,
+        });
+    }
     for m in 0..30 {
         history.push_back(Totals {
             at: (now / 60 - 30 + m) * 60,
             wip: 8 + m % 3,
             queued: 5,
+            completed: 7,
         });
     }
     live.insert(
