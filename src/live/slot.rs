@@ -151,7 +151,7 @@ mod history_tests {
     #[test]
     fn minutes_for_six_hours_quarters_for_a_day() {
         let mut h = History::new();
-        let start = 1_700_000_100 - 1_700_000_100 % 900;
+        let start: i64 = 1_700_001_000 / 900 * 900;
         for m in 0..(26 * 60) {
             let at = start + 60 * m;
             h.push_back(Totals {
