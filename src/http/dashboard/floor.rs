@@ -435,6 +435,11 @@ mod tests {
         let mut limited = node(1, 10, Some("sewing"));
         limited.wip_limit = Some(2);
         state.apply(Change::Upsert(Row::Node(limited)));
+        state.apply(Change::Upsert(Row::Graph(crate::model::row::Graph {
+            id: 10,
+            production_type: Some("classic".into()),
+            name: Some("Classic tote bag".into()),
+        })));
         let mut thai = team(7, Some("sewing"), true);
         thai.name = Some("ทีมเย็บ ก".into());
         state.apply(Change::Upsert(Row::Team(thai)));
@@ -456,6 +461,11 @@ mod tests {
             "{page}"
         );
         assert!(page.contains(r#"href="/tenants/ACME/nodes/1""#));
+        assert!(
+            page.contains("<caption>Classic tote bag</caption>")
+                && page.contains("<caption>graph 20</caption>"),
+            "the heat map names its graphs: {page}"
+        );
         assert!(page.contains(r#"href="/api/v1/tenants/ACME/alerts?format=csv""#));
 
         let (status, _, body) = get(&app, "/api/v1/tenants/ACME/alerts", &[]).await;
