@@ -2,7 +2,8 @@
 //! a floor alert through a bounded queue (never waiting: a full queue drops the notice and
 //! counts it); this task posts each as JSON, in order, retrying a failed post with backoff
 //! (`[andon] webhook_retries`, each try within `webhook_timeout_secs`). A notice that fails
-//! every try is logged and counted, and the next one is posted.
+//! every try is logged and counted, and the next one is posted. Under `[ha]` only the leader
+//! posts: a standby evaluates the same alerts and stays quiet.
 //!
 //! The body: `{"tenant", "timezone", "event" (raise | level | clear), "kind", "subject",
 //! "label", "level", "figure", "limit", "since", "cleared_at"}`; times are the factory's local
@@ -68,6 +69,10 @@ pub async fn run(
                 None => return Ok(()),
             },
         };
+        // Under [ha] every instance sees the same alerts: the writer alone announces them.
+        if live.status().current_role() == crate::live::Role::Standby {
+            continue;
+        }
         let body = body(&out, &timezone).to_string();
         let mut attempt = 0;
         loop {
