@@ -150,6 +150,8 @@ struct NodePage {
     in_work: usize,
     limit_note: String,
     andon: &'static str,
+    /// The node's alerts: (class, words).
+    alerts: Vec<(&'static str, String)>,
     rows: Vec<TokenLine>,
     more: usize,
     csv: String,
@@ -178,6 +180,7 @@ struct TeamPage {
     tokens: String,
     capacity: String,
     andon: &'static str,
+    alerts: Vec<(&'static str, String)>,
     rows: Vec<OperatorLine>,
     csv: String,
     assets: &'static str,
@@ -213,6 +216,35 @@ fn level_class(level: Option<Level>) -> &'static str {
         Some(Level::Amber) => "andon-amber",
         None => "",
     }
+}
+
+/// The alerts about `subject`, in words, with their class.
+fn about(
+    alerts: &[crate::model::andon::Alert],
+    subject: Subject,
+    at: NaiveDateTime,
+) -> Vec<(&'static str, String)> {
+    alerts
+        .iter()
+        .filter(|a| a.breach.subject == subject)
+        .map(|a| {
+            let b = &a.breach;
+            let (figure, limit) = match b.kind {
+                Kind::Wait | Kind::TokenAge => (dec(b.figure), dec(b.limit)),
+                _ => (int(b.figure.0 / 100), int(b.limit.0 / 100)),
+            };
+            (
+                level_class(Some(b.level)),
+                format!(
+                    "{}: {figure} {} (limit {limit}), since {} ({})",
+                    what(b.kind),
+                    b.kind.unit(),
+                    time(a.since),
+                    duration((at - a.since).num_seconds().max(0))
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The worst level among the `alerts` whose subject `pick` takes.
@@ -327,7 +359,18 @@ pub async fn node_page(
             || "no WIP limit".into(),
             |l| format!("WIP limit {}", int(l)),
         ),
-        andon: level_class(worst(&alerts, |s| *s == Subject::Node { id: node })),
+        // The WIP tile is red or amber for its own limit; the node's other alerts are listed.
+        andon: level_class(
+            alerts
+                .iter()
+                .filter(|a| {
+                    a.breach.kind == Kind::WipLimit
+                        && a.breach.subject == Subject::Node { id: node }
+                })
+                .map(|a| a.breach.level)
+                .max(),
+        ),
+        alerts: about(&alerts, Subject::Node { id: node }, at),
         more: tokens.total - tokens.tokens.len(),
         rows,
         csv: format!(
@@ -395,6 +438,7 @@ pub async fn team_page(
         tokens: int(tokens),
         capacity: int(ops.capacity),
         andon: level_class(worst(&alerts, |s| *s == Subject::Team { id: team })),
+        alerts: about(&alerts, Subject::Team { id: team }, at),
         rows: ops
             .operators
             .iter()
