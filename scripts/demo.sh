@@ -10,6 +10,11 @@
 #   DEMO_SERVER=mysql scripts/demo.sh   MySQL (fetched by scripts/ensure-mysql.sh)
 #   DEMO_MINUTES=3 scripts/demo.sh      three minutes, then verify
 #   DEMO_RATE=20 scripts/demo.sh        simulated transactions per second (default 10)
+#   DEMO_BOTTLENECK=EDGE scripts/demo.sh  the node whose work the traffic slows down (default SEW,
+#                                       seeded with a WIP limit of 12: within a minute or two
+#                                       its queue passes the limit and the dashboard's
+#                                       "Needs a person" list calls it out, red);
+#                                       DEMO_BOTTLENECK= for none
 #   DEMO_HA=1 scripts/demo.sh           two instances with [ha] (the second on :9188); after a
 #                                       minute the writer is killed (kill -9) and the other
 #                                       takes over, which healthz shows
@@ -20,6 +25,7 @@ server=${DEMO_SERVER:-mariadb}
 minutes=${DEMO_MINUTES:-0}
 ha=${DEMO_HA:-0}
 rate=${DEMO_RATE:-10}
+bottleneck=${DEMO_BOTTLENECK-SEW}
 port=3307
 dashboard=http://127.0.0.1:9187/
 echo "== flowtally demo: the dashboard will be at $dashboard (tenants DEFAULT and ACME; open it in a browser)"
@@ -108,8 +114,14 @@ if [ "$ha" = 1 ]; then
   ft2_pid=$!
 fi
 
-echo "== Simulating factory traffic ($rate transactions/s)"
-"$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate "$rate" --seed 8 >"$dir/simulate.log" 2>&1 &
+slowdown=()
+if [ -n "$bottleneck" ]; then
+  slowdown=(--bottleneck "$bottleneck")
+  echo "== Simulating factory traffic ($rate transactions/s), node $bottleneck a bottleneck"
+else
+  echo "== Simulating factory traffic ($rate transactions/s)"
+fi
+"$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate "$rate" --seed 8 "${slowdown[@]}" >"$dir/simulate.log" 2>&1 &
 sim_pid=$!
 
 echo
@@ -117,6 +129,7 @@ echo "   Production Dashboard:  $dashboard"
 echo "   tenant DEFAULT:        ${dashboard}tenants/DEFAULT"
 echo "   tenant ACME:           ${dashboard}tenants/ACME"
 echo "   JSON API:              ${dashboard}api/v1/tenants"
+[ -n "$bottleneck" ] && echo "   the bottleneck:        node $bottleneck; its alert (red, with since-when) appears under \"Needs a person\" within a minute or two: ${dashboard}api/v1/tenants/DEFAULT/alerts"
 [ "$ha" = 1 ] && echo "   the standby:           http://127.0.0.1:9188/ (same figures; writes once it takes over)"
 if [ "$minutes" -gt 0 ]; then
   echo "   running for $minutes minute(s); Ctrl-C stops earlier"
