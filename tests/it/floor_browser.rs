@@ -1,8 +1,10 @@
 //! The floor's andon and drill-down in a real browser (headless Chromium, as
-//! `dashboard.rs`'s test drives it), on every flavour: tokens pile up at a node past its WIP
-//! limit through the binlog; the live page turns the node's rows red and lists the alert,
-//! without a reload; the node's drill-down page, reached by its link, lists exactly the tokens
-//! the API counts there; and when the tokens move on, the red and the alert go.
+//! `dashboard.rs`'s test drives it), on every flavour, in Thai: tokens pile up at a node past
+//! its WIP limit through the binlog; the live page turns the node's rows red and lists the
+//! alert in Thai (level, what, the figure in pieces, since when as a time of day), without a
+//! reload; the node's drill-down page, reached by its link, is in Thai too and lists exactly
+//! the tokens the API counts there; the wall screen at 1920×1080 shows the red alert without
+//! scrolling; and when the tokens move on, the red and the alert go.
 
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ async fn a_node_over_its_wip_limit_turns_red_drills_down_and_clears_in_the_brows
     // The tenant is loaded once its page answers with the dashboard (not "Loading").
     let mut tries = 0;
     loop {
-        c.goto(&format!("{base}/tenants/{code}"))
+        c.goto(&format!("{base}/tenants/{code}?lang=th"))
             .await
             .expect("goto");
         if browser
@@ -102,23 +104,35 @@ async fn a_node_over_its_wip_limit_turns_red_drills_down_and_clears_in_the_brows
             "SEW red and listed",
         )
         .await;
-    let since = browser
+    // In Thai: since when as a time of day (the instant in `datetime`), the figure in pieces.
+    let row = browser
         .js(&format!(
-            "return {red_alert}.querySelector('[data-col=\"since\"] time').textContent;"
+            "const r = {red_alert}, t = r.querySelector('[data-col=\"since\"] time');
+             return {{ datetime: t.getAttribute('datetime'), since: t.textContent,
+                      level: r.querySelector('[data-col=\"level\"]').textContent.trim(),
+                      what: r.querySelector('[data-col=\"kind\"]').textContent,
+                      figure: r.querySelector('[data-col=\"figure\"]').textContent,
+                      limit: r.querySelector('[data-col=\"limit\"]').textContent }};"
         ))
         .await;
     assert!(
-        since.as_str().is_some_and(|s| s.len() == 19),
-        "since-when: {since}"
+        row["datetime"].as_str().is_some_and(|s| s.len() == 19),
+        "since-when: {row}"
     );
-    let figure = browser
-        .js(&format!(
-            "return {red_alert}.querySelector('[data-col=\"figure\"]').textContent;"
-        ))
-        .await;
+    let since = row["since"].as_str().unwrap_or_default();
     assert!(
-        figure.as_str().is_some_and(|f| f.starts_with("15 ")),
-        "{figure}"
+        since.len() == "00:00 น.".len() && since.ends_with(" น.") && since.as_bytes()[2] == b':',
+        "since as a Thai time of day: {row}"
+    );
+    assert_eq!(
+        (&row["level"], &row["what"], &row["figure"], &row["limit"]),
+        (
+            &json!("แดง"),
+            &json!("งานค้างเกินขีดจำกัด"),
+            &json!("15 ชิ้น"),
+            &json!("12 ชิ้น")
+        ),
+        "{row}"
     );
     assert_eq!(
         browser.js("return window.__notReloaded === true;").await,
@@ -168,11 +182,20 @@ async fn a_node_over_its_wip_limit_turns_red_drills_down_and_clears_in_the_brows
         json!(true),
         "the node's WIP is red on its page too"
     );
+    // In the language the dashboard was asked in (remembered), with its limit in words.
+    assert_eq!(
+        browser
+            .js("return [document.documentElement.lang, document.querySelector('#node [data-kpi=\"wip\"] .kpi-note').textContent];")
+            .await,
+        json!(["th", "ขีดจำกัด 12 ชิ้น"])
+    );
 
-    // Back on the dashboard: the tokens are done, the red and the alert go.
-    c.goto(&format!("{base}/tenants/{code}"))
+    // The wall screen: the red alert in view, nothing scrolls; then the tokens are done, and
+    // the red and the alert go.
+    browser.viewport(1920, 1080).await;
+    c.goto(&format!("{base}/tenants/{code}?view=wall&lang=th"))
         .await
-        .expect("back");
+        .expect("the wall screen");
     browser
         .wait_true(
             "document.getElementById('conn').dataset.state === 'live'",
@@ -183,6 +206,25 @@ async fn a_node_over_its_wip_limit_turns_red_drills_down_and_clears_in_the_brows
     browser
         .wait_true(&format!("{red_alert} && {red_rows}"), 20, "still red")
         .await;
+    let wall = browser
+        .js(&format!(
+            "const r = {red_alert}.getBoundingClientRect(), de = document.documentElement;
+             return {{ top: r.top, bottom: r.bottom, height: r.height, inner: innerHeight,
+                      scroll: [de.scrollWidth, de.scrollHeight],
+                      red: getComputedStyle({red_alert}.querySelector('td')).backgroundColor }};"
+        ))
+        .await;
+    let n = |k: &str| wall[k].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        n("height") > 20.0 && n("top") >= 0.0 && n("bottom") <= n("inner"),
+        "the red alert is in view on the wall: {wall}"
+    );
+    assert_eq!(
+        wall["scroll"],
+        json!([1920, 1080]),
+        "the wall scrolls: {wall}"
+    );
+    assert_eq!(wall["red"], json!("rgb(179, 38, 30)"), "filled red: {wall}");
     sqlx::raw_sql(&format!(
         "UPDATE `{db}`.flow_token SET current_node_id = NULL, status = 'completed', completed_at = NOW() \
          WHERE id_token BETWEEN 9200 AND 9211"
