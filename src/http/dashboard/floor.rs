@@ -27,9 +27,9 @@ use crate::model::decimal::Dec2;
 use crate::model::dims::Dims;
 use crate::model::floor::{team_operators, tokens_at};
 
-/// Alerts the wall screen lists; the others are counted under the list (the desk page lists
-/// them all).
-pub const WALL_ROWS: usize = 5;
+/// Alerts the wall screen lists (the stylesheet shows this many rows: keep them alike); the
+/// others are counted under the list (the desk page lists them all).
+pub const WALL_ROWS: usize = 4;
 
 /// The node's drill-down page.
 pub fn node_href(code: &str, node: i64) -> String {
@@ -843,6 +843,16 @@ mod tests {
             get(&app, "/tenants/ACME/teams/99", &[]).await.0,
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[test]
+    fn the_wall_shows_as_many_alerts_as_it_counts_out() {
+        let css = super::super::assets::get("dashboard.css").map(|(css, _)| css);
+        let rule = format!(
+            ".wall table.alerts tbody tr:nth-child(n+{}) {{ display: none; }}",
+            super::WALL_ROWS + 1
+        );
+        assert!(css.is_some_and(|c| c.contains(&rule)), "{rule}");
     }
 
     #[tokio::test]
