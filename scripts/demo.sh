@@ -12,9 +12,10 @@
 #   DEMO_RATE=20 scripts/demo.sh        simulated transactions per second (default 10)
 #   DEMO_BOTTLENECK=EDGE scripts/demo.sh  the node whose work the traffic slows down (default SEW,
 #                                       seeded with a WIP limit of 12: within a minute or two
-#                                       its queue passes the limit and the dashboard's
-#                                       "Needs a person" list calls it out, red);
-#                                       DEMO_BOTTLENECK= for none
+#                                       its queue passes the limit and the dashboard's alert
+#                                       list ("Needs a person", in Thai "จุดที่ต้องมีคนเข้าไปดู")
+#                                       calls it out, red; the Thai wall screen's URL is
+#                                       printed); DEMO_BOTTLENECK= for none
 #   DEMO_HA=1 scripts/demo.sh           two instances with [ha] (the second on :9188); after a
 #                                       minute the writer is killed (kill -9) and the other
 #                                       takes over, which healthz shows
@@ -28,7 +29,10 @@ rate=${DEMO_RATE:-10}
 bottleneck=${DEMO_BOTTLENECK-SEW}
 port=3307
 dashboard=http://127.0.0.1:9187/
+# The floor's wall screen, in Thai (the alert list under the key figures).
+wall="${dashboard}tenants/DEFAULT?view=wall&lang=th"
 echo "== flowtally demo: the dashboard will be at $dashboard (tenants DEFAULT and ACME; open it in a browser)"
+echo "   the Thai wall screen:  $wall"
 
 case "$server" in
   mariadb) source scripts/ensure-mariadb.sh ;;
@@ -128,8 +132,14 @@ echo
 echo "   Production Dashboard:  $dashboard"
 echo "   tenant DEFAULT:        ${dashboard}tenants/DEFAULT"
 echo "   tenant ACME:           ${dashboard}tenants/ACME"
+echo "   Thai wall screen:      $wall"
 echo "   JSON API:              ${dashboard}api/v1/tenants"
-[ -n "$bottleneck" ] && echo "   the bottleneck:        node $bottleneck; its alert (red, with since-when) appears under \"Needs a person\" within a minute or two: ${dashboard}api/v1/tenants/DEFAULT/alerts"
+if [ -n "$bottleneck" ]; then
+  echo "   the bottleneck:        node $bottleneck is slowed down; within a minute or two it passes its"
+  echo "                          WIP limit and turns red on the wall screen's alert list"
+  echo "                          (จุดที่ต้องมีคนเข้าไปดู); the same alert as JSON:"
+  echo "                          ${dashboard}api/v1/tenants/DEFAULT/alerts"
+fi
 [ "$ha" = 1 ] && echo "   the standby:           http://127.0.0.1:9188/ (same figures; writes once it takes over)"
 if [ "$minutes" -gt 0 ]; then
   echo "   running for $minutes minute(s); Ctrl-C stops earlier"
