@@ -10,6 +10,12 @@
 #   DEMO_SERVER=mysql scripts/demo.sh   MySQL (fetched by scripts/ensure-mysql.sh)
 #   DEMO_MINUTES=3 scripts/demo.sh      three minutes, then verify
 #   DEMO_RATE=20 scripts/demo.sh        simulated transactions per second (default 10)
+#   DEMO_BOTTLENECK=EDGE scripts/demo.sh  the node whose work the traffic slows down (default SEW,
+#                                       seeded with a WIP limit of 12: within a minute or two
+#                                       its queue passes the limit and the dashboard's alert
+#                                       list ("Needs a person", in Thai "จุดที่ต้องมีคนเข้าไปดู")
+#                                       calls it out, red; the Thai wall screen's URL is
+#                                       printed); DEMO_BOTTLENECK= for none
 #   DEMO_HA=1 scripts/demo.sh           two instances with [ha] (the second on :9188); after a
 #                                       minute the writer is killed (kill -9) and the other
 #                                       takes over, which healthz shows
@@ -20,9 +26,13 @@ server=${DEMO_SERVER:-mariadb}
 minutes=${DEMO_MINUTES:-0}
 ha=${DEMO_HA:-0}
 rate=${DEMO_RATE:-10}
+bottleneck=${DEMO_BOTTLENECK-SEW}
 port=3307
 dashboard=http://127.0.0.1:9187/
+# The floor's wall screen, in Thai (the alert list under the key figures).
+wall="${dashboard}tenants/DEFAULT?view=wall&lang=th"
 echo "== flowtally demo: the dashboard will be at $dashboard (tenants DEFAULT and ACME; open it in a browser)"
+echo "   the Thai wall screen:  $wall"
 
 case "$server" in
   mariadb) source scripts/ensure-mariadb.sh ;;
@@ -108,15 +118,28 @@ if [ "$ha" = 1 ]; then
   ft2_pid=$!
 fi
 
-echo "== Simulating factory traffic ($rate transactions/s)"
-"$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate "$rate" --seed 8 >"$dir/simulate.log" 2>&1 &
+slowdown=()
+if [ -n "$bottleneck" ]; then
+  slowdown=(--bottleneck "$bottleneck")
+  echo "== Simulating factory traffic ($rate transactions/s), node $bottleneck a bottleneck"
+else
+  echo "== Simulating factory traffic ($rate transactions/s)"
+fi
+"$bin/flowtally-sim" --url "$url" --tenants DEFAULT,ACME --rate "$rate" --seed 8 "${slowdown[@]}" >"$dir/simulate.log" 2>&1 &
 sim_pid=$!
 
 echo
 echo "   Production Dashboard:  $dashboard"
 echo "   tenant DEFAULT:        ${dashboard}tenants/DEFAULT"
 echo "   tenant ACME:           ${dashboard}tenants/ACME"
+echo "   Thai wall screen:      $wall"
 echo "   JSON API:              ${dashboard}api/v1/tenants"
+if [ -n "$bottleneck" ]; then
+  echo "   the bottleneck:        node $bottleneck is slowed down; within a minute or two it passes its"
+  echo "                          WIP limit and turns red on the wall screen's alert list"
+  echo "                          (จุดที่ต้องมีคนเข้าไปดู); the same alert as JSON:"
+  echo "                          ${dashboard}api/v1/tenants/DEFAULT/alerts"
+fi
 [ "$ha" = 1 ] && echo "   the standby:           http://127.0.0.1:9188/ (same figures; writes once it takes over)"
 if [ "$minutes" -gt 0 ]; then
   echo "   running for $minutes minute(s); Ctrl-C stops earlier"

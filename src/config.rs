@@ -119,6 +119,8 @@ pub struct Config {
     pub write_concurrency: usize,
     /// `[ha]`.
     pub ha: Ha,
+    /// `[andon]`.
+    pub andon: Andon,
 }
 
 /// `[source]`.
@@ -245,6 +247,177 @@ impl Default for HaSection {
     }
 }
 
+/// `[andon]`: the floor's alert thresholds the ERP's data does not give, and where to announce
+/// alerts (docs/dashboard.md, "Andon").
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AndonSection {
+    amber_percent: u32,
+    wait_minutes: u32,
+    queue_growth_tokens: u32,
+    queue_growth_minutes: u32,
+    token_age_hours: u32,
+    evaluate_secs: u64,
+    webhook_url: Option<String>,
+    webhook_timeout_secs: u64,
+    webhook_retries: u32,
+}
+
+impl Default for AndonSection {
+    fn default() -> Self {
+        AndonSection {
+            amber_percent: 80,
+            wait_minutes: 60,
+            queue_growth_tokens: 10,
+            queue_growth_minutes: 15,
+            token_age_hours: 8,
+            evaluate_secs: 5,
+            webhook_url: None,
+            webhook_timeout_secs: 5,
+            webhook_retries: 5,
+        }
+    }
+}
+
+/// The floor's alerts: thresholds (0 turns a rule off), how often they are evaluated without a
+/// reader, and the webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Andon {
+    pub amber_percent: u32,
+    pub wait_minutes: u32,
+    pub queue_growth_tokens: u32,
+    pub queue_growth_minutes: u32,
+    pub token_age_hours: u32,
+    pub evaluate_secs: u64,
+    /// Where alerts are posted (none: not posted).
+    pub webhook_url: Option<url::Url>,
+    pub webhook_timeout_secs: u64,
+    /// Attempts after the first, with backoff.
+    pub webhook_retries: u32,
+}
+
+impl Default for Andon {
+    fn default() -> Self {
+        let s = AndonSection::default();
+        Andon {
+            amber_percent: s.amber_percent,
+            wait_minutes: s.wait_minutes,
+            queue_growth_tokens: s.queue_growth_tokens,
+            queue_growth_minutes: s.queue_growth_minutes,
+            token_age_hours: s.token_age_hours,
+            evaluate_secs: s.evaluate_secs,
+            webhook_url: None,
+            webhook_timeout_secs: s.webhook_timeout_secs,
+            webhook_retries: s.webhook_retries,
+        }
+    }
+}
+
+fn andon(s: AndonSection) -> Result<Andon, ConfigError> {
+    let range = |key: &str, v: u64, lo: u64, hi: u64, unit: &str, default: u64| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            err(format!(
+                "[andon] {key} = {v} is out of range: use {lo} to {hi}{unit} (default {default})"
+            ))
+        }
+    };
+    let d = AndonSection::default();
+    range(
+        "amber_percent",
+        s.amber_percent.into(),
+        1,
+        100,
+        " percent",
+        d.amber_percent.into(),
+    )?;
+    range(
+        "wait_minutes",
+        s.wait_minutes.into(),
+        0,
+        10_080,
+        " minutes, 0 for off",
+        d.wait_minutes.into(),
+    )?;
+    range(
+        "queue_growth_tokens",
+        s.queue_growth_tokens.into(),
+        0,
+        1_000_000,
+        " tokens, 0 for off",
+        d.queue_growth_tokens.into(),
+    )?;
+    range(
+        "queue_growth_minutes",
+        s.queue_growth_minutes.into(),
+        1,
+        360,
+        " minutes",
+        d.queue_growth_minutes.into(),
+    )?;
+    range(
+        "token_age_hours",
+        s.token_age_hours.into(),
+        0,
+        720,
+        " hours, 0 for off",
+        d.token_age_hours.into(),
+    )?;
+    range(
+        "evaluate_secs",
+        s.evaluate_secs,
+        1,
+        300,
+        " seconds",
+        d.evaluate_secs,
+    )?;
+    range(
+        "webhook_timeout_secs",
+        s.webhook_timeout_secs,
+        1,
+        120,
+        " seconds",
+        d.webhook_timeout_secs,
+    )?;
+    range(
+        "webhook_retries",
+        s.webhook_retries.into(),
+        0,
+        20,
+        "",
+        d.webhook_retries.into(),
+    )?;
+    let webhook_url = match s.webhook_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let url = url::Url::parse(text).map_err(|e| {
+                ConfigError(format!(
+                    "[andon] webhook_url '{text}' is not a URL ({e}): use e.g. \
+                     \"https://alerts.example/flowtally\""
+                ))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return err(format!(
+                    "[andon] webhook_url '{text}' must be an http:// or https:// URL with a host"
+                ));
+            }
+            Some(url)
+        }
+    };
+    Ok(Andon {
+        amber_percent: s.amber_percent,
+        wait_minutes: s.wait_minutes,
+        queue_growth_tokens: s.queue_growth_tokens,
+        queue_growth_minutes: s.queue_growth_minutes,
+        token_age_hours: s.token_age_hours,
+        evaluate_secs: s.evaluate_secs,
+        webhook_url,
+        webhook_timeout_secs: s.webhook_timeout_secs,
+        webhook_retries: s.webhook_retries,
+    })
+}
+
 /// High availability: whether this instance competes for the writer's lease, and for how long
 /// the lease is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +445,7 @@ impl Config {
         let time: TimeSection = doc.section("time")?;
         let state: StateSection = doc.section("state")?;
         let ha: HaSection = doc.section("ha")?;
+        let andon = andon(doc.section("andon")?)?;
         let env = doc.env();
 
         let Some(source_url) = raw_source.url.as_deref() else {
@@ -351,6 +525,7 @@ impl Config {
             ));
         }
         Ok(Config {
+            andon,
             ha: Ha {
                 enabled: ha.enabled,
                 lease_secs: ha.lease_secs,
@@ -673,6 +848,58 @@ mod tests {
                 assert!(e.contains(needle), "{e} should mention {needle}");
             }
             assert!(!e.contains("test.toml"), "not the file's fault: {e}");
+        }
+    }
+
+    #[test]
+    fn andon_defaults_and_bad_values() {
+        let base = "[source]\nurl = \"mysql://u@h:1\"\n";
+        let c = parse(base, &[]).unwrap();
+        assert_eq!(c.andon, Andon::default());
+        assert_eq!(
+            (
+                c.andon.amber_percent,
+                c.andon.wait_minutes,
+                c.andon.token_age_hours
+            ),
+            (80, 60, 8)
+        );
+        let c = parse(
+            &format!("{base}[andon]\nwebhook_url = \"https://hook.example/x\"\nwait_minutes = 0\n"),
+            &[("FLOWTALLY_ANDON_WEBHOOK_RETRIES", "2")],
+        )
+        .unwrap();
+        let hook = c.andon.webhook_url.as_ref().map(url::Url::as_str);
+        assert_eq!(hook, Some("https://hook.example/x"));
+        assert_eq!(
+            (c.andon.webhook_retries, c.andon.webhook_timeout_secs),
+            (2, 5)
+        );
+        assert_eq!(c.andon.wait_minutes, 0, "0 turns the rule off");
+        for (text, needle) in [
+            (
+                "amber_percent = 0",
+                "[andon] amber_percent = 0 is out of range: use 1 to 100",
+            ),
+            (
+                "queue_growth_minutes = 0",
+                "[andon] queue_growth_minutes = 0",
+            ),
+            ("evaluate_secs = 9999", "[andon] evaluate_secs = 9999"),
+            (
+                "webhook_url = \"ftp://x/y\"",
+                "must be an http:// or https:// URL",
+            ),
+            (
+                "webhook_url = \"not a url\"",
+                "[andon] webhook_url 'not a url' is not a URL",
+            ),
+            ("token_age_hours = -1", "token_age_hours"),
+        ] {
+            let e = parse(&format!("{base}[andon]\n{text}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
         }
     }
 

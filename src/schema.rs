@@ -23,12 +23,16 @@ pub enum Kind {
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
+    /// An extra that production tables may lack (the floor's names and limits): read when the
+    /// table has it, NULL when not, never a reason to stop following the table.
+    pub optional: bool,
 }
 
 const fn int(name: &'static str) -> Column {
     Column {
         name,
         kind: Kind::Int,
+        optional: false,
     }
 }
 
@@ -36,6 +40,7 @@ const fn text(name: &'static str) -> Column {
     Column {
         name,
         kind: Kind::Text,
+        optional: false,
     }
 }
 
@@ -43,6 +48,15 @@ const fn datetime(name: &'static str) -> Column {
     Column {
         name,
         kind: Kind::DateTime,
+        optional: false,
+    }
+}
+
+/// A column read when present (see [`Column::optional`]).
+const fn optional(c: Column) -> Column {
+    Column {
+        optional: true,
+        ..c
     }
 }
 
@@ -126,8 +140,13 @@ const NODE: &[Column] = &[
     text("node_code"),
     text("node_name"),
     text("team_category"),
+    optional(int("wip_limit")),
 ];
-const GRAPH: &[Column] = &[int("id_graph"), text("production_type")];
+const GRAPH: &[Column] = &[
+    int("id_graph"),
+    text("production_type"),
+    optional(text("name")),
+];
 const TEAM: &[Column] = &[
     int("id_team"),
     text("name"),
@@ -166,7 +185,7 @@ pub enum SchemaProblem {
 
 impl SchemaProblem {
     /// The needed `columns` that `present` (a table's column names, any case) lacks, as a
-    /// problem of `table`.
+    /// problem of `table` (an optional column is never needed).
     pub fn missing_columns<'a>(
         table: &str,
         columns: &[Column],
@@ -174,6 +193,7 @@ impl SchemaProblem {
     ) -> Option<SchemaProblem> {
         let missing: Vec<String> = columns
             .iter()
+            .filter(|c| !c.optional)
             .filter(|c| !present.clone().any(|p| p.eq_ignore_ascii_case(c.name)))
             .map(|c| c.name.to_string())
             .collect();
@@ -228,6 +248,21 @@ mod tests {
             .map(|p| p.to_string())
             .unwrap_or_default()
             .starts_with("flow_token lacks column(s) id_instance, token_type"));
+        let required: Vec<&str> = Table::Node
+            .columns()
+            .iter()
+            .filter(|c| !c.optional)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            SchemaProblem::missing_columns(
+                "routing_node",
+                Table::Node.columns(),
+                required.into_iter()
+            ),
+            None,
+            "wip_limit is optional"
+        );
         let all: Vec<&str> = Table::Member.columns().iter().map(|c| c.name).collect();
         assert_eq!(
             SchemaProblem::missing_columns("team_member", Table::Member.columns(), all.into_iter()),

@@ -38,8 +38,9 @@ use crate::source::snapshot::LoadPoint;
 use crate::source::Position;
 
 /// Bumped whenever the layout or the encoding changes; a file of another version is refused and
-/// the service recomputes. 4: postcard (3 and before: bincode 1).
-pub const FORMAT_VERSION: u32 = 4;
+/// the service recomputes. 4: postcard (3 and before: bincode 1). 5: the rows of routing_node
+/// and routing_graph carry `wip_limit` and `name`.
+pub const FORMAT_VERSION: u32 = 5;
 const MAGIC: &[u8; 8] = b"FLOWTALY";
 const MANIFEST: &str = "checkpoint.bin";
 const PARTS: &str = "tenants";
@@ -359,6 +360,23 @@ mod tests {
         assert_eq!(part_name("a/b.c", 1), "a%2fb%2ec.1");
     }
 
+    /// A format-4 checkpoint (rows without the nodes' WIP limits and the graphs' names) is
+    /// refused as older, so the next start recomputes and the new columns are read.
+    #[test]
+    fn a_format_4_checkpoint_is_refused_as_older() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = MAGIC.to_vec();
+        old.extend_from_slice(&4u32.to_le_bytes());
+        old.extend_from_slice(&postcard::to_stdvec(&sample()).unwrap());
+        std::fs::write(path(dir.path()), old).unwrap();
+        let refused = Manifest::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(refused, Refused::OldFormat { found: 4, .. }),
+            "{refused:?}"
+        );
+        assert_eq!(refused.label(), "old_format");
+    }
+
     /// A manifest written by the bincode-era flowtally (format 3, `testdata/`, made by that
     /// version's `Manifest::save`): refused as older, with a message that says a recompute
     /// follows, counted under its own reason.
@@ -380,7 +398,7 @@ mod tests {
         assert!(
             e.contains(
                 "from an older flowtally (format version 3; this one reads and writes \
-                        version 4)"
+                        version 5)"
             ) && e.contains("flowtally recomputes every tenant from the source tables"),
             "{e}"
         );

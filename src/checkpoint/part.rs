@@ -303,6 +303,7 @@ mod tests {
         let graph = Row::Graph(Graph {
             id: 1,
             production_type: Some("classic".into()),
+            name: None,
         });
         let base = base_frame(&[token(1, TokenStatus::Ready), graph.clone()]).unwrap();
         let len = create(&path, &[&base]).unwrap();

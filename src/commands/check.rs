@@ -493,7 +493,14 @@ async fn reader_side(r: &mut Report, cfg: &Config, source: &MySqlPool) -> Option
         let mut denied = BTreeMap::<String, BTreeSet<&str>>::new();
         let mut problems = Vec::new();
         for table in Table::ALL {
-            let columns: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+            // Optional columns only where the table has them: they are extras, not needs.
+            let present = sources.columns(db, table.name()).unwrap_or_default();
+            let columns: Vec<&str> = table
+                .columns()
+                .iter()
+                .filter(|c| !c.optional || present.iter().any(|p| p.eq_ignore_ascii_case(c.name)))
+                .map(|c| c.name)
+                .collect();
             match select_problem(&mut conn, &grants, db, table.name(), &columns).await {
                 Some(Unreadable::Denied) => {
                     denied

@@ -225,6 +225,7 @@ mod tests {
             "en".into(),
             "127.0.0.1:7777".into(),
             "mysql://c@candidate:1".into(),
+            "http://hook.example:1/andon".into(),
             "WALK_PASSWORD".into(),
             file("pw", "secret\n"),
             file("ca.pem", cert),

@@ -31,7 +31,7 @@ pub async fn run(cli: &Cli) -> Outcome {
         .unwrap_or_else(|| cfg.state_dir.join("http-session.key"));
     let session_key = SessionKey::load_or_create(&key_file)
         .map_err(|e| CommandError::Failed(Causes(&e).to_string()))?;
-    let live = LiveWriter::new(cfg.timezone);
+    let live = LiveWriter::with_limits(cfg.timezone, crate::service::andon::limits(&cfg.andon));
     let listener = tokio::net::TcpListener::bind(&http.listen)
         .await
         .map_err(|e| {

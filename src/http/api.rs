@@ -2,13 +2,14 @@
 //! and `/api/v1/tenants/{code}/{view}`: one view (summary, bottlenecks, workload, cycle_time,
 //! trends) of one tenant at the current second, the rows a snapshot at this instant would write.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
+use super::export::{self, Format};
 use super::{error, now_secs};
 use crate::live::{LiveView, TenantKey};
 use crate::model::clock::local_time;
@@ -90,7 +91,12 @@ pub async fn tenant(State(live): State<LiveView>, Path(code): Path<String>) -> R
 pub async fn tenant_view(
     State(live): State<LiveView>,
     Path((code, view)): Path<(String, String)>,
+    Query(format): Query<Format>,
 ) -> Response {
+    let csv = match format.csv() {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
     let view: View = match view.parse() {
         Ok(v) => v,
         Err(_) => {
@@ -108,7 +114,7 @@ pub async fn tenant_view(
     };
     let at = local_time(now_secs(), live.timezone());
     // The entry is held while the view is computed, and released before anything else.
-    let (code, mut snapshot) = {
+    let (code, mut snapshot, table) = {
         let Some(slot) = live.get(&key) else {
             return unknown_tenant(&live, &code);
         };
@@ -118,8 +124,18 @@ pub async fn tenant_view(
                 format!("tenant {} is still loading", slot.code),
             );
         };
-        (slot.code.clone(), ready.state.view(at, &[view]))
+        let snapshot = ready.state.view(at, &[view]);
+        // CSV names the ids, from the dimensions held under the same entry.
+        let table = csv.and_then(|c| {
+            snapshot
+                .get(view)
+                .map(|r| (c, export::view(r, ready.state.dims())))
+        });
+        (slot.code.clone(), snapshot, table)
     };
+    if let Some((csv, table)) = table {
+        return export::response(&code, at, table, csv);
+    }
     let rows = serde_json::to_value(snapshot.take(view));
     match rows {
         Ok(rows) => Json(json!({

@@ -21,6 +21,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::now_secs;
+use crate::live::andon::{TenantAlerts, WebhookCounts};
 use crate::live::status::{Phase, Report, Role, Steps, TableCounts};
 use crate::live::LiveView;
 use crate::model::row::LeftOut;
@@ -64,6 +65,9 @@ pub mod names {
     pub const TENANT_SERIES_DROPPED: &str = "flowtally_tenant_series_dropped";
     pub const APPLIER_STEP_MAX: &str = "flowtally_applier_step_max_seconds";
     pub const APPLIER_STEP: &str = "flowtally_applier_step_seconds";
+    pub const ANDON_ALERTS: &str = "flowtally_andon_alerts";
+    pub const TENANT_ANDON_ALERTS: &str = "flowtally_tenant_andon_alerts";
+    pub const ANDON_WEBHOOK: &str = "flowtally_andon_webhook_notices";
 
     /// Names of earlier releases and what replaced them (docs/metrics.md keeps the same list).
     pub const RENAMED: &[(&str, &str)] = &[
@@ -177,6 +181,9 @@ pub struct MetricsInput {
     pub tenants: Vec<TenantMetrics>,
     pub process: Option<ProcessMetrics>,
     pub steps: BTreeMap<&'static str, Steps>,
+    /// The tenants with floor alerts, as of their last evaluation.
+    pub andon: Vec<TenantAlerts>,
+    pub webhook: WebhookCounts,
 }
 
 impl MetricsInput {
@@ -199,7 +206,27 @@ impl MetricsInput {
             tenants,
             process: ProcessMetrics::read(),
             steps: live.status().applier_steps(),
+            andon: live.andon().counts(),
+            webhook: live.andon().webhook_counts(),
         }
+    }
+
+    /// The tenants whose alerts get series (most red first, then most amber, at most
+    /// [`TENANT_SERIES_CAP`]), and how many series the others would have had.
+    fn andon_shown(&self) -> (Vec<&TenantAlerts>, usize) {
+        let mut all: Vec<&TenantAlerts> = self.andon.iter().collect();
+        all.sort_by(|a, b| {
+            (b.red, b.amber)
+                .cmp(&(a.red, a.amber))
+                .then(a.code.cmp(&b.code))
+        });
+        let dropped = all
+            .iter()
+            .skip(TENANT_SERIES_CAP)
+            .map(|t| usize::from(t.red > 0) + usize::from(t.amber > 0))
+            .sum();
+        all.truncate(TENANT_SERIES_CAP);
+        (all, dropped)
     }
 }
 
@@ -369,6 +396,8 @@ impl Collector for Families {
         let r = &m.report;
         let tenants = Tenants::of(m);
         let (shown, dropped) = tenants.shown();
+        let (andon_shown, andon_dropped) = m.andon_shown();
+        let dropped = dropped + andon_dropped;
         family(
             &mut e,
             BUILD_INFO,
@@ -647,8 +676,48 @@ impl Collector for Families {
         )?;
         family(
             &mut e,
+            ANDON_ALERTS,
+            "Floor alerts (andon) that last now, every served tenant's, by level (amber: near a limit; red: over it).",
+            MetricType::Gauge,
+            [
+                ("amber", m.andon.iter().map(|t| t.amber).sum::<usize>()),
+                ("red", m.andon.iter().map(|t| t.red).sum()),
+            ]
+            .map(|(level, n)| (label("level", level), gauge(n as i64))),
+        )?;
+        family(
+            &mut e,
+            TENANT_ANDON_ALERTS,
+            "A tenant's floor alerts that last now, by level (tenants with alerts only, non-zero levels, capped: most red first).",
+            MetricType::Gauge,
+            andon_shown.iter().flat_map(|t| {
+                [("amber", t.amber), ("red", t.red)]
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(level, n)| {
+                        (
+                            vec![("tenant", t.code.clone()), ("level", level.to_string())],
+                            gauge(n as i64),
+                        )
+                    })
+            }),
+        )?;
+        family(
+            &mut e,
+            ANDON_WEBHOOK,
+            "Alert notices for the [andon] webhook, by outcome: sent, failed (after every retry), dropped (its queue was full).",
+            MetricType::Counter,
+            [
+                ("sent", m.webhook.sent),
+                ("failed", m.webhook.failed),
+                ("dropped", m.webhook.dropped),
+            ]
+            .map(|(outcome, n)| (label("outcome", outcome), counter(n))),
+        )?;
+        family(
+            &mut e,
             TENANT_SERIES_DROPPED,
-            "flowtally_tenant_* series left out of this scrape: tenants in a bad state beyond the first 100, worst first.",
+            "flowtally_tenant_* series left out of this scrape: tenants in a bad state (and tenants with floor alerts) beyond the first 100 of each, worst first.",
             MetricType::Gauge,
             [(vec![], gauge(dropped as i64))],
         )?;
@@ -759,6 +828,23 @@ mod tests {
                 start_time: 500.0,
             }),
             steps: BTreeMap::new(),
+            andon: vec![
+                TenantAlerts {
+                    code: "B".into(),
+                    amber: 2,
+                    red: 1,
+                },
+                TenantAlerts {
+                    code: "E".into(),
+                    amber: 0,
+                    red: 3,
+                },
+            ],
+            webhook: WebhookCounts {
+                sent: 4,
+                failed: 1,
+                dropped: 2,
+            },
         }
     }
 
@@ -809,7 +895,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), typed.len(), "each family once");
-        assert_eq!(typed.len(), 35);
+        assert_eq!(typed.len(), 38);
         for (old, new) in names::RENAMED {
             assert!(!typed.iter().any(|t| t == old), "{old} is gone");
             assert!(typed.iter().any(|t| t == new), "{new} is there");
@@ -861,6 +947,12 @@ mod tests {
             "flowtally_tenant_problem{tenant=\"C\"} 1",
             "flowtally_tenant_bad_rows{tenant=\"B\",reason=\"node_missing\"} 4",
             "flowtally_tenant_series_dropped 0",
+            "flowtally_andon_alerts{level=\"amber\"} 2",
+            "flowtally_andon_alerts{level=\"red\"} 4",
+            "flowtally_tenant_andon_alerts{tenant=\"E\",level=\"red\"} 3",
+            "flowtally_tenant_andon_alerts{tenant=\"B\",level=\"amber\"} 2",
+            "flowtally_tenant_andon_alerts{tenant=\"B\",level=\"red\"} 1",
+            "flowtally_andon_webhook_notices_total{outcome=\"dropped\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == expected),
@@ -881,6 +973,30 @@ mod tests {
             !text.contains("tenant=\"A\\\"\\\\\\n\"} 0") && !text.contains("tenant=\"D\""),
             "a failing tenant due for a minute is not late; a loading one has no series"
         );
+    }
+
+    #[test]
+    fn andon_series_name_only_tenants_with_alerts_and_no_zero_level() {
+        let text = render_metrics(input());
+        assert!(!text.contains("flowtally_tenant_andon_alerts{tenant=\"E\",level=\"amber\"}"));
+        assert!(!text.contains("flowtally_tenant_andon_alerts{tenant=\"A"));
+        let mut m = input();
+        m.andon = (0..TENANT_SERIES_CAP + 5)
+            .map(|i| TenantAlerts {
+                code: format!("T{i:04}"),
+                amber: 1,
+                red: i % 2,
+            })
+            .collect();
+        let text = render_metrics(m);
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("flowtally_tenant_andon_alerts{"))
+            .count();
+        let reds = (TENANT_SERIES_CAP + 5) / 2;
+        // The 52 with red (2 series each) first, then 48 with amber only.
+        assert_eq!(series, reds * 2 + (TENANT_SERIES_CAP - reds));
+        assert!(text.contains("flowtally_tenant_series_dropped 5"), "{text}");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!   caught up, else 503 with a reason), liveness, readiness.
 //! - `GET /metrics` ([`metrics`]): the Prometheus text exposition format.
 //! - `GET /api/v1/tenants[/{code}[/{view}]]` ([`api`]): the tenants, and one view of one tenant
-//!   at the current second, computed from its live state.
+//!   at the current second, computed from its live state (`?format=csv`: [`export`]).
+//! - `GET /api/v1/tenants/{code}/alerts`, `/history`, `/nodes/{id}/tokens`,
+//!   `/teams/{id}/operators` ([`floor`]): the floor's alerts and drill-downs.
 //! - `GET /`, `/tenants/{code}`, `/tenants/{code}/events`, `/login` ([`dashboard`]): the
 //!   dashboard pages and their live updates.
 //!
@@ -20,6 +22,8 @@
 pub mod access;
 pub mod api;
 pub mod dashboard;
+pub mod export;
+pub mod floor;
 pub mod health;
 pub mod metrics;
 pub mod session_key;
@@ -129,6 +133,16 @@ fn routes(live: LiveView, cfg: &HttpConfig, key: SessionKey, shutdown: Shutdown)
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{code}", get(api::tenant))
         .route("/api/v1/tenants/{code}/{view}", get(api::tenant_view))
+        .route("/api/v1/tenants/{code}/alerts", get(floor::alerts))
+        .route("/api/v1/tenants/{code}/history", get(floor::history))
+        .route(
+            "/api/v1/tenants/{code}/nodes/{id}/tokens",
+            get(floor::node_tokens),
+        )
+        .route(
+            "/api/v1/tenants/{code}/teams/{id}/operators",
+            get(floor::team_ops),
+        )
         .merge(dashboard::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
@@ -278,7 +292,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint: use /, /tenants/{code}, /healthz, /metrics, /api/v1/tenants or \
-         /api/v1/tenants/{code}/{view}",
+        "no such endpoint: use /, /tenants/{code}, /healthz, /metrics, /api/v1/tenants, \
+         /api/v1/tenants/{code}/{view}, /api/v1/tenants/{code}/alerts or \
+         /api/v1/tenants/{code}/nodes/{id}/tokens",
     )
 }

@@ -9,6 +9,7 @@
 //! snapshot writer and the checkpoint writer each report to. A reader holds a tenant's shard
 //! lock only for the time of one view, never across an await.
 
+pub mod andon;
 pub mod slot;
 pub mod status;
 
@@ -27,6 +28,7 @@ struct Shared {
     tenants: DashMap<TenantKey, TenantSlot>,
     status: Status,
     timezone: Tz,
+    andon: andon::Board,
 }
 
 /// A served tenant's slot, read.
@@ -50,6 +52,11 @@ impl LiveView {
 
     pub fn timezone(&self) -> Tz {
         self.0.timezone
+    }
+
+    /// The floor's alerts: every tenant's andon memory, and the webhook's queue.
+    pub fn andon(&self) -> &andon::Board {
+        &self.0.andon
     }
 
     pub fn get(&self, key: &TenantKey) -> Option<TenantRef<'_>> {
@@ -87,12 +94,18 @@ impl LiveView {
 }
 
 impl LiveWriter {
-    /// A new, empty live state and its one writer.
+    /// A new, empty live state and its one writer, with the default andon limits.
     pub fn new(timezone: Tz) -> LiveWriter {
+        Self::with_limits(timezone, crate::model::andon::Limits::default())
+    }
+
+    /// A new, empty live state whose andon uses `limits` (`[andon]`).
+    pub fn with_limits(timezone: Tz, limits: crate::model::andon::Limits) -> LiveWriter {
         LiveWriter(LiveView(Arc::new(Shared {
             tenants: DashMap::new(),
             status: Status::default(),
             timezone,
+            andon: andon::Board::new(limits),
         })))
     }
 

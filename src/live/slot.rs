@@ -59,31 +59,116 @@ pub struct Ready {
     pub history: History,
 }
 
-/// WIP and queued totals at the last [`HISTORY_POINTS`] one-minute instants.
-pub type History = std::collections::VecDeque<Totals>;
+/// WIP and queued totals at the last [`HISTORY_POINTS`] one-minute instants (the sparkline),
+/// and at the quarter hours of the last [`DAY_POINTS`] (yesterday at this time). It reads as
+/// its minutes, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    minutes: std::collections::VecDeque<Totals>,
+    quarters: std::collections::VecDeque<Totals>,
+}
 
 /// Six hours of minutes.
 pub const HISTORY_POINTS: usize = 360;
 
-/// A tenant's WIP and queued token totals at one snapshot instant.
+/// A day and an hour of quarter hours: yesterday at this time, and then some.
+pub const DAY_POINTS: usize = 100;
+
+/// A tenant's totals at one snapshot instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Totals {
     /// Epoch seconds.
     pub at: i64,
     pub wip: i64,
     pub queued: i64,
+    /// Assignments completed on that instant's day by then (the summary's `completed_count`).
+    pub completed: i64,
+}
+
+impl History {
+    pub fn new() -> History {
+        History::default()
+    }
+
+    /// Keeps `t` (the totals of a one-minute instant).
+    pub fn push_back(&mut self, t: Totals) {
+        // The last six hours only, however the instants came (a restart leaves a gap).
+        let from = t.at - 60 * HISTORY_POINTS as i64;
+        while self.minutes.len() == HISTORY_POINTS
+            || self.minutes.front().is_some_and(|m| m.at <= from)
+        {
+            self.minutes.pop_front();
+        }
+        self.minutes.push_back(t);
+        if t.at.rem_euclid(900) == 0 {
+            if self.quarters.len() == DAY_POINTS {
+                self.quarters.pop_front();
+            }
+            self.quarters.push_back(t);
+        }
+    }
+
+    /// The quarter-hour totals nearest to 24 hours before `now` (epoch seconds), if one is
+    /// kept within 7.5 minutes of it.
+    pub fn day_before(&self, now: i64) -> Option<Totals> {
+        let then = now - 86_400;
+        self.quarters
+            .iter()
+            .filter(|t| (t.at - then).abs() <= 450)
+            .min_by_key(|t| (t.at - then).abs())
+            .copied()
+    }
+}
+
+impl std::ops::Deref for History {
+    type Target = std::collections::VecDeque<Totals>;
+
+    /// The minutes, oldest first.
+    fn deref(&self) -> &Self::Target {
+        &self.minutes
+    }
 }
 
 impl Ready {
     /// Remembers the totals of the summary just taken at `at`.
     pub fn record(&mut self, at: i64, summary: &[crate::model::views::summary::SummaryRow]) {
-        let (wip, queued) = summary
-            .iter()
-            .fold((0, 0), |(w, q), r| (w + r.wip_count, q + r.waiting_count));
-        if self.history.len() == HISTORY_POINTS {
-            self.history.pop_front();
+        let (wip, queued, completed) = summary.iter().fold((0, 0, 0), |(w, q, c), r| {
+            (w + r.wip_count, q + r.waiting_count, c + r.completed_count)
+        });
+        self.history.push_back(Totals {
+            at,
+            wip,
+            queued,
+            completed,
+        });
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn minutes_for_six_hours_quarters_for_a_day() {
+        let mut h = History::new();
+        let start: i64 = 1_700_001_000 / 900 * 900;
+        for m in 0..(26 * 60) {
+            let at = start + 60 * m;
+            h.push_back(Totals {
+                at,
+                wip: m,
+                queued: 0,
+                completed: m / 2,
+            });
         }
-        self.history.push_back(Totals { at, wip, queued });
+        assert_eq!(h.len(), HISTORY_POINTS);
+        assert_eq!(h.iter().last().map(|t| t.wip), Some(26 * 60 - 1));
+        let now = start + 60 * (26 * 60 - 1);
+        let day = h.day_before(now).expect("a quarter hour near 24 h ago");
+        assert_eq!(day.at % 900, 0);
+        assert!((day.at - (now - 86_400)).abs() <= 450, "{day:?}");
+        assert_eq!(day.completed, day.wip / 2);
+        assert_eq!(History::new().day_before(now), None, "nothing kept yet");
     }
 }
 

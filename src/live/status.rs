@@ -313,6 +313,11 @@ impl Status {
         self.with(|r| r.instance = name.to_string());
     }
 
+    /// This instance's role now (single, leader, standby).
+    pub fn current_role(&self) -> Role {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).role
+    }
+
     pub fn role(&self, role: Role, term: Option<u64>) {
         self.with(|r| {
             r.role = role;

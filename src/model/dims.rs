@@ -108,6 +108,7 @@ pub(crate) mod tests {
             code: Some(format!("N{id}")),
             name: Some(format!("Node {id}")),
             team_category: category.map(str::to_string),
+            wip_limit: None,
         }
     }
 
@@ -194,6 +195,7 @@ pub(crate) mod tests {
             Graph {
                 id: 10,
                 production_type: Some("classic".into()),
+                name: None,
             },
         );
         d.instances.insert(

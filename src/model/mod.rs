@@ -1,10 +1,12 @@
 //! The pure heart of flowtally: source rows in, snapshot rows out. Nothing here does I/O.
 
+pub mod andon;
 pub mod clock;
 pub mod completions;
 pub mod cycles;
 pub mod decimal;
 pub mod dims;
+pub mod floor;
 pub mod row;
 pub mod stored;
 pub mod tenant;

@@ -278,12 +278,24 @@ pub struct Node {
     pub code: Option<String>,
     pub name: Option<String>,
     pub team_category: Option<String>,
+    /// The most tokens the node should hold at once (`routing_node.wip_limit`, optional);
+    /// NULL, absent or not positive: no limit.
+    pub wip_limit: Option<i64>,
+}
+
+impl Node {
+    /// The node's WIP limit, when it has one (positive).
+    pub fn limit(&self) -> Option<i64> {
+        self.wip_limit.filter(|l| *l > 0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Graph {
     pub id: i64,
     pub production_type: Option<String>,
+    /// `routing_graph.name` (optional column).
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -372,10 +384,12 @@ impl Row {
                 code: v(2).text(),
                 name: v(3).text(),
                 team_category: v(4).text(),
+                wip_limit: v(5).int(),
             }),
             Table::Graph => Row::Graph(Graph {
                 id: v(0).int()?,
                 production_type: v(1).text(),
+                name: v(2).text(),
             }),
             Table::Team => Row::Team(Team {
                 id: v(0).int()?,

@@ -17,6 +17,8 @@ use super::row::{Assignment, AssignmentStatus, Token, TokenStatus};
 
 /// A `HashMap` hashed with the Fx hash (rustc-hash).
 pub type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
+/// A `HashSet` hashed the same way.
+pub type FastSet<T> = rustc_hash::FxHashSet<T>;
 
 const HAS_FIRST: u8 = 1;
 const HAS_SECOND: u8 = 2;

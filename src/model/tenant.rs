@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::completions::{CompletionEntry, CompletionIndex};
 use super::dims::Dims;
 use super::row::{Assignment, Change, Graph, Instance, Key, LeftOut, Row, Token};
-use super::stored::{FastMap, StoredAssignment, StoredToken};
+use super::stored::{FastMap, FastSet, StoredAssignment, StoredToken};
 use super::token_days::{TokenDayEntry, TokenDays};
 use super::views::trends::Cover;
 use super::views::{
@@ -32,6 +32,9 @@ pub struct TenantState {
     /// production type or graph changes.
     products: FastMap<i64, Vec<i64>>,
     dims: Dims,
+    /// Node (`None`: a live token without one) → its live tokens (not bad): the drill-downs
+    /// and the token ages read them without scanning every token held.
+    at_node: FastMap<Option<i64>, FastSet<i64>>,
     wip: WipIndex,
     completions: CompletionIndex,
     token_days: TokenDays,
@@ -79,6 +82,11 @@ impl Snapshot {
         out.dedup();
         out
     }
+}
+
+/// Where a live token (not bad) is: `Some(its node)`; `None` for a token that is not live.
+fn live_node(t: &Token) -> Option<Option<i64>> {
+    (t.bad().is_none() && t.status.is_live()).then_some(t.node)
 }
 
 impl TenantState {
@@ -192,10 +200,21 @@ impl TenantState {
             if let Some(e) = self.wip_entry_of(old) {
                 self.wip.remove(&e);
             }
+            if let Some(node) = live_node(old) {
+                if let Some(set) = self.at_node.get_mut(&node) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.at_node.remove(&node);
+                    }
+                }
+            }
         }
         match new {
             Some(t) => {
                 self.count_bad(t.bad(), 1);
+                if let Some(node) = live_node(&t) {
+                    self.at_node.entry(node).or_default().insert(id);
+                }
                 let e = self.wip_entry_of(&t);
                 self.tokens.insert(id, StoredToken::new(&t));
                 if let Some(e) = e {
@@ -446,6 +465,24 @@ impl TenantState {
             out.insert(LeftOut::NoAssignedAt, no_assigned_at);
         }
         out
+    }
+
+    /// The live tokens at `node` (not bad ones; `None`: those without a node), each with its
+    /// open assignment, in no order.
+    pub fn live_at(
+        &self,
+        node: Option<i64>,
+    ) -> impl Iterator<Item = (Token, Option<Assignment>)> + '_ {
+        self.at_node
+            .get(&node)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| Some((self.token(*id)?, self.open_assignment(*id))))
+    }
+
+    /// The nodes with live tokens (`None`: tokens without a node), and how many each has.
+    pub fn live_counts(&self) -> impl Iterator<Item = (Option<i64>, usize)> + '_ {
+        self.at_node.iter().map(|(node, set)| (*node, set.len()))
     }
 
     /// Whether the token with this id is held.

@@ -84,10 +84,12 @@ fn factory() -> TenantState {
     up(Row::Graph(Graph {
         id: 10,
         production_type: Some("classic".into()),
+        name: None,
     }));
     up(Row::Graph(Graph {
         id: 20,
         production_type: None,
+        name: None,
     }));
     up(Row::Node(node(1, 10, Some("sewing"))));
     up(Row::Node(node(2, 10, Some("qc"))));
@@ -617,6 +619,7 @@ fn incremental_upkeep_equals_a_fresh_build() {
                     production_type: [None, Some("classic"), Some("hatthasilpa")]
                         [rng.gen_range(0..3)]
                     .map(str::to_string),
+                    name: None,
                 })),
                 12 => Change::Delete(if rng.gen_bool(0.7) {
                     Key::Instance(rng.gen_range(1..5))

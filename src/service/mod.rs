@@ -13,6 +13,8 @@
 //! - `watcher`: surveys which tenants there are and whether their tables are whole.
 //! - `loader`: consistent-snapshot loads of tenants, a few at a time.
 //! - `left_out`: rows left out of the metrics, in rate-limited log lines.
+//! - [`andon`]: the floor's alerts evaluated every few seconds from the read view;
+//!   [`webhook`]: their raises and clears posted to `[andon] webhook_url`.
 //! - [`tasks`]: the supervisor: every task by name, one shutdown, a failure said and acted on.
 //!
 //! This file only wires them together. The applier runs in `run`'s own task; the other tasks
@@ -20,6 +22,7 @@
 //! The binlog reader is the applier's: started (and, after a lost position, restarted) by it,
 //! and seen to stop as its channel closing.
 
+pub mod andon;
 mod applier;
 mod lease;
 mod left_out;
@@ -27,6 +30,7 @@ mod loader;
 mod startup;
 pub mod tasks;
 mod watcher;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -230,6 +234,22 @@ pub async fn run(
         })
     };
     tasks.spawn("checkpoint writer", checkpoint_writer);
+    if cfg.andon.webhook_url.is_some() {
+        let (tx, rx) = webhook::queue();
+        live.andon().announce_to(tx);
+        tasks.spawn(
+            "andon webhook",
+            webhook::run(cfg.andon.clone(), live.view(), rx, tasks.shutdown()),
+        );
+    }
+    tasks.spawn_infallible(
+        "andon",
+        andon::run(
+            live.view(),
+            Duration::from_secs(cfg.andon.evaluate_secs),
+            tasks.shutdown(),
+        ),
+    );
     let (loads, load_results, loader) = loader::loader(
         loader::pool_load(source.clone()),
         cfg.load_concurrency,

@@ -94,13 +94,18 @@ const LOAD_ORDER: [Table; 7] = [
 ];
 
 /// The SELECT list for `table`'s needed columns, normalised by casts, so production tables with
-/// other column types read the same way.
-fn select_list(table: Table) -> String {
+/// other column types read the same way. An optional column the table lacks (`present` says
+/// which it has) reads as NULL.
+fn select_list(table: Table, present: &[String]) -> String {
     table
         .columns()
         .iter()
         .map(|c| {
-            let col = ident(c.name);
+            let col = if c.optional && !present.iter().any(|p| p.eq_ignore_ascii_case(c.name)) {
+                "NULL".to_string()
+            } else {
+                ident(c.name)
+            };
             match c.kind {
                 Kind::Int => format!("CAST({col} AS SIGNED)"),
                 // Bytes, so a name that is not valid UTF-8 still loads (replaced, not rejected).
@@ -238,9 +243,10 @@ async fn load_in_transaction(
         unkeyed: 0,
     };
     for table in LOAD_ORDER {
+        let present = optional_columns_present(conn, db, table).await?;
         let sql = format!(
             "SELECT {} FROM {}.{}{}",
-            select_list(table),
+            select_list(table, &present),
             ident(db),
             ident(table.name()),
             filter(table, today)
@@ -265,6 +271,40 @@ async fn load_in_transaction(
         }
     }
     Ok(loaded)
+}
+
+/// Which of `table`'s optional columns the table has (as the login sees them in
+/// information_schema); none asked when it reads none.
+async fn optional_columns_present(
+    conn: &mut MySqlConnection,
+    db: &str,
+    table: Table,
+) -> Result<Vec<String>, sqlx::Error> {
+    let optional: Vec<&str> = table
+        .columns()
+        .iter()
+        .filter(|c| c.optional)
+        .map(|c| c.name)
+        .collect();
+    if optional.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+    )
+    .bind(db)
+    .bind(table.name())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut present = Vec::new();
+    for r in &rows {
+        let name = name_column(r, 0)?;
+        if optional.iter().any(|o| o.eq_ignore_ascii_case(&name)) {
+            present.push(name);
+        }
+    }
+    Ok(present)
 }
 
 /// A missing table, column or database is a [`SchemaProblem`]; other errors pass through.

@@ -357,6 +357,7 @@ async fn invalid_enum_and_non_utf8_text_decode_without_error(flavor: Flavor) {
             code: Some("CUT".into()),
             name: Some(String::from_utf8_lossy(b"Node\xff \xc3(").into_owned()),
             team_category: Some("cutting".into()),
+            wip_limit: None,
         }))]
     );
 }

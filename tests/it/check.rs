@@ -211,9 +211,10 @@ async fn all_ok_on_a_good_setup_then_a_purged_binlog_and_an_older_checkpoint_fai
     let (out, fails) = check(ft.dir.path());
     let refusal = format!(
         "checkpoint {} is from an older flowtally (format version 3; this one reads and \
-         writes version 4): it is not read, and flowtally recomputes every tenant from the \
+         writes version {}): it is not read, and flowtally recomputes every tenant from the \
          source tables",
-        state.join("checkpoint.bin").display()
+        state.join("checkpoint.bin").display(),
+        flowtally::checkpoint::FORMAT_VERSION
     );
     assert_eq!(
         fails,

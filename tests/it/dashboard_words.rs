@@ -10,7 +10,8 @@
 //! - its figures equal the API's at one instant after a live update, and every duration it
 //!   says (`2 ชม. 3 นาที`) is the figure behind it;
 //! - the wall screen (`?view=wall`) fits 1920×1080 without scrolling, every panel's content
-//!   whole, its key figures over 64 px, dark by default, and live;
+//!   whole, its key figures over 64 px, dark by default, and live; with a station over its WIP
+//!   limit, the alert list shows it red, in Thai, in view (and in the docs' screenshot);
 //! - the themes: `?theme=dark|light`, and the browser's `prefers-color-scheme` (emulated);
 //! - the documentation's screenshots, with `FLOWTALLY_SCREENSHOTS=docs/screenshots` (see
 //!   `scripts/screenshots.sh`): the Thai wall screen, the English desk page, a phone.
@@ -24,7 +25,8 @@ use serde_json::json;
 use crate::common::process::{seeded_tenant, traffic_on, Flowtally};
 use crate::common::{self, Flavor};
 use crate::dashboard::{
-    differences, duration_differences, rows, save_screenshot, wait_ok, Browser, READ_DOM, TZ, VIEWS,
+    differences, duration_differences, get, rows, save_screenshot, wait_ok, Browser, READ_DOM, TZ,
+    VIEWS,
 };
 
 on_all!(dashboard_in_thai_on_a_wall_screen_dark_and_live);
@@ -417,10 +419,51 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
             .await;
     }
 
-    // The wall screen at 1920×1080: dark, large, whole, live, in Thai.
+    // A station over its WIP limit: the one holding the most pieces gets a limit of 1.
+    let summary: serde_json::Value = serde_json::from_str(
+        &get(port, &format!("/api/v1/tenants/{code}/summary"), &[])
+            .await
+            .body,
+    )
+    .expect("the summary");
+    let mut wip_at = std::collections::BTreeMap::<i64, i64>::new();
+    for r in rows(&json!({ "summary": summary }), "summary") {
+        if let (Some(node), Some(wip)) = (r["node_id"].as_i64(), r["wip_count"].as_i64()) {
+            *wip_at.entry(node).or_default() += wip;
+        }
+    }
+    let (crowded, wip) = wip_at
+        .into_iter()
+        .max_by_key(|(node, wip)| (*wip, -node))
+        .expect("pieces at a station");
+    assert!(wip >= 2, "a station with pieces to be over a limit of 1");
+    sqlx::raw_sql(&format!(
+        "UPDATE `{db}`.routing_node SET wip_limit = 1 WHERE id_node = {crowded}"
+    ))
+    .execute(&pool)
+    .await
+    .expect("a WIP limit of 1");
+
+    // The wall screen at 1920×1080: dark, large, whole, live, in Thai, the station red in the
+    // alert list.
     browser.viewport(1920, 1080).await;
     goto_live(&browser, &format!("{page}?view=wall")).await;
     assert!(body_luminance(&browser).await < 0.05, "the wall is dark");
+    let red_alert = format!(
+        "document.querySelector('#alerts tr[data-kind=\"wip_limit\"][data-subject=\"node:{crowded}\"][data-level=\"red\"]')"
+    );
+    browser
+        .wait_true(&red_alert, 30, "the crowded station red on the wall")
+        .await;
+    assert_eq!(
+        browser
+            .js(&format!(
+                "const r = {red_alert}; return [r.querySelector('[data-col=\"level\"]').textContent.trim(), \
+                 r.querySelector('[data-col=\"kind\"]').textContent, r.querySelector('[data-col=\"limit\"]').textContent];"
+            ))
+            .await,
+        json!(["แดง", "งานค้างเกินขีดจำกัด", "1 ชิ้น"])
+    );
     let seq = browser
         .js("return Number(document.getElementById('dashboard').dataset.seq);")
         .await;
@@ -480,6 +523,20 @@ async fn dashboard_in_thai_on_a_wall_screen_dark_and_live(flavor: Flavor) {
             );
             assert!(n("font") >= 9.0, "panel {} too small to read: {p}", p["id"]);
         }
+        // The alert list is never rotated away, and its red row is in view.
+        assert!(
+            panels.iter().any(|p| p["id"] == "alerts"),
+            "no alert list on the wall: {layout}"
+        );
+        let row = browser
+            .js(&format!(
+                "const r = {red_alert}.getBoundingClientRect(); return [r.height, r.bottom];"
+            ))
+            .await;
+        assert!(
+            row[0].as_f64() > Some(15.0) && row[1].as_f64() <= Some(1080.0),
+            "the red alert out of view with {shown} shown: {row}"
+        );
     }
     assert_translated(&browser, &code, "the Thai wall screen", 100).await;
     browser

@@ -68,6 +68,7 @@ macro_rules! on_mysql {
 
 mod common;
 
+mod andon;
 mod bad_input;
 mod binlog;
 mod check;
@@ -77,6 +78,7 @@ mod dashboard_words;
 mod docker_files;
 mod failover;
 mod flavor_words;
+mod floor_browser;
 mod ha;
 mod harness;
 mod http;

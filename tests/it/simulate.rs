@@ -18,6 +18,7 @@ on_all!(
     setup_and_seed_with_event_time,
     bulk_history_is_about_five_percent_live,
     binlog_events_carry_the_simulated_time,
+    a_bottleneck_piles_tokens_up_past_its_wip_limit,
 );
 
 const CORE: &str = "bgerp";
@@ -74,6 +75,7 @@ fn opts(tenants: Vec<String>, seed: u64, n: u64, bad_rows: bool) -> SimOptions {
         }),
         bad_rows,
         tz: chrono_tz::Asia::Bangkok,
+        bottleneck: None,
     }
 }
 
@@ -707,4 +709,55 @@ async fn binlog_events_carry_the_simulated_time(flavor: Flavor) {
     assert_eq!(xids.len(), 50, "XID events dated 2030-01-01");
     assert!(xids[0].starts_with("#300101  0:00:00"), "{}", xids[0]);
     assert!(xids[49].starts_with("#300101  0:49:00"), "{}", xids[49]);
+}
+
+/// `--bottleneck SEW`: the same traffic with SEW's work ten times slower piles tokens up there,
+/// past the WIP limit the seed gives SEW, where the free-flowing factory keeps fewer.
+async fn a_bottleneck_piles_tokens_up_past_its_wip_limit(flavor: Flavor) {
+    let pool = common::shared(flavor).pool().await;
+    let mut at_sew = Vec::new();
+    for bottleneck in [None, Some("SEW".to_string())] {
+        let db = new_tenant(&pool, "bn", 5).await;
+        let limit = int(
+            &pool,
+            &format!("SELECT wip_limit FROM `{db}`.routing_node WHERE node_code = 'SEW'"),
+        )
+        .await;
+        assert_eq!(
+            limit,
+            simulate::SEW_WIP_LIMIT,
+            "the seed gives SEW its limit"
+        );
+        let opts = SimOptions {
+            bottleneck,
+            ..opts(vec![db.clone()], 31, 1_500, false)
+        };
+        simulate::run(&pool, &opts).await.expect("run");
+        at_sew.push(
+            int(
+                &pool,
+                &format!(
+                    "SELECT COUNT(*) FROM `{db}`.flow_token t JOIN `{db}`.routing_node n \
+                     ON n.id_node = t.current_node_id WHERE n.node_code = 'SEW' \
+                     AND t.status IN ('ready','active','waiting','paused')"
+                ),
+            )
+            .await,
+        );
+    }
+    assert!(
+        at_sew[1] > simulate::SEW_WIP_LIMIT && at_sew[1] > at_sew[0],
+        "live tokens at SEW: {} free-flowing, {} with the bottleneck (limit {})",
+        at_sew[0],
+        at_sew[1],
+        simulate::SEW_WIP_LIMIT
+    );
+    let unknown = SimOptions {
+        bottleneck: Some("NOPE".into()),
+        ..opts(vec![new_tenant(&pool, "bn", 5).await], 31, 10, false)
+    };
+    let e = simulate::run(&pool, &unknown)
+        .await
+        .expect_err("an unknown node");
+    assert!(format!("{e:#}").contains("no node with that code"), "{e:#}");
 }

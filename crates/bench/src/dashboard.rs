@@ -79,6 +79,7 @@ pub(crate) fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
             Row::Graph(Graph {
                 id,
                 production_type: Some(ptype.into()),
+                name: None,
             }),
         );
     }
@@ -101,6 +102,7 @@ pub(crate) fn build_state(tokens: u64, now: i64, seed: u64) -> TenantState {
                 code: Some(code.into()),
                 name: Some(name.into()),
                 team_category: Some(cat.into()),
+                wip_limit: None,
             }),
         );
     }
@@ -236,6 +238,7 @@ fn live_with(state: TenantState, now: i64) -> LiveWriter {
             at: (now / 60 - 360 + m) * 60,
             wip: 50_000 + m % 50,
             queued: 25_000,
+            completed: 1_000 + m,
         });
     }
     live.insert(

@@ -658,6 +658,7 @@ pub async fn bench_ha(pool: &MySqlPool, server: &Server, n: usize, seed: u64) ->
         event_time: None,
         bad_rows: false,
         tz: crate::TZ,
+        bottleneck: None,
     };
     let measuring = async {
         let res = measure(pool, server, &dbs, &mut a, &mut b, &mut r).await;

@@ -1409,6 +1409,7 @@ async fn freshness_run(
         event_time: None,
         bad_rows: false,
         tz: TZ,
+        bottleneck: None,
     };
     let (stats_sim, sent) = tokio::join!(
         simulate::run(pool, &opts),

@@ -235,6 +235,7 @@ pub async fn bench_tenants(
         event_time: None,
         bad_rows: false,
         tz: crate::TZ,
+        bottleneck: None,
     };
     let until = Until {
         at_least: Duration::from_secs(traffic_secs),

@@ -84,10 +84,22 @@ pub struct SimOptions {
     pub bad_rows: bool,
     /// The factory time zone DATETIMEs are written in.
     pub tz: Tz,
+    /// A node (by `node_code`) whose work goes [`BOTTLENECK_SLOWDOWN`] times slower: its tokens
+    /// are assigned, started and completed that much less often, so its queue grows (past the
+    /// seeded WIP limit of `SEW`, say) and the dashboard's andon calls it out.
+    pub bottleneck: Option<String>,
 }
 
+/// How much slower the work at [`SimOptions::bottleneck`] goes.
+pub const BOTTLENECK_SLOWDOWN: u32 = 10;
+
+/// The WIP limit [`seed_dimensions`] gives node `SEW` (the demo's bottleneck); the other nodes
+/// get a random one, or none.
+pub const SEW_WIP_LIMIT: i64 = 12;
+
 impl Default for SimOptions {
-    /// Seed 1, no tenants, 1,000 transactions, unpaced, real clock, no bad rows, Asia/Bangkok.
+    /// Seed 1, no tenants, 1,000 transactions, unpaced, real clock, no bad rows, Asia/Bangkok,
+    /// no bottleneck.
     fn default() -> Self {
         SimOptions {
             seed: 1,
@@ -97,6 +109,7 @@ impl Default for SimOptions {
             event_time: None,
             bad_rows: false,
             tz: chrono_tz::Asia::Bangkok,
+            bottleneck: None,
         }
     }
 }
@@ -409,6 +422,13 @@ pub async fn seed_dimensions_at(
             "NULL".to_string()
         } else {
             rng.gen_range(10..60).to_string()
+        };
+        // The demo's bottleneck has a limit whatever the seed (drawn above all the same, so
+        // the other nodes' limits and everything after stay as they were).
+        let wip = if *code == "SEW" {
+            SEW_WIP_LIMIT.to_string()
+        } else {
+            wip
         };
         let cat = cat.map_or("NULL".to_string(), |c| format!("'{c}'"));
         let sep = if i == 0 { "" } else { ", " };
@@ -725,6 +745,8 @@ struct TenantSim {
     next_ticket: i64,
     next_token: i64,
     next_asg: i64,
+    /// The bottleneck node, whose work goes [`BOTTLENECK_SLOWDOWN`] times slower.
+    slow: Option<i64>,
 }
 
 async fn fetch_ints(conn: &mut MySqlConnection, sql: &str) -> Result<Vec<Vec<Option<i64>>>> {
@@ -874,6 +896,7 @@ impl TenantSim {
             paused: IdPool::default(),
             dead_asgs: IdPool::default(),
             scrapped: IdPool::default(),
+            slow: None,
         };
         let rows = sqlx::query(&format!(
             "SELECT CAST(id_token AS SIGNED), CAST(current_node_id AS SIGNED), \
@@ -967,6 +990,11 @@ impl TenantSim {
             }
         }
         Ok(sim)
+    }
+
+    /// Whether work on a token at `node` is held back this time (the bottleneck's slowness).
+    fn held_back(&self, node: i64, rng: &mut SmallRng) -> bool {
+        self.slow == Some(node) && !rng.gen_bool(1.0 / f64::from(BOTTLENECK_SLOWDOWN))
     }
 
     fn pool_mut(&mut self, st: AsgSt) -> &mut IdPool {
@@ -1175,9 +1203,9 @@ impl TenantSim {
         let mut picked: Vec<(i64, Tok)> = Vec::with_capacity(want);
         for _ in 0..want {
             if let Some(t) = self.queued_free.pick_old(rng) {
-                if let Some(tok) = self.tokens.get(&t) {
-                    if !picked.iter().any(|(p, _)| *p == t) {
-                        picked.push((t, *tok));
+                if let Some(tok) = self.tokens.get(&t).copied() {
+                    if !picked.iter().any(|(p, _)| *p == t) && !self.held_back(tok.node, rng) {
+                        picked.push((t, tok));
                     }
                 }
             }
@@ -1247,6 +1275,9 @@ impl TenantSim {
         let Some(tok) = self.tokens.get(&a.token).copied() else {
             return false;
         };
+        if self.held_back(tok.node, rng) {
+            return false;
+        }
         let accepted = if from_accepted {
             String::new()
         } else {
@@ -1334,6 +1365,9 @@ impl TenantSim {
         let Some(&(gi, pos)) = self.node_loc.get(&tok.node) else {
             return false;
         };
+        if self.held_back(tok.node, rng) {
+            return false;
+        }
         let completed_at = if backwards_times {
             format!(
                 "DATE_SUB(COALESCE(started_at, {now}), INTERVAL {} SECOND)",
@@ -1679,16 +1713,39 @@ async fn dedicated(pool: &MySqlPool) -> Result<MySqlConnection> {
         .detach())
 }
 
-async fn load_all(conn: &mut MySqlConnection, tenants: &[String]) -> Result<Vec<TenantSim>> {
+async fn load_all(
+    conn: &mut MySqlConnection,
+    tenants: &[String],
+    bottleneck: Option<&str>,
+) -> Result<Vec<TenantSim>> {
     let mut sims = Vec::with_capacity(tenants.len());
     for db in tenants {
-        sims.push(
-            TenantSim::load(conn, db)
-                .await
-                .with_context(|| format!("loading simulator state of {db}"))?,
-        );
+        let mut sim = TenantSim::load(conn, db)
+            .await
+            .with_context(|| format!("loading simulator state of {db}"))?;
+        if let Some(code) = bottleneck {
+            sim.slow = bottleneck_node(conn, db, code).await?;
+        }
+        sims.push(sim);
     }
     Ok(sims)
+}
+
+/// The id of the node with code `code` in tenant `db` (the lowest, if several graphs have one).
+async fn bottleneck_node(conn: &mut MySqlConnection, db: &str, code: &str) -> Result<Option<i64>> {
+    let rows = sqlx::query(&format!(
+        "SELECT CAST(id_node AS SIGNED) FROM {}.routing_node WHERE node_code = ? ORDER BY id_node \
+         LIMIT 1",
+        ident(db)
+    ))
+    .bind(code)
+    .fetch_all(&mut *conn)
+    .await
+    .with_context(|| format!("looking up the bottleneck node {code} in {db}"))?;
+    match rows.first() {
+        Some(r) => Ok(Some(r.try_get(0)?)),
+        None => bail!("--bottleneck {code}: tenant database {db} has no node with that code"),
+    }
 }
 
 /// Runs the simulation (see the module doc) until `opts.transactions` have committed.
@@ -1704,7 +1761,7 @@ pub async fn run_until(pool: &MySqlPool, opts: &SimOptions, stop: &AtomicBool) -
     }
     let mut conn = Some(dedicated(pool).await?);
     let mut sims = match conn.as_mut() {
-        Some(c) => load_all(c, &opts.tenants).await?,
+        Some(c) => load_all(c, &opts.tenants, opts.bottleneck.as_deref()).await?,
         None => bail!("simulate: no connection"),
     };
     let mut rng = SmallRng::seed_from_u64(opts.seed);
@@ -1737,7 +1794,7 @@ pub async fn run_until(pool: &MySqlPool, opts: &SimOptions, stop: &AtomicBool) -
             // Reconnect after a failure and re-read what is in flight.
             let res = async {
                 let mut c = dedicated(pool).await?;
-                let s = load_all(&mut c, &opts.tenants).await?;
+                let s = load_all(&mut c, &opts.tenants, opts.bottleneck.as_deref()).await?;
                 anyhow::Ok((c, s))
             }
             .await;

@@ -8,6 +8,8 @@
 //! digits with `,` and `.`), so [`super::render`] formats them once. Dates differ: Thai readers
 //! count years in the Buddhist era (the year + 543) and name the months in Thai.
 
+pub mod csv;
+
 use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -196,6 +198,11 @@ impl Tr {
                 ("time", t.format("%H:%M:%S").to_string().into()),
             ],
         )
+    }
+
+    /// The time of day to the minute: `14:05`, `14:05 น.` (an instant of today).
+    pub fn clock(&self, t: NaiveDateTime) -> String {
+        self.f("clock", &[("time", t.format("%H:%M").to_string().into())])
     }
 
     /// The month's short name: `Dec`, `ธ.ค.`.

@@ -8,13 +8,15 @@
 //! - [`i18n`]: the words, in Thai and English (`locales/*.ftl`), dates and durations;
 //! - [`prefs`]: the language, theme and wall-screen view a request asks for;
 //! - [`charts`]: SVG charts (plotters);
-//! - [`feed`]: one live feed per watched tenant, shared by its clients.
+//! - [`feed`]: one live feed per watched tenant, shared by its clients;
+//! - [`floor`]: the alert list, the node and team drill-down pages, the CSV links.
 //!
 //! A tenant's map entry is held only while its views are computed and its names copied, never
 //! across an await; rendering happens after it is released.
 
 pub mod charts;
 pub mod feed;
+pub mod floor;
 pub mod i18n;
 pub mod model;
 pub mod prefs;
@@ -35,6 +37,7 @@ use super::access::Grant;
 use super::{now_secs, App};
 use crate::http::api::tenant_list;
 use crate::live::{LiveView, TenantKey};
+use crate::model::andon::evaluate::Facts;
 use crate::model::clock::local_time;
 use crate::model::View;
 
@@ -45,6 +48,8 @@ pub fn routes() -> Router<App> {
         .route("/fragments/tenants", get(tenant_rows))
         .route("/tenants/{code}", get(page))
         .route("/tenants/{code}/events", get(events))
+        .route("/tenants/{code}/nodes/{id}", get(floor::node_page))
+        .route("/tenants/{code}/teams/{id}", get(floor::team_page))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/assets/{file}", get(asset))
@@ -60,7 +65,7 @@ pub enum Computed {
 /// Tenant `key`'s dashboard at `now` (epoch seconds), from the same `state.view` as the API.
 pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
     let at = local_time(now, live.timezone());
-    let (code, snapshot, names, history) = {
+    let (code, snapshot, names, history, facts, day_before) = {
         let Some(slot) = live.get(key) else {
             return Computed::Unknown;
         };
@@ -69,13 +74,24 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
         };
         let snapshot = ready.state.view(at, &model::VIEWS);
         let names = Names::of(ready.state.dims(), &snapshot);
+        // The alerts read the same rows the page shows.
+        let facts = Facts::gather(
+            &ready.state,
+            at,
+            model::bottleneck_rows(&snapshot),
+            model::workload_rows(&snapshot),
+            live.andon().limits(),
+        );
         (
             slot.code.clone(),
             snapshot,
             names,
             ready.history.iter().copied().collect(),
+            facts,
+            ready.history.day_before(now),
         )
     };
+    let alerts = live.andon().observe(key, &code, &facts);
     Computed::Ready(Box::new(model::build(Inputs {
         code,
         snapshot,
@@ -84,6 +100,8 @@ pub fn compute(live: &LiveView, key: &TenantKey, now: i64) -> Computed {
         report: live.status().report(),
         now,
         timezone: live.timezone(),
+        alerts,
+        day_before,
     })))
 }
 

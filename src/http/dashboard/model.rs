@@ -21,6 +21,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::http::health::health;
 use crate::live::slot::Totals;
 use crate::live::status::{Phase, Report, Role};
+use crate::model::andon::{Alert, Level as AndonLevel, Subject};
 use crate::model::clock::local_time;
 use crate::model::decimal::Dec2;
 use crate::model::dims::Dims;
@@ -41,6 +42,8 @@ pub struct Names {
     /// Node id → (code, name).
     pub nodes: BTreeMap<i64, (Option<String>, Option<String>)>,
     pub teams: BTreeMap<i64, Option<String>>,
+    /// Graph id → `routing_graph.name` (when the table has the column).
+    pub graphs: BTreeMap<i64, Option<String>>,
 }
 
 impl Names {
@@ -49,17 +52,21 @@ impl Names {
     pub fn of(dims: &Dims, snap: &Snapshot) -> Names {
         let mut node_ids = BTreeSet::new();
         let mut team_ids = BTreeSet::new();
+        let mut graph_ids = BTreeSet::new();
         for rows in &snap.views {
             match rows {
                 ViewRows::Summary(rows) => {
                     for r in rows {
                         node_ids.insert(r.node_id);
                         team_ids.extend(r.team_id);
+                        graph_ids.extend(r.graph_id);
                     }
                 }
                 ViewRows::CycleTime(rows) => node_ids.extend(rows.iter().map(|r| r.node_id)),
                 ViewRows::Workload(rows) => team_ids.extend(rows.iter().map(|r| r.team_id)),
-                ViewRows::Bottlenecks(_) | ViewRows::Trends(_) => {}
+                // The alerts' nodes (the bottlenecks' rows are what the rules read).
+                ViewRows::Bottlenecks(rows) => node_ids.extend(rows.iter().map(|r| r.node_id)),
+                ViewRows::Trends(_) => {}
             }
         }
         Names {
@@ -74,6 +81,19 @@ impl Names {
                 .into_iter()
                 .filter_map(|id| Some((id, dims.teams.get(&id)?.name.clone())))
                 .collect(),
+            graphs: graph_ids
+                .into_iter()
+                .filter_map(|id| Some((id, dims.graphs.get(&id)?.name.clone())))
+                .collect(),
+        }
+    }
+
+    /// The graph's name as the ERP has it, if it has one (the page numbers the others, in its
+    /// language).
+    pub fn graph(&self, id: Option<i64>) -> Option<String> {
+        match self.graphs.get(&id?) {
+            Some(Some(name)) if !name.is_empty() => Some(name.clone()),
+            _ => None,
         }
     }
 
@@ -111,6 +131,10 @@ pub struct Inputs {
     /// Epoch seconds of T (the snapshot's `at` is T in the factory's time zone).
     pub now: i64,
     pub timezone: chrono_tz::Tz,
+    /// The floor's alerts at T (red first), with since-when.
+    pub alerts: Vec<Alert>,
+    /// The totals kept at the quarter hour nearest to T − 24 h, if any (see [`Yesterday`]).
+    pub day_before: Option<Totals>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +153,50 @@ pub struct Dashboard {
     pub cycle: Cycle,
     pub trends: Trends,
     pub history: Vec<HistoryPoint>,
+    pub alerts: Vec<Alert>,
+    pub marks: Marks,
+    /// The names of the nodes and teams the page shows (the alert list names its subjects).
+    pub names: Names,
+}
+
+/// The worst alert level of each node and team at T: the colour of their rows and cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    pub nodes: BTreeMap<i64, AndonLevel>,
+    pub teams: BTreeMap<i64, AndonLevel>,
+}
+
+impl Marks {
+    pub fn of(alerts: &[Alert]) -> Marks {
+        let mut m = Marks::default();
+        for a in alerts {
+            let (map, id) = match a.breach.subject {
+                // A token's age colours its node too: something there needs a look.
+                Subject::Node { id } | Subject::Token { node: id, .. } => (&mut m.nodes, id),
+                Subject::Team { id } => (&mut m.teams, id),
+            };
+            let level = map.entry(id).or_insert(a.breach.level);
+            *level = (*level).max(a.breach.level);
+        }
+        m
+    }
+
+    /// `andon-amber`, `andon-red`, or nothing, for a node.
+    pub fn node_class(&self, id: i64) -> &'static str {
+        class(self.nodes.get(&id))
+    }
+
+    pub fn team_class(&self, id: i64) -> &'static str {
+        class(self.teams.get(&id))
+    }
+}
+
+fn class(level: Option<&AndonLevel>) -> &'static str {
+    match level {
+        Some(AndonLevel::Red) => "andon-red",
+        Some(AndonLevel::Amber) => "andon-amber",
+        None => "",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +211,19 @@ pub struct Kpis {
     pub phase: Phase,
     /// The latest snapshot instant written for this tenant, local time.
     pub last_snapshot: Option<NaiveDateTime>,
+    /// The same figures yesterday at this time of day, when kept.
+    pub yesterday: Option<Yesterday>,
+}
+
+/// WIP and completions at the quarter hour nearest to 24 hours before T (within 7.5 minutes),
+/// as the one-minute snapshot of that instant counted them: WIP then, and assignments completed
+/// that day by then. Kept in memory since the tenant was loaded, so absent for a day after a
+/// start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Yesterday {
+    pub at: NaiveDateTime,
+    pub wip: i64,
+    pub completed: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -188,6 +269,8 @@ pub struct Bottleneck {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heatmap {
     pub graph_id: Option<i64>,
+    /// The graph's name, if the ERP has one (see [`Names::graph`]).
+    pub graph: Option<String>,
     pub teams: Vec<Option<i64>>,
     pub team_labels: Vec<String>,
     pub rows: Vec<HeatRow>,
@@ -309,14 +392,14 @@ pub fn summary_rows(snap: &Snapshot) -> &[SummaryRow] {
     })
 }
 
-fn bottleneck_rows(snap: &Snapshot) -> &[BottleneckRow] {
+pub fn bottleneck_rows(snap: &Snapshot) -> &[BottleneckRow] {
     rows_of(snap, |r| match r {
         ViewRows::Bottlenecks(v) => Some(v),
         _ => None,
     })
 }
 
-fn workload_rows(snap: &Snapshot) -> &[WorkloadRow] {
+pub fn workload_rows(snap: &Snapshot) -> &[WorkloadRow] {
     rows_of(snap, |r| match r {
         ViewRows::Workload(v) => Some(v),
         _ => None,
@@ -378,6 +461,11 @@ pub fn build(input: Inputs) -> Dashboard {
             .last_by_tenant
             .get(&input.code)
             .map(|t| local_time(*t, input.timezone)),
+        yesterday: input.day_before.map(|t| Yesterday {
+            at: local_time(t.at, input.timezone),
+            wip: t.wip,
+            completed: t.completed,
+        }),
     };
     Dashboard {
         notices: notices(&input.code, report, input.now),
@@ -406,10 +494,13 @@ pub fn build(input: Inputs) -> Dashboard {
             .collect(),
         instance: report.instance.clone(),
         role: report.role,
+        marks: Marks::of(&input.alerts),
+        alerts: input.alerts,
         code: input.code,
         at,
         timezone: input.timezone.name().to_string(),
         kpi,
+        names: input.names,
     }
 }
 
@@ -529,6 +620,7 @@ fn heatmaps(rows: &[SummaryRow], names: &Names) -> Vec<Heatmap> {
                 .max()
                 .unwrap_or(0);
             Heatmap {
+                graph: names.graph(graph_id),
                 graph_id,
                 team_labels: teams.iter().map(|t| names.team(*t)).collect(),
                 teams,

@@ -70,6 +70,8 @@ pub struct Cell {
     pub num: bool,
     /// ERP data (a name), not a word of the page.
     pub data: bool,
+    /// The drill-down this figure opens, if any.
+    pub href: Option<String>,
 }
 
 fn num(col: &'static str, text: String) -> Cell {
@@ -79,6 +81,15 @@ fn num(col: &'static str, text: String) -> Cell {
         value: String::new(),
         num: true,
         data: false,
+        href: None,
+    }
+}
+
+/// A number that opens its drill-down.
+fn linked(col: &'static str, text: String, href: &str) -> Cell {
+    Cell {
+        href: Some(href.to_string()),
+        ..num(col, text)
     }
 }
 
@@ -90,6 +101,7 @@ fn span(col: &'static str, text: String, value: Option<Dec2>) -> Cell {
         value: raw(value),
         num: true,
         data: false,
+        href: None,
     }
 }
 
@@ -100,6 +112,7 @@ fn name(col: &'static str, text: String) -> Cell {
         value: String::new(),
         num: false,
         data: true,
+        href: None,
     }
 }
 
@@ -169,6 +182,10 @@ pub struct Kpi {
     pub raw: String,
     pub unit: String,
     pub note: String,
+    /// Against yesterday at this time (`yesterday 10:45: 118 (+7)`), or empty; and yesterday's
+    /// figure (`data-compare`).
+    pub compare: String,
+    pub compare_raw: String,
 }
 
 #[derive(Template)]
@@ -181,6 +198,9 @@ struct KpiSection {
 pub struct BarRow {
     pub id: String,
     pub label: String,
+    /// The row's drill-down, and its andon class (`andon-red`, `andon-amber` or empty).
+    pub href: String,
+    pub andon: &'static str,
     pub cells: Vec<Cell>,
     /// 0–100; `None`: no bar.
     pub bar: Option<u32>,
@@ -191,6 +211,8 @@ pub struct BarRow {
 #[template(path = "bottlenecks.html", config = "src/http/dashboard/askama.toml")]
 struct BottlenecksSection {
     t: Tr,
+    /// The CSV of the section's table.
+    csv: String,
     rows: Vec<BarRow>,
 }
 
@@ -198,11 +220,15 @@ struct BottlenecksSection {
 #[template(path = "workload.html", config = "src/http/dashboard/askama.toml")]
 struct WorkloadSection {
     t: Tr,
+    /// The CSV of the section's table.
+    csv: String,
     rows: Vec<BarRow>,
 }
 
 pub struct HeatCell {
     pub team: String,
+    /// The node's drill-down.
+    pub href: String,
     pub wip: String,
     pub queued: String,
     /// Shade class 0–5 (0: empty).
@@ -213,12 +239,16 @@ pub struct HeatCell {
 pub struct HeatLine {
     pub node_id: i64,
     pub label: String,
+    pub href: String,
+    pub andon: &'static str,
     pub cells: Vec<HeatCell>,
     pub total: String,
 }
 
 pub struct HeatTable {
     pub graph: String,
+    /// The caption is the graph's name from the ERP (not a word of the page).
+    pub graph_data: bool,
     pub graph_id: String,
     /// Per column: the team's id (`none`), its label, whether the label is ERP data.
     pub teams: Vec<(String, String, bool)>,
@@ -229,6 +259,8 @@ pub struct HeatTable {
 #[template(path = "heatmap.html", config = "src/http/dashboard/askama.toml")]
 struct HeatmapSection {
     t: Tr,
+    /// The CSV of the section's table.
+    csv: String,
     maps: Vec<HeatTable>,
 }
 
@@ -244,6 +276,8 @@ pub struct Line {
 #[template(path = "cycle.html", config = "src/http/dashboard/askama.toml")]
 struct CycleSection {
     t: Tr,
+    /// The CSV of the section's table.
+    csv: String,
     period: String,
     rows: Vec<Line>,
 }
@@ -273,6 +307,8 @@ pub struct TrendLine {
 #[template(path = "trends.html", config = "src/http/dashboard/askama.toml")]
 struct TrendsSection {
     t: Tr,
+    /// The CSV of the section's table.
+    csv: String,
     charts: Vec<Chart>,
     legend: Vec<Legend>,
     compare: Vec<Line>,
@@ -283,6 +319,8 @@ struct TrendsSection {
 #[template(path = "sparkline.html", config = "src/http/dashboard/askama.toml")]
 struct SparklineSection {
     t: Tr,
+    /// The CSV of the section's table.
+    csv: String,
     svg: String,
     rows: Vec<(String, String, String)>,
     hours: String,
@@ -303,11 +341,13 @@ struct EngSection {
     api: String,
 }
 
-/// The live sections, by element id, in page order. `eng` is the engineers' footer: the
-/// instant, the delay, the last snapshot saved, the instance.
-pub const SECTIONS: [&str; 9] = [
+/// The live sections, by element id, in page order. `alerts` is the andon list (what needs a
+/// person); `eng` is the engineers' footer: the instant, the delay, the last snapshot saved,
+/// the instance.
+pub const SECTIONS: [&str; 10] = [
     "status",
     "kpi",
+    "alerts",
     "bottlenecks",
     "workload",
     "heatmap",
@@ -366,7 +406,11 @@ pub fn status_section(notices: Vec<NoticeLine>, t: &Tr) -> String {
 
 fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
     let t = *t;
+    let csv = |table: &str| super::floor::csv_href(&d.code, table, t.lang());
+    let node_href = |id: i64| super::floor::node_href(&d.code, id);
+    let team_href = |id: i64| super::floor::team_href(&d.code, id);
     match id {
+        "alerts" => super::floor::alerts_section(d, &t),
         "status" => StatusSection {
             t,
             notices: d
@@ -389,8 +433,14 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                 .map(|b| BarRow {
                     id: b.row.node_id.to_string(),
                     label: b.label.clone(),
+                    href: node_href(b.row.node_id),
+                    andon: d.marks.node_class(b.row.node_id),
                     cells: vec![
-                        num("queue_depth", int(b.row.queue_depth)),
+                        linked(
+                            "queue_depth",
+                            int(b.row.queue_depth),
+                            &node_href(b.row.node_id),
+                        ),
                         span(
                             "avg_wait_minutes",
                             t.minutes(b.row.avg_wait_minutes),
@@ -402,6 +452,7 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                     bar_text: dec(b.row.bottleneck_score),
                 })
                 .collect(),
+            csv: csv("bottlenecks"),
         }
         .render(),
         "workload" => WorkloadSection {
@@ -412,13 +463,23 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                 .map(|w| BarRow {
                     id: w.row.team_id.to_string(),
                     label: w.label.clone(),
+                    href: team_href(w.row.team_id),
+                    andon: d.marks.team_class(w.row.team_id),
                     cells: vec![
                         name(
                             "team_category",
                             w.row.team_category.clone().unwrap_or_else(|| "—".into()),
                         ),
-                        num("active_tokens", int(w.row.active_tokens)),
-                        num("waiting_tokens", int(w.row.waiting_tokens)),
+                        linked(
+                            "active_tokens",
+                            int(w.row.active_tokens),
+                            &team_href(w.row.team_id),
+                        ),
+                        linked(
+                            "waiting_tokens",
+                            int(w.row.waiting_tokens),
+                            &team_href(w.row.team_id),
+                        ),
                         num("avg_load", opt_dec(w.row.avg_load)),
                     ],
                     bar: w.row.avg_load.map(|l| (l.0.clamp(0, 10_000) / 100) as u32),
@@ -428,6 +489,7 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                         .map_or_else(|| t.s("workload-no-capacity"), |l| format!("{}%", dec(l))),
                 })
                 .collect(),
+            csv: csv("workload"),
         }
         .render(),
         "heatmap" => HeatmapSection {
@@ -441,11 +503,17 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                         None => (t.s("team-none"), false),
                         Some(_) => (label.clone(), true),
                     };
+                    // The graph's name from the ERP (routing_graph.name), else its number.
+                    let named = h.graph.as_ref().filter(|n| !n.is_empty());
                     HeatTable {
-                        graph: h.graph_id.map_or_else(
-                            || t.s("heatmap-no-graph"),
-                            |g| t.f("heatmap-graph", &[("id", g.to_string().into())]),
-                        ),
+                        graph: match (named, h.graph_id) {
+                            (Some(name), _) => name.clone(),
+                            (None, Some(g)) => {
+                                t.f("heatmap-graph", &[("id", g.to_string().into())])
+                            }
+                            (None, None) => t.s("heatmap-no-graph"),
+                        },
+                        graph_data: named.is_some(),
                         graph_id: h.graph_id.map_or_else(|| "none".into(), |g| g.to_string()),
                         teams: h
                             .teams
@@ -466,6 +534,8 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                             .map(|r| HeatLine {
                                 node_id: r.node_id,
                                 label: r.label.clone(),
+                                href: node_href(r.node_id),
+                                andon: d.marks.node_class(r.node_id),
                                 total: int(r.total),
                                 cells: r
                                     .cells
@@ -476,6 +546,7 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                                         HeatCell {
                                             team: team
                                                 .map_or_else(|| "none".into(), |t| t.to_string()),
+                                            href: node_href(r.node_id),
                                             wip: if c.is_some() { int(wip) } else { String::new() },
                                             queued: int(queued),
                                             level: shade(wip, h.max_wip),
@@ -496,10 +567,12 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
                     }
                 })
                 .collect(),
+            csv: csv("summary"),
         }
         .render(),
         "cycle" => CycleSection {
             t,
+            csv: csv("cycle_time"),
             period: d.cycle.period.map_or_else(
                 || t.s("cycle-period-none"),
                 |(a, b)| {
@@ -529,6 +602,7 @@ fn section(d: &Dashboard, id: &str, t: &Tr) -> askama::Result<String> {
         .render(),
         "sparkline" => SparklineSection {
             t,
+            csv: csv("history"),
             svg: charts::sparkline(&d.history),
             rows: d
                 .history
@@ -567,9 +641,25 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
         raw: v.to_string(),
         unit: t.s(unit),
         note: t.s(note),
+        compare: String::new(),
+        compare_raw: String::new(),
     };
+    // WIP and completions against the same figures yesterday at this time, when kept.
+    let against = |kpi: Kpi, now: i64, then: Option<(NaiveDateTime, i64)>| match then {
+        Some((at, then)) => Kpi {
+            compare: super::floor::against_yesterday(at, then, now, t),
+            compare_raw: then.to_string(),
+            ..kpi
+        },
+        None => kpi,
+    };
+    let y = k.yesterday;
     vec![
-        count("wip", "kpi-wip-title", k.wip, "unit-pieces", "kpi-wip-note"),
+        against(
+            count("wip", "kpi-wip-title", k.wip, "unit-pieces", "kpi-wip-note"),
+            k.wip,
+            y.map(|y| (y.at, y.wip)),
+        ),
         count(
             "queued",
             "kpi-queued-title",
@@ -584,12 +674,16 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
             "unit-pieces",
             "kpi-in-work-note",
         ),
-        count(
-            "completed_today",
-            "kpi-completed-title",
+        against(
+            count(
+                "completed_today",
+                "kpi-completed-title",
+                k.completed_today,
+                "unit-assignments",
+                "kpi-completed-note",
+            ),
             k.completed_today,
-            "unit-assignments",
-            "kpi-completed-note",
+            y.map(|y| (y.at, y.completed)),
         ),
         Kpi {
             key: "throughput_7d",
@@ -598,6 +692,8 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
             raw: k.throughput_7d.to_string(),
             unit: t.s("unit-pieces-per-day"),
             note: t.s("kpi-throughput-note"),
+            compare: String::new(),
+            compare_raw: String::new(),
         },
         Kpi {
             key: "lead_time_7d",
@@ -606,6 +702,8 @@ fn kpis(d: &Dashboard, t: &Tr) -> Vec<Kpi> {
             raw: raw(k.lead_time_7d_hours),
             unit: String::new(),
             note: t.s("kpi-lead-note"),
+            compare: String::new(),
+            compare_raw: String::new(),
         },
     ]
 }
@@ -735,6 +833,7 @@ fn trends(d: &Dashboard, t: &Tr) -> TrendsSection {
     }
     TrendsSection {
         t: *t,
+        csv: super::floor::csv_href(&d.code, "trends", t.lang()),
         charts,
         legend,
         compare,

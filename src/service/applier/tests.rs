@@ -71,6 +71,7 @@ fn routing() -> Vec<Row> {
         Row::Graph(Graph {
             id: 10,
             production_type: Some("classic".into()),
+            name: None,
         }),
         Row::Instance(Instance {
             id: 1,

@@ -51,6 +51,10 @@ struct Args {
     /// Also write the ERP's bad rows (invalid status, NULL ids, missing nodes ...) now and then.
     #[arg(long)]
     bad_rows: bool,
+    /// Make the node with this code (e.g. SEW, which the seed gives a WIP limit of 12) a
+    /// bottleneck: its work goes ten times slower, so its queue grows past its limit.
+    #[arg(long, value_name = "NODE_CODE")]
+    bottleneck: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -113,6 +117,7 @@ async fn run(args: Args) -> Result<()> {
         event_time: None,
         bad_rows: args.bad_rows,
         tz: args.timezone,
+        bottleneck: args.bottleneck.clone(),
     };
     let stats = simulate::run_until(&pool, &opts, &stop)
         .await

@@ -10,7 +10,7 @@
   const STALE_MS = 5000;
   const ROTATE_MS = 15000;
   // The wall screen's panels (the row under the key figures), scaled to fit.
-  const PANELS = '.sec-bottlenecks, .sec-workload, .sec.rot';
+  const PANELS = '.sec-alerts, .sec-bottlenecks, .sec-workload, .sec.rot';
   let messages = {};
 
   // A message of the page's language; {name} is filled from vars.

@@ -234,3 +234,144 @@ month-9 = Sep
 month-10 = Oct
 month-11 = Nov
 month-12 = Dec
+clock = { $time }
+
+## Against yesterday (the key figures)
+
+kpi-yesterday = yesterday { $time }: { $then } ({ $delta })
+
+## The alert list: what needs a person (andon)
+
+alerts-heading = Needs a person
+alerts-sub = red: over a limit · amber: close to it
+alerts-none = Nothing needs a person: every figure is within its limits.
+alerts-for = for { $lasting }
+alerts-more = … and { $n } more (the desk page lists them all)
+col-level = Level
+col-where = Where
+col-what = What
+col-now = Now
+col-limit = Limit
+col-since = Since
+andon-red = Red
+andon-amber = Amber
+andon-kind-wip-limit = Over its WIP limit
+andon-kind-team-load = Team at capacity
+andon-kind-wait = Long average wait
+andon-kind-queue-growth = Queue growing fast
+andon-kind-token-age = Piece held up at the station
+andon-token = piece { $id }
+andon-pieces = { $count ->
+        [one] { $n } piece
+       *[other] { $n } pieces
+    }
+andon-pieces-more = { $count ->
+        [one] +{ $n } piece
+       *[other] +{ $n } pieces
+    }
+andon-about = { $level }: { $what }, { $figure } (limit { $limit }), since { $since }, for { $lasting }
+
+## A station's page (drill-down)
+
+node-crumb = Station
+node-heading = Pieces at
+node-limit = WIP limit { $limit }
+node-no-limit = no WIP limit set
+node-empty = No piece is at this station now.
+node-not-assigned-here = not yet assigned here
+node-more = The { $shown } longest here are shown.
+node-more-rest = { $more } more are at this station (the API lists more with ?limit=).
+node-age-note = A piece's time here counts from its assignment at this station (the ERP records when a piece was assigned here, not when it arrived); pieces not yet assigned here have none and come last.
+col-piece = Piece
+col-here-for = Here for
+col-here-since = Here since
+col-operator = Operator
+col-assignment = Assignment
+token-ready = ready
+token-waiting = waiting
+token-active = being worked on
+token-paused = paused
+assignment-assigned = assigned
+assignment-accepted = accepted
+assignment-started = started
+assignment-paused = paused
+back-to-dashboard = Back to the dashboard
+
+## A team's page (drill-down)
+
+team-heading = Operators of
+team-tokens = Pieces
+team-capacity = for a capacity of { $n } a day
+team-empty = No active member and no piece.
+team-not-member = (not an active member)
+col-capacity = Capacity
+
+## Pages that only say something, about a station or a team
+
+msg-bad-id-title = Not a number
+msg-bad-node = The station id “{ $id }” is not a number: use the id from the ERP (e.g. 12).
+msg-bad-team = The team id “{ $id }” is not a number: use the id from the ERP (e.g. 12).
+msg-unknown-node-title = Unknown station
+msg-unknown-node = { $code } has no station { $id }.
+msg-unknown-team-title = Unknown team
+msg-unknown-team = { $code } has no team { $id }.
+
+## CSV downloads (with ?lang: the header in words, and the values that are words)
+
+csv-download = Download CSV
+csv-yes = yes
+csv-no = no
+csv-subject-node = station
+csv-subject-team = team
+csv-subject-token = piece
+csv-graph-id = Route id
+csv-graph-name = Route
+csv-node-id = Station id
+csv-node-code = Station code
+csv-node-name = Station
+csv-team-id = Team id
+csv-team-name = Team
+csv-team-category = Category
+csv-wip-count = Work in progress (pieces)
+csv-waiting-count = Waiting (pieces)
+csv-completed-count = Completed (pieces)
+csv-queue-depth = Waiting (pieces)
+csv-avg-wait-minutes = Average wait (min)
+csv-bottleneck-score = Score
+csv-wip-limit = WIP limit (pieces)
+csv-active-tokens = Working (pieces)
+csv-waiting-tokens = Waiting (pieces)
+csv-avg-load = Load (%)
+csv-period-start = From
+csv-period-end = To
+csv-token-count = Assignments
+csv-avg-minutes = Average (min)
+csv-p50-minutes = Median (min)
+csv-p95-minutes = 95% within (min)
+csv-period-date = Day
+csv-production-type = Production type
+csv-tokens-spawned = Started (pieces)
+csv-tokens-completed = Finished (pieces)
+csv-avg-lead-time-hours = Lead time (h)
+csv-throughput-per-day = Finished a day, 7-day average (pieces)
+csv-level = Level
+csv-kind = What
+csv-subject-type = About
+csv-subject-id = Id
+csv-label = Where
+csv-figure = Now
+csv-limit = Limit
+csv-since = Since
+csv-token-id = Piece
+csv-status = State
+csv-queued = Waiting
+csv-age-minutes = Here for (min)
+csv-operator-id = Operator
+csv-assignment-id = Assignment
+csv-assignment-status = Assignment state
+csv-spawned-at = Started at
+csv-capacity = Capacity (pieces a day)
+csv-load = Load (%)
+csv-active-member = Active member
+csv-minute = Minute
+csv-wip = Work in progress (pieces)

@@ -227,3 +227,142 @@ month-9 = ก.ย.
 month-10 = ต.ค.
 month-11 = พ.ย.
 month-12 = ธ.ค.
+clock = { $time } น.
+
+## เทียบกับเมื่อวาน (ตัวเลขหลัก)
+
+kpi-yesterday = เมื่อวาน { $time }: { $then } ({ $delta })
+
+## รายการแจ้งเตือน: จุดที่ต้องมีคนเข้าไปดู (อันดง)
+
+alerts-heading = จุดที่ต้องมีคนเข้าไปดู
+alerts-sub = แดง: เกินขีดจำกัด · เหลือง: ใกล้ถึงขีดจำกัด
+alerts-none = ไม่มีจุดที่ต้องเข้าไปดู ทุกตัวเลขอยู่ในเกณฑ์
+alerts-for = นาน { $lasting }
+alerts-more = … และอีก { $n } รายการ (ดูทั้งหมดในมุมมองปกติ)
+col-level = ระดับ
+col-where = ที่ไหน
+col-what = เรื่อง
+col-now = ตอนนี้
+col-limit = ขีดจำกัด
+col-since = ตั้งแต่
+andon-red = แดง
+andon-amber = เหลือง
+andon-kind-wip-limit = งานค้างเกินขีดจำกัด
+andon-kind-team-load = ทีมรับงานเต็มกำลัง
+andon-kind-wait = รอนานเกินเกณฑ์
+andon-kind-queue-growth = งานรอเพิ่มขึ้นเร็ว
+andon-kind-token-age = ชิ้นงานค้างที่สถานีนาน
+andon-token = ชิ้นงาน { $id }
+andon-pieces = { $count ->
+       *[other] { $n } ชิ้น
+    }
+andon-pieces-more = { $count ->
+       *[other] +{ $n } ชิ้น
+    }
+andon-about = { $level }: { $what } { $figure } (ขีดจำกัด { $limit }) ตั้งแต่ { $since } นาน { $lasting }
+
+## หน้าของสถานีงาน
+
+node-crumb = สถานี
+node-heading = ชิ้นงานที่สถานี
+node-limit = ขีดจำกัด { $limit } ชิ้น
+node-no-limit = ไม่ได้กำหนดขีดจำกัด
+node-empty = ตอนนี้ไม่มีชิ้นงานที่สถานีนี้
+node-not-assigned-here = ยังไม่ได้มอบหมายที่สถานีนี้
+node-more = แสดง { $shown } ชิ้นที่อยู่นานที่สุด
+node-more-rest = ยังมีอีก { $more } ชิ้นที่สถานีนี้
+node-age-note = เวลาที่อยู่ที่สถานีนับจากตอนที่มอบหมายงานที่สถานีนี้ (ระบบบันทึกเวลามอบหมาย ไม่ได้บันทึกเวลาที่ชิ้นงานมาถึง) ชิ้นงานที่ยังไม่ได้มอบหมายที่นี่จึงไม่มีเวลา และอยู่ท้ายตาราง
+col-piece = ชิ้นงาน
+col-here-for = อยู่ที่นี่มา
+col-here-since = อยู่ตั้งแต่
+col-operator = ช่าง
+col-assignment = งานมอบหมาย
+token-ready = พร้อมทำ
+token-waiting = รอ
+token-active = กำลังทำ
+token-paused = พักไว้
+assignment-assigned = มอบหมายแล้ว
+assignment-accepted = รับงานแล้ว
+assignment-started = เริ่มทำแล้ว
+assignment-paused = พักไว้
+back-to-dashboard = กลับไปที่แดชบอร์ด
+
+## หน้าของทีม
+
+team-heading = ช่างในทีม
+team-tokens = ชิ้นงาน
+team-capacity = กำลังการผลิต { $n } ชิ้นต่อวัน
+team-empty = ไม่มีช่างที่ทำงานอยู่ และไม่มีชิ้นงาน
+team-not-member = (ไม่ใช่สมาชิกที่ทำงานอยู่)
+col-capacity = กำลังการผลิต
+
+## หน้าที่แจ้งเรื่องสถานีหรือทีม
+
+msg-bad-id-title = รหัสไม่ถูกต้อง
+msg-bad-node = รหัสสถานี “{ $id }” ไม่ใช่ตัวเลข ใช้รหัสจากระบบ (เช่น 12)
+msg-bad-team = รหัสทีม “{ $id }” ไม่ใช่ตัวเลข ใช้รหัสจากระบบ (เช่น 12)
+msg-unknown-node-title = ไม่พบสถานี
+msg-unknown-node = { $code } ไม่มีสถานีรหัส { $id }
+msg-unknown-team-title = ไม่พบทีม
+msg-unknown-team = { $code } ไม่มีทีมรหัส { $id }
+
+## ดาวน์โหลดตาราง (ใส่ ?lang: หัวตารางและค่าที่เป็นคำเป็นภาษาไทย)
+
+csv-download = ดาวน์โหลดตาราง
+csv-yes = ใช่
+csv-no = ไม่ใช่
+csv-subject-node = สถานี
+csv-subject-team = ทีม
+csv-subject-token = ชิ้นงาน
+csv-graph-id = รหัสเส้นทาง
+csv-graph-name = เส้นทางการผลิต
+csv-node-id = รหัสสถานี
+csv-node-code = โค้ดสถานี
+csv-node-name = สถานีงาน
+csv-team-id = รหัสทีม
+csv-team-name = ทีม
+csv-team-category = ประเภททีม
+csv-wip-count = ระหว่างผลิต (ชิ้น)
+csv-waiting-count = รอ (ชิ้น)
+csv-completed-count = เสร็จ (ชิ้น)
+csv-queue-depth = รอ (ชิ้น)
+csv-avg-wait-minutes = เวลารอเฉลี่ย (นาที)
+csv-bottleneck-score = คะแนน
+csv-wip-limit = ขีดจำกัดงานค้าง (ชิ้น)
+csv-active-tokens = กำลังทำ (ชิ้น)
+csv-waiting-tokens = รอ (ชิ้น)
+csv-avg-load = ภาระงาน (%)
+csv-period-start = ตั้งแต่วันที่
+csv-period-end = ถึงวันที่
+csv-token-count = จำนวนงาน
+csv-avg-minutes = เฉลี่ย (นาที)
+csv-p50-minutes = ค่ามัธยฐาน (นาที)
+csv-p95-minutes = 95% เสร็จภายใน (นาที)
+csv-period-date = วันที่
+csv-production-type = ประเภทการผลิต
+csv-tokens-spawned = เริ่ม (ชิ้น)
+csv-tokens-completed = เสร็จ (ชิ้น)
+csv-avg-lead-time-hours = ระยะเวลาผลิต (ชั่วโมง)
+csv-throughput-per-day = เสร็จต่อวัน เฉลี่ย 7 วัน (ชิ้น)
+csv-level = ระดับ
+csv-kind = เรื่อง
+csv-subject-type = เกี่ยวกับ
+csv-subject-id = รหัส
+csv-label = ที่ไหน
+csv-figure = ตอนนี้
+csv-limit = ขีดจำกัด
+csv-since = ตั้งแต่
+csv-token-id = ชิ้นงาน
+csv-status = สถานะ
+csv-queued = รออยู่
+csv-age-minutes = อยู่ที่นี่มา (นาที)
+csv-operator-id = ช่าง
+csv-assignment-id = งานมอบหมาย
+csv-assignment-status = สถานะงานมอบหมาย
+csv-spawned-at = เริ่มเมื่อ
+csv-capacity = กำลังการผลิต (ชิ้นต่อวัน)
+csv-load = ภาระงาน (%)
+csv-active-member = ยังเป็นสมาชิก
+csv-minute = นาที
+csv-wip = ระหว่างผลิต (ชิ้น)

@@ -144,6 +144,7 @@ fn bad_values_decode_and_a_null_key_is_skipped() {
                     code: Some("CUT".into()),
                     name: Some("Node\u{fffd} \u{fffd}(".into()),
                     team_category: Some("cutting".into()),
+                    wip_limit: None,
                 })),
                 tenant(
                     "bgerp_t_loose",
