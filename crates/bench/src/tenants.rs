@@ -311,7 +311,9 @@ async fn round_trips(pool: &MySqlPool, dbs: &[String]) -> Result<Vec<(Sending, f
             .try_collect::<Vec<u64>>()
             .await?;
         if i > 0 {
-            out.push((sending, t.elapsed().as_secs_f64()));
+            let secs = t.elapsed().as_secs_f64();
+            progress(format!("tenants: writes {sending:?}: {}", fmt_secs(secs)));
+            out.push((sending, secs));
         }
     }
     Ok(out)
