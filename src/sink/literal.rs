@@ -1,7 +1,8 @@
 //! SQL literals for the statements the snapshot writer sends as text. A snapshot's write is
 //! a dozen statements; sent as one multi-statement text instead of one prepared statement at a
-//! time, it costs one round trip instead of a dozen, which at a 15-minute boundary of 1,000
-//! tenants was most of the writes' time (docs/benchmarks.md, "Writes in one round trip").
+//! time, it costs one round trip instead of a dozen (the cron job's minute of 1,000 tenants,
+//! whose writes go this way too, went from 24–35 s to 16 s: docs/benchmarks.md, "Ten thousand
+//! tenants", item 2, where the bench's side-by-side comparison is also described).
 //! sqlx binds only prepared statements, which cannot be sent several at once, so the values are
 //! written here: numbers and dates as the digits they are, text as a hex literal with a
 //! character set introducer, which no `sql_mode` or connection character set reinterprets.
