@@ -7,7 +7,8 @@
 //! Order is the correctness argument: one task applies everything, so a snapshot at T holds
 //! exactly the transactions committed before T, whatever the timing of the other tasks. It does
 //! no I/O itself: it waits only for its inputs, for the snapshot writer when that is far behind
-//! (backpressure, seen as lag), and for the last writes at shutdown.
+//! and a transaction's tenant owes a snapshot (backpressure, seen as lag; idle slices take
+//! only what the writer has room for), and for the last writes at shutdown.
 //!
 //! Boundaries are lazy: passing instant T only marks each ready tenant's snapshot at T due (a
 //! push per tenant). A tenant's due snapshots are taken before its next change is applied (so
@@ -142,6 +143,7 @@ impl Applier {
         mut shutdown: Shutdown,
     ) -> Result<(), RunError> {
         let mut source = (self.w.reader)(self.position.clone());
+        let writer = self.w.snapshots.clone();
         let mut ticks = tokio::time::interval(self.w.checkpoint_every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.reset();
@@ -182,10 +184,11 @@ impl Applier {
                 }
                 _ = ticks.tick() => self.checkpoint_due = true,
                 _ = tokio::time::sleep(CHECKPOINT_RETRY), if retry => {}
-                // Nothing else to do: due snapshots, a slice at a time.
-                _ = std::future::ready(()), if !self.due.is_empty() => {
+                // Nothing else to do: due snapshots, a slice at a time, while the writer has
+                // room for them.
+                _ = writer.room(self.front_due()), if !self.due.is_empty() => {
                     let started = std::time::Instant::now();
-                    self.take_due_for(IDLE_SLICE).await;
+                    self.take_due_while_idle(IDLE_SLICE).await;
                     self.step("snapshots", started);
                 }
             }
@@ -196,7 +199,7 @@ impl Applier {
             }
         };
         // Whatever stopped the stream, what was applied is kept for the next start.
-        self.take_due_for(Duration::MAX).await;
+        self.take_all_due().await;
         if tokio::time::timeout(SHUTDOWN_FLUSH, self.w.snapshots.flush())
             .await
             .is_err()
@@ -251,9 +254,12 @@ impl Applier {
         self.position = tx.end;
         self.w.live.status().transaction_applied();
         self.w.live.status().position(&self.position, tx.commit_ts);
-        // However busy the stream, one tenant's due snapshots per transaction.
-        if let Some(key) = self.due_order.pop_front() {
-            self.take_due(&key).await;
+        // However busy the stream, one tenant's due snapshots per transaction (if the writer
+        // has room: a tenant that changes takes its own, waiting if it must).
+        if self.w.snapshots.has_room(self.front_due()) {
+            if let Some(key) = self.due_order.pop_front() {
+                self.take_due(&key).await;
+            }
         }
     }
 
@@ -349,14 +355,33 @@ impl Applier {
     }
 
     /// Takes due snapshots, tenant after tenant in the order they became due, for about
-    /// `budget`.
-    async fn take_due_for(&mut self, budget: Duration) {
+    /// `budget`, and only those the writer has room for: an idle slice never waits on the
+    /// writer, so the next transaction does not either.
+    async fn take_due_while_idle(&mut self, budget: Duration) {
         let started = std::time::Instant::now();
-        while let Some(key) = self.due_order.pop_front() {
+        while self.w.snapshots.has_room(self.front_due()) {
+            let Some(key) = self.due_order.pop_front() else {
+                return;
+            };
             self.take_due(&key).await;
             if started.elapsed() >= budget {
                 return;
             }
+        }
+    }
+
+    /// How many snapshots the next tenant in line owes.
+    fn front_due(&self) -> usize {
+        self.due_order
+            .front()
+            .and_then(|k| self.due.get(k))
+            .map_or(0, VecDeque::len)
+    }
+
+    /// Takes every due snapshot, waiting on the writer as it must.
+    async fn take_all_due(&mut self) {
+        while let Some(key) = self.due_order.pop_front() {
+            self.take_due(&key).await;
         }
     }
 
@@ -516,7 +541,7 @@ impl Applier {
     /// tables at the server's current binlog end.
     async fn start_over(&mut self, reason: &str, at: Position) {
         // What was passed before the position was lost is owed all the same.
-        self.take_due_for(Duration::MAX).await;
+        self.take_all_due().await;
         tracing::warn!(%reason, "binlog position lost; full recompute from the source tables");
         self.w.live.status().recompute("binlog_purged");
         self.w.live.clear();

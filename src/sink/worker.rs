@@ -102,6 +102,25 @@ impl Snapshots {
         }
     }
 
+    /// Whether `n` more snapshots can be queued without waiting (or, for more than the queue
+    /// holds, whether it is empty).
+    pub fn has_room(&self, n: usize) -> bool {
+        self.tx.capacity() >= n.min(self.tx.max_capacity())
+    }
+
+    /// Returns once [`Snapshots::has_room`] for `n` (never, once the writer has stopped:
+    /// there is no room to wait for).
+    pub async fn room(&self, n: usize) {
+        match self
+            .tx
+            .reserve_many(n.clamp(1, self.tx.max_capacity()))
+            .await
+        {
+            Ok(permits) => drop(permits),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// Whether every snapshot sent so far is written (or was dropped).
     pub fn all_written(&self) -> bool {
         self.unwritten.load(Ordering::SeqCst) == 0

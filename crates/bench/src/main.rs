@@ -181,6 +181,46 @@ pub struct BenchOptions {
     /// The many-tenants part without the cron job's minute and the round-trips comparison
     /// (the service alone, sooner).
     pub service_only: bool,
+    /// The server's table caches (see [`TableCache`]).
+    pub table_cache: TableCache,
+}
+
+/// The bench server's `table_open_cache` and `table_definition_cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableCache {
+    /// When the many-tenants part runs, as docs/operations.md advises for that many tenants
+    /// (12 tables each, and room for the rest); otherwise the server's defaults.
+    Advised,
+    /// The server's defaults (MariaDB: 2,000 open tables, 400 definitions).
+    ServerDefaults,
+    /// This many of each.
+    Entries(u64),
+}
+
+impl TableCache {
+    fn parse(s: &str) -> Option<TableCache> {
+        match s {
+            "advised" => Some(TableCache::Advised),
+            "default" | "defaults" => Some(TableCache::ServerDefaults),
+            n => n.parse().ok().map(TableCache::Entries),
+        }
+    }
+
+    /// The server flags for it, with `tenants` in the many-tenants part (if it runs).
+    fn flags(self, tenants: Option<usize>) -> Vec<String> {
+        let entries = match (self, tenants) {
+            (TableCache::Entries(n), _) => n,
+            (TableCache::Advised, Some(n)) => 12 * n as u64 + 1_000,
+            _ => return Vec::new(),
+        };
+        vec![
+            format!("--table-open-cache={entries}"),
+            format!("--table-definition-cache={entries}"),
+            // A table open in the cache may hold a file; the server asks for this many at
+            // start (as root, above the shell's limit).
+            format!("--open-files-limit={}", entries + 10_000),
+        ]
+    }
 }
 
 impl Default for BenchOptions {
@@ -197,6 +237,7 @@ impl Default for BenchOptions {
             tokens_each: 1_000,
             load_concurrency: None,
             service_only: false,
+            table_cache: TableCache::Advised,
         }
     }
 }
@@ -213,6 +254,22 @@ impl BenchOptions {
         s.sort_unstable();
         s.dedup();
         s
+    }
+
+    /// Tenants of the many-tenants part, if it runs.
+    fn many_tenants(&self) -> Option<usize> {
+        self.parts
+            .contains(&Part::Tenants)
+            .then(|| self.tenants.unwrap_or(if self.quick { 100 } else { 1_000 }))
+    }
+
+    /// The flags the bench adds to the server's.
+    fn server_flags(&self) -> Vec<String> {
+        SPEED_FLAGS
+            .iter()
+            .map(|f| f.to_string())
+            .chain(self.table_cache.flags(self.many_tenants()))
+            .collect()
     }
 
     fn backlog_rows(&self) -> u64 {
@@ -556,9 +613,9 @@ pub const SPEED_FLAGS: [&str; 3] = [
 ];
 
 impl Server {
-    pub fn start(flavor: Flavor) -> Result<Server> {
-        let inner =
-            flowtally_testkit::Server::try_start(flavor, &SPEED_FLAGS).map_err(|e| anyhow!(e))?;
+    /// A server with `flags` added (the bench's: [`BenchOptions::server_flags`]).
+    pub fn start(flavor: Flavor, flags: &[&str]) -> Result<Server> {
+        let inner = flowtally_testkit::Server::try_start(flavor, flags).map_err(|e| anyhow!(e))?;
         Ok(Server { inner })
     }
 
@@ -1529,10 +1586,6 @@ fn machine() -> Vec<(String, String)> {
     if let Some(v) = command_line("rustc", &["--version"]) {
         m.push(("rustc".into(), v));
     }
-    m.push((
-        "server flags added".into(),
-        SPEED_FLAGS.join(" ").to_string(),
-    ));
     m
 }
 
@@ -1545,7 +1598,12 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         ..Report::default()
     };
     progress(format!("starting a throwaway {}", opts.flavor));
-    let server = tokio::task::block_in_place(|| Server::start(opts.flavor))?;
+    let flags = opts.server_flags();
+    report
+        .machine
+        .push(("server flags added".into(), flags.join(" ")));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = tokio::task::block_in_place(|| Server::start(opts.flavor, &flags))?;
     progress(format!(
         "{} on 127.0.0.1:{} in {}",
         opts.flavor,
@@ -1597,7 +1655,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
             report.freshness = Some(bench_freshness(&pool, &server, opts.freshness_secs()).await?);
         }
         if opts.parts.contains(&Part::Tenants) {
-            let n = opts.tenants.unwrap_or(if opts.quick { 100 } else { 1_000 });
+            let n = opts.many_tenants().unwrap_or(1_000);
             let secs = if opts.quick { 75 } else { 130 };
             report.tenants = Some(tenants::bench_tenants(&pool, &server, n, opts, secs).await?);
         }
@@ -2090,6 +2148,11 @@ struct Args {
     /// The many-tenants part without the cron job's minute and the comparison of round trips.
     #[arg(long)]
     service_only: bool,
+    /// The server's table_open_cache and table_definition_cache: `advised` (for the
+    /// many-tenants part, 12 × tenants + 1000, as docs/operations.md advises; otherwise the
+    /// server's), `default` (the server's), or a number.
+    #[arg(long, default_value = "advised")]
+    table_cache: String,
 }
 
 fn main() -> std::process::ExitCode {
@@ -2113,6 +2176,16 @@ fn main() -> std::process::ExitCode {
         service_only: args.service_only,
         ..Default::default()
     };
+    match TableCache::parse(&args.table_cache) {
+        Some(t) => opts.table_cache = t,
+        None => {
+            eprintln!(
+                "flowtally-bench: unknown --table-cache '{}': use advised, default or a number",
+                args.table_cache
+            );
+            return std::process::ExitCode::from(2);
+        }
+    }
     if let Some(only) = &args.only {
         let mut parts = Vec::new();
         for p in only {

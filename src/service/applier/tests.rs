@@ -591,10 +591,13 @@ async fn a_slow_writer_holds_the_applier_back_and_nothing_is_lost() {
         ..Setup::default()
     })
     .await;
-    // Each crosses a boundary; the reader's channel holds what the applier does not take.
+    // Each crosses a boundary and changes the tenant, which must first hand over the snapshot
+    // it owes; the reader's channel holds what the applier does not take.
     let mut last = pos(0);
     for m in 1..=4 {
-        last = h.tx(T0 + 60 * m + 1, vec![]).await;
+        last = h
+            .tx(T0 + 60 * m + 1, vec![up("bgerp_t_a", waiting_token(m))])
+            .await;
     }
     settle().await;
     let stuck = h.report().position.expect("some applied");
@@ -609,6 +612,46 @@ async fn a_slow_writer_holds_the_applier_back_and_nothing_is_lost() {
     assert_eq!(instants, (1..=4).map(|m| T0 + 60 * m).collect::<Vec<_>>());
     settle().await;
     assert_eq!(h.report().position, Some(last));
+    assert!(h.stop().await.result.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_writer_holds_back_no_transaction_whose_tenants_owe_nothing() {
+    let dbs = ["bgerp_t_a", "bgerp_t_b", "bgerp_t_c"];
+    let mut h = Harness::start(Setup {
+        slots: dbs
+            .iter()
+            .map(|db| {
+                (
+                    db.to_string(),
+                    ready(&db.to_uppercase(), db, state_of(routing())),
+                )
+            })
+            .collect(),
+        snapshot_room: 1,
+        ..Setup::default()
+    })
+    .await;
+    // The first passes a boundary: each tenant owes its snapshot, one fills the writer's room.
+    h.tx(T0 + 61, vec![]).await;
+    // Neither these nor the idle time between them wait for the writer.
+    h.idle_at(T0 + 62).await;
+    h.tx(T0 + 62, vec![]).await;
+    let last = h.tx(T0 + 63, vec![]).await;
+    settle().await;
+    assert_eq!(h.report().position, Some(last));
+    // Each tenant's snapshot, once, as the writer makes room.
+    let mut written: Vec<(String, i64)> = Vec::new();
+    for _ in &dbs {
+        let job = h.written().await;
+        let at = epoch(&job);
+        written.push((job.db, at));
+    }
+    written.sort();
+    let expected: Vec<(String, i64)> = dbs.iter().map(|d| (d.to_string(), T0 + 60)).collect();
+    assert_eq!(written, expected);
+    settle().await;
+    assert!(h.snapshots.try_recv().is_none());
     assert!(h.stop().await.result.is_ok());
 }
 
