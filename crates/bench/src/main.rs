@@ -1625,6 +1625,21 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         report
             .machine
             .insert(at, ("server".into(), format!("{} {version}", opts.flavor)));
+        // What the server made of the flags (it lowers the open tables to fit its file limit).
+        let caches: (u64, u64, u64) = sqlx::query_as(
+            "SELECT CAST(@@table_open_cache AS UNSIGNED), \
+             CAST(@@table_definition_cache AS UNSIGNED), CAST(@@open_files_limit AS UNSIGNED)",
+        )
+        .fetch_one(&pool)
+        .await
+        .context("the server's table caches")?;
+        report.machine.push((
+            "server's table caches".into(),
+            format!(
+                "table_open_cache {}, table_definition_cache {}, open_files_limit {}",
+                caches.0, caches.1, caches.2
+            ),
+        ));
         if opts.parts.contains(&Part::Refresh) {
             let sizes = opts.sizes();
             let largest = sizes.last().copied();
