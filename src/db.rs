@@ -132,6 +132,14 @@ pub fn text_each<'c>(
     })
 }
 
+/// The rows of one query sent as text (nothing prepared). Boxed, as [`text`] is.
+pub fn text_rows<'c>(
+    conn: &'c mut MySqlConnection,
+    sql: &'c str,
+) -> BoxFuture<'c, Result<Vec<MySqlRow>, sqlx::Error>> {
+    Box::pin(async move { sqlx::Executor::fetch_all(conn, sql).await })
+}
+
 /// Column `i` of `row` as text, whatever the server's type for it: information_schema names
 /// are VARBINARY on MySQL, VARCHAR on MariaDB; bytes that are not UTF-8 are replaced.
 pub fn text_column(row: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {

@@ -79,7 +79,16 @@ pub async fn refresh_tenant(
     let mut loaded = load_tenant(&mut r, db, at.date()).await?;
     drop(r);
     let snapshot = loaded.state.snapshot(at, views);
-    Ok(writer::write(&mut w, db, &snapshot, None).await?)
+    // Every day recomputed is written, as the cron script wrote it.
+    Ok(writer::write_as(
+        &mut w,
+        db,
+        &snapshot,
+        None,
+        writer::Sending::Together,
+        writer::Window::Replace,
+    )
+    .await?)
 }
 
 /// Runs the refresh of `tenants`, printing the cron script's lines to `out`. Returns whether

@@ -754,27 +754,7 @@ pub async fn rows_at(
 
 /// Hundredths of a decimal text like `12.34`, `-0.5`, `7`.
 fn parse_hundredths(s: &str) -> Option<i128> {
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if frac.len() > 2 && frac[2..].bytes().any(|b| b != b'0') {
-        return None;
-    }
-    let int: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: i128 = 0;
-    for (i, b) in frac.bytes().take(2).enumerate() {
-        f += (b - b'0') as i128 * if i == 0 { 10 } else { 1 };
-    }
-    let v = int * 100 + f;
-    Some(if neg { -v } else { v })
+    Dec2::parse(s).map(|d| d.0 as i128)
 }
 
 /// Whether a written cell matches the expected one: p50/p95 within 1% of the expected value plus

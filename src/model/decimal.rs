@@ -28,6 +28,32 @@ impl Dec2 {
     pub fn as_f64(self) -> f64 {
         self.0 as f64 / 100.0
     }
+
+    /// A decimal text as a server prints it (`12.34`, `-0.5`, `7`, `1.500`); `None` for what
+    /// is not a number or has a nonzero digit past the hundredths.
+    pub fn parse(s: &str) -> Option<Dec2> {
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if frac.len() > 2 && frac[2..].bytes().any(|b| b != b'0') {
+            return None;
+        }
+        let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        let mut f: i64 = 0;
+        for (i, b) in frac.bytes().take(2).enumerate() {
+            f += (b - b'0') as i64 * if i == 0 { 10 } else { 1 };
+        }
+        let v = int.checked_mul(100)?.checked_add(f)?;
+        Some(Dec2(if neg { -v } else { v }))
+    }
 }
 
 impl fmt::Display for Dec2 {
@@ -48,6 +74,18 @@ impl Serialize for Dec2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_what_a_server_prints() {
+        assert_eq!(Dec2::parse("12.34"), Some(Dec2(1234)));
+        assert_eq!(Dec2::parse("-0.5"), Some(Dec2(-50)));
+        assert_eq!(Dec2::parse("7"), Some(Dec2(700)));
+        assert_eq!(Dec2::parse("1.500"), Some(Dec2(150)));
+        assert_eq!(Dec2::parse("1.505"), None);
+        assert_eq!(Dec2::parse("NULL"), None);
+        assert_eq!(Dec2::parse(""), None);
+        assert_eq!(Dec2::parse("99999999999999999999"), None);
+    }
 
     #[test]
     fn rounds_half_away_from_zero() {

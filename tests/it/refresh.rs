@@ -18,6 +18,7 @@ on_all!(
     usage_errors_exit_2_before_writing,
     failing_tenants_fail_alone,
     migrate_creates_and_upgrades_the_erp_tables,
+    the_service_rewrites_only_the_trend_days_that_differ_from_the_table,
 );
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
@@ -354,4 +355,107 @@ async fn migrate_creates_and_upgrades_the_erp_tables(flavor: Flavor) {
         2,
         "{stdout}"
     );
+}
+
+/// `(id, period_date, snapshot_at, the values)` of every trends row of `db`, by period_date.
+async fn trend_rows(pool: &MySqlPool, db: &str) -> Vec<(i64, String, String, String)> {
+    sqlx::query(&format!(
+        "SELECT id, CAST(period_date AS CHAR), CAST(snapshot_at AS CHAR), \
+         CONCAT_WS('|', COALESCE(production_type, '-'), COALESCE(graph_id, '-'), tokens_completed, \
+         tokens_spawned, COALESCE(avg_lead_time_hours, '-'), throughput_per_day) \
+         FROM `{db}`.mv_dashboard_trends ORDER BY period_date, 4"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("trend rows")
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect()
+}
+
+/// The first trends snapshot after a load covers the whole window; the service's writer
+/// replaces only the days whose rows differ from the table's (refresh replaces them all).
+async fn the_service_rewrites_only_the_trend_days_that_differ_from_the_table(flavor: Flavor) {
+    use flowtally::sink::writer;
+    let server = common::shared(flavor);
+    let pool = server.pool().await;
+    let code = common::unique_code("Trd");
+    let db = tenant_with_traffic(&pool, &code, 11).await;
+    let at = now_local();
+    let snap = {
+        let mut conn = pool.acquire().await.expect("conn");
+        let mut loaded = flowtally::source::snapshot::load_tenant(&mut conn, &db, at.date())
+            .await
+            .expect("load");
+        loaded.state.snapshot(at, &[View::Trends])
+    };
+    let replace = writer::Window::Replace;
+    let mut conn = pool.acquire().await.expect("conn");
+    writer::write_as(
+        &mut conn,
+        &db,
+        &snap,
+        None,
+        writer::Sending::Together,
+        replace,
+    )
+    .await
+    .expect("replace");
+    let before = trend_rows(&pool, &db).await;
+    let days: std::collections::BTreeSet<&str> = before.iter().map(|r| r.1.as_str()).collect();
+    assert!(days.len() >= 3, "traffic over a few days: {before:?}");
+    // The table drifts from the truth on one day (a value) and gains a row on a day with none.
+    let changed_day = before[0].1.clone();
+    let empty_day = (at.date() - chrono::Days::new(25))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(!days.contains(empty_day.as_str()));
+    server
+        .exec(&format!(
+            "UPDATE `{db}`.mv_dashboard_trends SET tokens_spawned = tokens_spawned + 7 WHERE id = {};
+             INSERT INTO `{db}`.mv_dashboard_trends (snapshot_at, period_date, tokens_spawned) VALUES ('{at}', '{empty_day}', 1)",
+            before[0].0
+        ))
+        .await;
+    // The same state's window, 15 minutes later, written as the service writes it.
+    let later = at + chrono::Duration::minutes(15);
+    let mut next = snap.clone();
+    next.at = later;
+    let mut conn = pool.acquire().await.expect("conn");
+    writer::write(&mut conn, &db, &next, None)
+        .await
+        .expect("write");
+    let after = trend_rows(&pool, &db).await;
+    // Every row as it was but the changed day's, which is the truth again at the later
+    // instant; the stray row is gone.
+    let values = |rows: &[(i64, String, String, String)]| -> Vec<(String, String)> {
+        rows.iter().map(|r| (r.1.clone(), r.3.clone())).collect()
+    };
+    assert_eq!(values(&after), values(&before));
+    let later_text = later.format("%Y-%m-%d %H:%M:%S").to_string();
+    for row in &after {
+        if row.1 == changed_day {
+            assert_eq!(row.2, later_text, "{row:?}: rewritten");
+            assert!(before.iter().all(|b| b.0 != row.0), "{row:?}: a new row");
+        } else {
+            assert!(before.contains(row), "{row:?}: left as it was");
+        }
+    }
+    // Refresh's writer replaces every day.
+    let mut conn = pool.acquire().await.expect("conn");
+    writer::write_as(
+        &mut conn,
+        &db,
+        &next,
+        None,
+        writer::Sending::Together,
+        writer::Window::Replace,
+    )
+    .await
+    .expect("replace");
+    let replaced = trend_rows(&pool, &db).await;
+    assert_eq!(values(&replaced), values(&before));
+    assert!(replaced
+        .iter()
+        .all(|r| r.2 == later_text && before.iter().all(|b| b.0 != r.0)));
 }

@@ -181,6 +181,9 @@ pub struct BenchOptions {
     /// The many-tenants part without the cron job's minute and the round-trips comparison
     /// (the service alone, sooner).
     pub service_only: bool,
+    /// The many-tenants part without the round-trips comparison (the cron job's minute,
+    /// whose rows the service then finds in the tables, still runs).
+    pub no_round_trips: bool,
     /// The server's table caches (see [`TableCache`]).
     pub table_cache: TableCache,
 }
@@ -237,6 +240,7 @@ impl Default for BenchOptions {
             tokens_each: 1_000,
             load_concurrency: None,
             service_only: false,
+            no_round_trips: false,
             table_cache: TableCache::Advised,
         }
     }
@@ -2163,6 +2167,9 @@ struct Args {
     /// The many-tenants part without the cron job's minute and the comparison of round trips.
     #[arg(long)]
     service_only: bool,
+    /// The many-tenants part without the comparison of round trips.
+    #[arg(long)]
+    no_round_trips: bool,
     /// The server's table_open_cache and table_definition_cache: `advised` (for the
     /// many-tenants part, 12 × tenants + 1000, as docs/operations.md advises; otherwise the
     /// server's), `default` (the server's), or a number.
@@ -2189,6 +2196,7 @@ fn main() -> std::process::ExitCode {
         tokens_each: args.tokens_each,
         load_concurrency: args.load_concurrency,
         service_only: args.service_only,
+        no_round_trips: args.no_round_trips,
         ..Default::default()
     };
     match TableCache::parse(&args.table_cache) {

@@ -25,7 +25,7 @@ use flowtally::live::{LiveView, LiveWriter, TenantKey, TenantSlot};
 use flowtally::model::View;
 use flowtally::service;
 use flowtally::shutdown;
-use flowtally::sink::writer::{self, Sending};
+use flowtally::sink::writer::{self, Sending, Window};
 use flowtally::tenants::Tenant;
 use flowtally_testkit::simulate;
 use futures_util::{StreamExt, TryStreamExt};
@@ -179,7 +179,9 @@ pub async fn bench_tenants(
             fmt_secs(r.cron_minute_secs)
         ));
 
-        r.round_trips = round_trips(pool, &dbs).await?;
+        if !opts.no_round_trips {
+            r.round_trips = round_trips(pool, &dbs).await?;
+        }
     }
 
     // The service, cold (the server's statement times counted from here, where kept).
@@ -303,7 +305,7 @@ async fn round_trips(pool: &MySqlPool, dbs: &[String]) -> Result<Vec<(Sending, f
         futures_util::stream::iter(&snaps)
             .map(|(db, snap)| async move {
                 let mut conn = pool.acquire().await?;
-                writer::write_as(&mut conn, db, snap, None, sending)
+                writer::write_as(&mut conn, db, snap, None, sending, Window::Replace)
                     .await
                     .map_err(|e| anyhow!("write {db}: {e}"))
             })

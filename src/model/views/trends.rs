@@ -75,6 +75,29 @@ impl Cover {
     }
 }
 
+/// The days on which `written` (what a table holds) and `rows` (a snapshot's) differ, in either
+/// direction, ascending: replacing those days alone leaves the table as replacing every day
+/// of both would.
+pub fn days_differing(written: &[TrendRow], rows: &[TrendRow]) -> Vec<NaiveDate> {
+    fn by_day(rows: &[TrendRow]) -> BTreeMap<NaiveDate, Vec<&TrendRow>> {
+        let mut days: BTreeMap<NaiveDate, Vec<&TrendRow>> = BTreeMap::new();
+        for r in rows {
+            days.entry(r.period_date).or_default().push(r);
+        }
+        for day in days.values_mut() {
+            day.sort_by(|a, b| {
+                (&a.production_type, a.graph_id).cmp(&(&b.production_type, b.graph_id))
+            });
+        }
+        days
+    }
+    let (before, after) = (by_day(written), by_day(rows));
+    let days: BTreeSet<NaiveDate> = before.keys().chain(after.keys()).copied().collect();
+    days.into_iter()
+        .filter(|d| before.get(d) != after.get(d))
+        .collect()
+}
+
 pub fn rows(ctx: &Ctx, days: &TokenDays) -> Vec<TrendRow> {
     let first = ctx.days_ago(WINDOW_DAYS - 1);
     let mut by_day: BTreeMap<(NaiveDate, Group), DayCell> = BTreeMap::new();
@@ -105,4 +128,51 @@ pub fn rows(ctx: &Ctx, days: &TokenDays) -> Vec<TrendRow> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(day: u32, kind: &str, graph: i64, completed: i64) -> TrendRow {
+        TrendRow {
+            period_date: NaiveDate::from_ymd_opt(2026, 12, day).expect("a date"),
+            production_type: Some(kind.into()),
+            graph_id: Some(graph),
+            tokens_completed: completed,
+            tokens_spawned: 1,
+            avg_lead_time_hours: None,
+            throughput_per_day: Dec2::ratio(completed as i128, 7),
+        }
+    }
+
+    fn dates(days: &[u32]) -> Vec<NaiveDate> {
+        days.iter()
+            .map(|d| NaiveDate::from_ymd_opt(2026, 12, *d).expect("a date"))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_days_whose_rows_differ_are_replaced() {
+        let written = vec![
+            row(1, "batch", 1, 3),
+            row(1, "hatthasilpa", 2, 4),
+            row(2, "batch", 1, 5),
+            row(3, "batch", 1, 6),
+            row(5, "batch", 1, 1),
+        ];
+        let rows = vec![
+            // Day 1 the same, in another order.
+            row(1, "hatthasilpa", 2, 4),
+            row(1, "batch", 1, 3),
+            // Day 2 with a value changed; day 3 with a group more; day 4 new; day 5 gone.
+            row(2, "batch", 1, 6),
+            row(3, "batch", 1, 6),
+            row(3, "batch", 2, 1),
+            row(4, "batch", 1, 2),
+        ];
+        assert_eq!(days_differing(&written, &rows), dates(&[2, 3, 4, 5]));
+        assert_eq!(days_differing(&rows, &rows), Vec::<NaiveDate>::new());
+        assert_eq!(days_differing(&[], &rows), dates(&[1, 2, 3, 4]));
+    }
 }
