@@ -96,7 +96,14 @@ impl Snapshots {
     /// Queues a snapshot; waits only when the writer is far behind.
     pub async fn write(&self, job: Job) {
         self.unwritten.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(Msg::Write(job)).await.is_err() {
+        // With room, queued at once: `send` would also give up the thread once the task's
+        // cooperative budget is spent, and the applier would wait its turn mid-boundary.
+        let msg = match self.tx.try_send(Msg::Write(job)) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(msg)) => msg,
+            Err(mpsc::error::TrySendError::Closed(msg)) => msg,
+        };
+        if self.tx.send(msg).await.is_err() {
             self.unwritten.fetch_sub(1, Ordering::SeqCst);
             tracing::error!("snapshot writer stopped: snapshot not written");
         }

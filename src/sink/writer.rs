@@ -149,7 +149,7 @@ async fn write_in_transaction(
         true => written_trends(conn, db, snap.at.date()).await?,
         false => None,
     };
-    let mut script = Script::of(db, snap, written.as_deref());
+    let mut script = Script::of(db, snap, written.as_ref());
     script.text_bytes = match sending {
         Sending::Together => TEXT_BYTES,
         Sending::OneByOne => 0,
@@ -163,13 +163,33 @@ async fn write_in_transaction(
     Ok(script.run(conn).await?)
 }
 
-/// The trends rows `db` holds for the window ending on `today`; `None` if one of them is not
-/// as the writer writes them (then the whole window is replaced).
+/// What a tenant's trends table holds for the window.
+struct WrittenTrends {
+    /// The rows that read as the writer writes them.
+    rows: Vec<TrendRow>,
+    /// The days of rows that do not (written by hand, or by something else): those days are
+    /// replaced, whatever the snapshot says of them.
+    odd_days: Vec<NaiveDate>,
+}
+
+impl WrittenTrends {
+    /// The days a snapshot's `rows` of the window must replace.
+    fn days_to_replace(&self, rows: &[TrendRow]) -> Vec<NaiveDate> {
+        let mut days = trends::days_differing(&self.rows, rows);
+        days.extend(&self.odd_days);
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+}
+
+/// The trends rows `db` holds for the window ending on `today`; `None` if a row's day cannot
+/// be read (then the whole window is replaced).
 async fn written_trends(
     conn: &mut MySqlConnection,
     db: &str,
     today: NaiveDate,
-) -> Result<Option<Vec<TrendRow>>, sqlx::Error> {
+) -> Result<Option<WrittenTrends>, sqlx::Error> {
     let first = today - chrono::Days::new(WINDOW_DAYS - 1);
     // Text protocol, every column as text: no statement prepared per tenant database.
     let sql = format!(
@@ -182,16 +202,25 @@ async fn written_trends(
         lit(&first),
         lit(&today)
     );
-    let rows = text_rows(conn, &sql).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
+    let mut written = WrittenTrends {
+        rows: Vec::new(),
+        odd_days: Vec::new(),
+    };
+    for row in &text_rows(conn, &sql).await? {
         let cells = (0..7)
             .map(|i| text_column(row, i))
             .collect::<Result<Vec<_>, _>>()?;
+        let Some(day) = cells[0]
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            return Ok(None);
+        };
         let int = |i: usize| cells[i].as_deref().and_then(|v| v.parse::<i64>().ok());
+        let dec = |i: usize| cells[i].as_deref().and_then(Dec2::parse);
         let parsed = (|| {
             Some(TrendRow {
-                period_date: NaiveDate::parse_from_str(cells[0].as_deref()?, "%Y-%m-%d").ok()?,
+                period_date: day,
                 production_type: cells[1].clone(),
                 graph_id: match &cells[2] {
                     None => None,
@@ -201,17 +230,17 @@ async fn written_trends(
                 tokens_spawned: int(4)?,
                 avg_lead_time_hours: match &cells[5] {
                     None => None,
-                    Some(v) => Some(Dec2::parse(v)?),
+                    Some(_) => Some(dec(5)?),
                 },
-                throughput_per_day: Dec2::parse(cells[6].as_deref()?)?,
+                throughput_per_day: dec(6)?,
             })
         })();
         match parsed {
-            Some(r) => out.push(r),
-            None => return Ok(None),
+            Some(r) => written.rows.push(r),
+            None => written.odd_days.push(day),
         }
     }
-    Ok(Some(out))
+    Ok(Some(written))
 }
 
 /// What a statement of a [`Script`] is, for reading its result.
@@ -234,7 +263,7 @@ impl Script {
     /// For each view of `snap`: delete the rows of its instant (or, for trends, of the days
     /// it covers), insert the new ones, and trim what fell out of retention. Trends of the
     /// window cover only the days that differ from `written_trends`, when given.
-    fn of(db: &str, snap: &Snapshot, written_trends: Option<&[TrendRow]>) -> Script {
+    fn of(db: &str, snap: &Snapshot, written_trends: Option<&WrittenTrends>) -> Script {
         let mut s = Script {
             statements: Vec::new(),
             text_bytes: TEXT_BYTES,
@@ -249,7 +278,7 @@ impl Script {
                 ViewRows::CycleTime(r) => s.series(&table, view, snap.at, r),
                 ViewRows::Trends(r) => match (&snap.trends_cover, written_trends) {
                     (Cover::Window, Some(written)) => {
-                        let days = trends::days_differing(written, r);
+                        let days = written.days_to_replace(r);
                         let rows: Vec<TrendRow> = r
                             .iter()
                             .filter(|row| days.binary_search(&row.period_date).is_ok())

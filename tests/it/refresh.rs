@@ -438,7 +438,10 @@ async fn the_service_rewrites_only_the_trend_days_that_differ_from_the_table(fla
             assert_eq!(row.2, later_text, "{row:?}: rewritten");
             assert!(before.iter().all(|b| b.0 != row.0), "{row:?}: a new row");
         } else {
-            assert!(before.contains(row), "{row:?}: left as it was");
+            assert!(
+                before.contains(row),
+                "{row:?}: left as it was; before {before:?}"
+            );
         }
     }
     // Refresh's writer replaces every day.

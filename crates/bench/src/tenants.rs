@@ -202,7 +202,10 @@ pub async fn bench_tenants(
     let started = Instant::now();
     let tasks = flowtally::service::tasks::Tasks::new(trigger.clone(), stop);
     let lock = flowtally::checkpoint::lock::lock(&cfg.state_dir)?;
-    let run = tokio::spawn(service::run(cfg, lock, applier, tasks));
+    // On a thread of its own, as `flowtally run` runs it (on the main thread, its tasks on
+    // the runtime's workers): the bench's traffic and probes never hold the applier up.
+    let runtime = tokio::runtime::Handle::current();
+    let run = std::thread::spawn(move || runtime.block_on(service::run(cfg, lock, applier, tasks)));
     loop {
         let loaded = live.iter().filter(|s| s.ready().is_some()).count();
         if loaded == n {
@@ -275,8 +278,8 @@ pub async fn bench_tenants(
     r.steps = live.status().applier_steps();
     r.checkpoints = r.steps.get("checkpoint").map_or(0, |s| s.count);
     trigger.fire();
-    run.await
-        .map_err(|e| anyhow!("service task: {e}"))?
+    tokio::task::block_in_place(|| run.join())
+        .map_err(|_| anyhow!("the service's thread panicked"))?
         .map_err(|e| anyhow!("service: {e}"))?;
     r.empty_tenant_bytes = empty_tenant_bytes();
     Ok(r)
