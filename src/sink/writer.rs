@@ -145,9 +145,10 @@ async fn write_in_transaction(
         text(conn, "START TRANSACTION").await?;
         begin = None;
     }
-    let written = match compare {
-        true => written_trends(conn, db, snap.at.date()).await?,
-        false => None,
+    let written = if compare {
+        written_trends(conn, db, snap.at.date()).await?
+    } else {
+        None
     };
     let mut script = Script::of(db, snap, written.as_ref());
     script.text_bytes = match sending {
