@@ -903,20 +903,25 @@ pub(crate) fn differences(dom: &Value, api: &Value) -> Vec<String> {
         kpi("throughput_7d"),
         Some((completed_7 / 7.0 * 100.0).round() / 100.0),
     );
+    // In whole hundredths, rounded half away from zero as the page (and a DECIMAL) does: in
+    // floats a mean that ends in exactly 5 thousandths can round down.
     let weighted = |rs: &[&Value]| {
-        let (mut n, mut d) = (0.0, 0.0);
+        let (mut n, mut d) = (0i64, 0i64);
         for r in rs {
             if let (Some(l), Some(c)) = (
                 r["avg_lead_time_hours"].as_f64(),
-                r["tokens_completed"].as_f64(),
+                r["tokens_completed"].as_i64(),
             ) {
-                if c > 0.0 {
-                    n += l * c;
+                if c > 0 {
+                    n += (l * 100.0).round() as i64 * c;
                     d += c;
                 }
             }
         }
-        (d > 0.0).then(|| (n / d * 100.0).round() / 100.0)
+        (d > 0).then(|| {
+            let q = (2 * n.abs() + d) / (2 * d);
+            (if n < 0 { -q } else { q }) as f64 / 100.0
+        })
     };
     let week: Vec<&Value> = trends.iter().filter(in_week).collect();
     check(
