@@ -12,8 +12,8 @@
 //!   bound, everything else exact);
 //! - [`verify_tenant`]: the three together, for the views of one tenant database.
 //!
-//! It deliberately shares no logic with `crate::model` (only the [`View`] enum and the [`Dec2`]
-//! rounding helper): the point of `verify` is that two implementations cross-check each other.
+//! It deliberately shares no logic with `crate::model` (only the [`View`] enum and [`Dec2`]'s
+//! rounding and parsing): the point of `verify` is that two implementations cross-check each other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

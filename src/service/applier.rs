@@ -7,15 +7,16 @@
 //! Order is the correctness argument: one task applies everything, so a snapshot at T holds
 //! exactly the transactions committed before T, whatever the timing of the other tasks. It does
 //! no I/O itself: it waits only for its inputs, for the snapshot writer when that is far behind
-//! and a transaction's tenant owes a snapshot (backpressure, seen as lag; idle slices take
-//! only what the writer has room for), and for the last writes at shutdown.
+//! and a tenant that owes snapshots must hand them over now (it changes, or stops being served:
+//! backpressure, seen as lag), and for the last writes at shutdown. Idle slices and the take
+//! after a transaction take only what the writer's queue has room for.
 //!
 //! Boundaries are lazy: passing instant T only marks each ready tenant's snapshot at T due (a
 //! push per tenant). A tenant's due snapshots are taken before its next change is applied (so
 //! each still sees exactly the transactions before its instant), before it stops being served,
 //! in the applier's idle time in slices of [`IDLE_SLICE`], and one tenant's after every
-//! transaction (so a catch-up with no idle time still takes them, within as many transactions
-//! as there are tenants due). No checkpoint is taken while a snapshot is due. So no single
+//! transaction while the writer's queue has room (so a catch-up with no idle time still takes
+//! them, as fast as the writer writes them). No checkpoint is taken while a snapshot is due. So no single
 //! input waits for every tenant's snapshots at a boundary.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

@@ -3,7 +3,9 @@
 //! taken (trends replace days: an older snapshot must not land after a newer one). A failing
 //! write is retried with capped backoff without holding up the other tenants; a tenant whose
 //! database or mv_ tables are gone has the snapshot dropped. When too many snapshots wait, the
-//! task stops taking new ones and the applier waits (lag, not memory). The applier can flush
+//! task stops taking new ones and its queue fills: the applier then leaves the snapshots due
+//! (an instant each, not their rows) and waits only for a tenant that must hand its own over
+//! (lag, not memory). The applier can flush
 //! it before a checkpoint or at shutdown. Each write's duration, rows and failures go to the
 //! service's [`Status`](crate::live::status::Status).
 
@@ -115,8 +117,8 @@ impl Snapshots {
         self.tx.capacity() >= n.min(self.tx.max_capacity())
     }
 
-    /// Returns once [`Snapshots::has_room`] for `n` (never, once the writer has stopped:
-    /// there is no room to wait for).
+    /// Returns once there is room for `n` snapshots, and at least one (never, once the writer
+    /// has stopped: there is no room to wait for).
     pub async fn room(&self, n: usize) {
         match self
             .tx

@@ -309,8 +309,8 @@ impl Script {
         self.trim(table, "snapshot_at", &oldest);
     }
 
-    /// The trends: replace the rows of the days the snapshot covers (the window, or the days
-    /// changed since the snapshot before), then drop days before the window.
+    /// The trends: replace the rows of the days `cover` says (the window, or some days of
+    /// it), then drop days before the window.
     fn days(&mut self, table: &str, at: NaiveDateTime, rows: &[TrendRow], cover: &Cover) {
         let today = at.date();
         let first: NaiveDate = today - chrono::Days::new(WINDOW_DAYS - 1);

@@ -403,7 +403,8 @@ async fn the_service_rewrites_only_the_trend_days_that_differ_from_the_table(fla
     .expect("replace");
     let before = trend_rows(&pool, &db).await;
     let days: std::collections::BTreeSet<&str> = before.iter().map(|r| r.1.as_str()).collect();
-    assert!(days.len() >= 3, "traffic over a few days: {before:?}");
+    // The traffic spans two or three days, as the time of day falls.
+    assert!(days.len() >= 2, "traffic over more than a day: {before:?}");
     // The table drifts from the truth on one day (a value) and gains a row on a day with none.
     let changed_day = before[0].1.clone();
     let empty_day = (at.date() - chrono::Days::new(25))
