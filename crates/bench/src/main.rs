@@ -184,6 +184,8 @@ pub struct BenchOptions {
     /// The many-tenants part without the round-trips comparison (the cron job's minute,
     /// whose rows the service then finds in the tables, still runs).
     pub no_round_trips: bool,
+    /// 15-minute boundaries the many-tenants part's traffic runs through (default 1).
+    pub fifteen_minute_boundaries: usize,
     /// The server's table caches (see [`TableCache`]).
     pub table_cache: TableCache,
 }
@@ -241,6 +243,7 @@ impl Default for BenchOptions {
             load_concurrency: None,
             service_only: false,
             no_round_trips: false,
+            fifteen_minute_boundaries: 1,
             table_cache: TableCache::Advised,
         }
     }
@@ -2170,6 +2173,10 @@ struct Args {
     /// The many-tenants part without the comparison of round trips.
     #[arg(long)]
     no_round_trips: bool,
+    /// 15-minute boundaries the many-tenants part's traffic runs through: the first after the
+    /// cold start writes every tenant's trends window, a second one only the days changed.
+    #[arg(long, default_value_t = 1)]
+    fifteen_minute_boundaries: usize,
     /// The server's table_open_cache and table_definition_cache: `advised` (for the
     /// many-tenants part, 12 × tenants + 1000, as docs/operations.md advises; otherwise the
     /// server's), `default` (the server's), or a number.
@@ -2197,6 +2204,7 @@ fn main() -> std::process::ExitCode {
         load_concurrency: args.load_concurrency,
         service_only: args.service_only,
         no_round_trips: args.no_round_trips,
+        fifteen_minute_boundaries: args.fifteen_minute_boundaries,
         ..Default::default()
     };
     match TableCache::parse(&args.table_cache) {

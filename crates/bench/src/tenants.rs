@@ -118,6 +118,7 @@ pub async fn bench_tenants(
 ) -> Result<TenantsResult> {
     let tokens_each = opts.tokens_each;
     let quick = opts.quick;
+    let fifteen_minute_boundaries = opts.fifteen_minute_boundaries.max(1);
     let mut r = TenantsResult {
         tenants: n,
         tokens_each,
@@ -244,7 +245,7 @@ pub async fn bench_tenants(
     };
     let until = Until {
         at_least: Duration::from_secs(traffic_secs),
-        every_cadence: !quick,
+        fifteen_minute: if quick { 0 } else { fifteen_minute_boundaries },
     };
     let boundaries = tokio::spawn(watch_boundaries(
         live.clone(),
@@ -405,8 +406,10 @@ async fn probe(pool: &MySqlPool, live: &LiveView, db: &str, stop: &AtomicBool) -
 /// How long the traffic runs.
 struct Until {
     at_least: Duration,
-    /// Until a 15-minute boundary (also a 5- and a 1-minute one) is written.
-    every_cadence: bool,
+    /// Until this many 15-minute boundaries (each also a 5- and a 1-minute one) are written:
+    /// the first after a cold start covers the whole trends window, a later one the days
+    /// changed since.
+    fifteen_minute: usize,
 }
 
 /// Every boundary crossed until the traffic is to stop (then sets `stop`): how long after it
@@ -457,7 +460,7 @@ async fn watch_boundaries(
         ));
         out.push(b);
         let long_enough = started.elapsed() >= until.at_least;
-        let cadences = !until.every_cadence || out.iter().any(|b| b.instant % 900 == 0);
+        let cadences = out.iter().filter(|b| b.instant % 900 == 0).count() >= until.fifteen_minute;
         if long_enough && cadences {
             stop.store(true, Ordering::SeqCst);
         }
