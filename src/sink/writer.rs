@@ -217,31 +217,35 @@ async fn written_trends(
         else {
             return Ok(None);
         };
-        let int = |i: usize| cells[i].as_deref().and_then(|v| v.parse::<i64>().ok());
-        let dec = |i: usize| cells[i].as_deref().and_then(Dec2::parse);
-        let parsed = (|| {
-            Some(TrendRow {
-                period_date: day,
-                production_type: cells[1].clone(),
-                graph_id: match &cells[2] {
-                    None => None,
-                    Some(_) => Some(int(2)?),
-                },
-                tokens_completed: int(3)?,
-                tokens_spawned: int(4)?,
-                avg_lead_time_hours: match &cells[5] {
-                    None => None,
-                    Some(_) => Some(dec(5)?),
-                },
-                throughput_per_day: dec(6)?,
-            })
-        })();
+        let parsed = trend_row(day, &cells);
         match parsed {
             Some(r) => written.rows.push(r),
             None => written.odd_days.push(day),
         }
     }
     Ok(Some(written))
+}
+
+/// A trends row read back as text (`cells` in the writer's column order), as the writer wrote
+/// it; `None` if a cell is not what the writer writes.
+fn trend_row(day: NaiveDate, cells: &[Option<String>]) -> Option<TrendRow> {
+    let int = |i: usize| cells[i].as_deref().and_then(|v| v.parse::<i64>().ok());
+    let dec = |i: usize| cells[i].as_deref().and_then(Dec2::parse);
+    Some(TrendRow {
+        period_date: day,
+        production_type: cells[1].clone(),
+        graph_id: match &cells[2] {
+            None => None,
+            Some(_) => Some(int(2)?),
+        },
+        tokens_completed: int(3)?,
+        tokens_spawned: int(4)?,
+        avg_lead_time_hours: match &cells[5] {
+            None => None,
+            Some(_) => Some(dec(5)?),
+        },
+        throughput_per_day: dec(6)?,
+    })
 }
 
 /// What a statement of a [`Script`] is, for reading its result.
