@@ -186,45 +186,63 @@ pub struct BenchOptions {
     pub no_round_trips: bool,
     /// 15-minute boundaries the many-tenants part's traffic runs through (default 1).
     pub fifteen_minute_boundaries: usize,
-    /// The server's table caches (see [`TableCache`]).
-    pub table_cache: TableCache,
+    /// How the server is sized for the tenants (see [`ServerSizing`]).
+    pub sizing: ServerSizing,
 }
 
-/// The bench server's `table_open_cache` and `table_definition_cache`.
+/// The bench server's table caches, buffer pool and redo log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableCache {
-    /// When the many-tenants part runs, as docs/operations.md advises for that many tenants
-    /// (12 tables each, and room for the rest); otherwise the server's defaults.
+pub enum ServerSizing {
+    /// When the many-tenants part runs, as docs/operations.md advises for that many tenants:
+    /// table caches of 12 × tenants + 1,000, a buffer pool of 512 KiB and a redo log of 256 KiB
+    /// per tenant (at least 2 GiB and 512 MiB); otherwise the server's defaults.
     Advised,
-    /// The server's defaults (MariaDB: 2,000 open tables, 400 definitions).
+    /// The server's defaults (MariaDB: 2,000 open tables, 400 definitions, a 96 MiB redo log),
+    /// but for the bench's 2 GiB buffer pool.
     ServerDefaults,
-    /// This many of each.
-    Entries(u64),
+    /// Table caches of this many entries each, the rest the server's defaults.
+    TableCache(u64),
 }
 
-impl TableCache {
-    fn parse(s: &str) -> Option<TableCache> {
+impl ServerSizing {
+    fn parse(s: &str) -> Option<ServerSizing> {
         match s {
-            "advised" => Some(TableCache::Advised),
-            "default" | "defaults" => Some(TableCache::ServerDefaults),
-            n => n.parse().ok().map(TableCache::Entries),
+            "advised" => Some(ServerSizing::Advised),
+            "default" | "defaults" => Some(ServerSizing::ServerDefaults),
+            n => n.parse().ok().map(ServerSizing::TableCache),
         }
     }
 
     /// The server flags for it, with `tenants` in the many-tenants part (if it runs).
-    fn flags(self, tenants: Option<usize>) -> Vec<String> {
-        let entries = match (self, tenants) {
-            (TableCache::Entries(n), _) => n,
-            (TableCache::Advised, Some(n)) => 12 * n as u64 + 1_000,
+    fn flags(self, tenants: Option<usize>, flavor: Flavor) -> Vec<String> {
+        const MIB: u64 = 1 << 20;
+        let (entries, tenants) = match (self, tenants) {
+            (ServerSizing::TableCache(n), _) => (n, None),
+            (ServerSizing::Advised, Some(n)) => (12 * n as u64 + 1_000, Some(n as u64)),
             _ => return Vec::new(),
         };
-        vec![
+        let mut flags = vec![
             format!("--table-open-cache={entries}"),
             format!("--table-definition-cache={entries}"),
             // A table open in the cache may hold a file; the server asks for this many at
             // start (as root, above the shell's limit).
             format!("--open-files-limit={}", entries + 10_000),
-        ]
+        ];
+        if let Some(n) = tenants {
+            // Every boundary dirties a few pages of each of a tenant's five mv_ tables: a pool
+            // that holds them and a redo log that spans several boundaries let the server
+            // flush each page once in a while instead of at every boundary.
+            let pool_mib = (n * 512 * 1024 / MIB).max(2 * 1024).next_multiple_of(1024);
+            let redo_mib = (n * 256 * 1024 / MIB).max(512);
+            flags.push(format!("--innodb-buffer-pool-size={pool_mib}M"));
+            flags.push(match flavor {
+                Flavor::MySql => format!("--innodb-redo-log-capacity={redo_mib}M"),
+                Flavor::MariaDb | Flavor::MariaDb118 => {
+                    format!("--innodb-log-file-size={redo_mib}M")
+                }
+            });
+        }
+        flags
     }
 }
 
@@ -244,7 +262,7 @@ impl Default for BenchOptions {
             service_only: false,
             no_round_trips: false,
             fifteen_minute_boundaries: 1,
-            table_cache: TableCache::Advised,
+            sizing: ServerSizing::Advised,
         }
     }
 }
@@ -275,7 +293,7 @@ impl BenchOptions {
         SPEED_FLAGS
             .iter()
             .map(|f| f.to_string())
-            .chain(self.table_cache.flags(self.many_tenants()))
+            .chain(self.sizing.flags(self.many_tenants(), self.flavor))
             .collect()
     }
 
@@ -1633,18 +1651,29 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
             .machine
             .insert(at, ("server".into(), format!("{} {version}", opts.flavor)));
         // What the server made of the flags (it lowers the open tables to fit its file limit).
-        let caches: (u64, u64, u64) = sqlx::query_as(
+        let redo = match opts.flavor {
+            Flavor::MySql => "@@innodb_redo_log_capacity",
+            Flavor::MariaDb | Flavor::MariaDb118 => "@@innodb_log_file_size",
+        };
+        let sizing: (u64, u64, u64, u64, u64) = sqlx::query_as(&format!(
             "SELECT CAST(@@table_open_cache AS UNSIGNED), \
-             CAST(@@table_definition_cache AS UNSIGNED), CAST(@@open_files_limit AS UNSIGNED)",
-        )
+             CAST(@@table_definition_cache AS UNSIGNED), CAST(@@open_files_limit AS UNSIGNED), \
+             CAST(@@innodb_buffer_pool_size AS UNSIGNED), CAST({redo} AS UNSIGNED)"
+        ))
         .fetch_one(&pool)
         .await
-        .context("the server's table caches")?;
+        .context("the server's sizing")?;
+        const MIB: u64 = 1 << 20;
         report.machine.push((
-            "server's table caches".into(),
+            "server's sizing".into(),
             format!(
-                "table_open_cache {}, table_definition_cache {}, open_files_limit {}",
-                caches.0, caches.1, caches.2
+                "table_open_cache {}, table_definition_cache {}, open_files_limit {}, \
+                 buffer pool {} MiB, redo log {} MiB",
+                sizing.0,
+                sizing.1,
+                sizing.2,
+                sizing.3 / MIB,
+                sizing.4 / MIB
             ),
         ));
         if opts.parts.contains(&Part::Refresh) {
@@ -2177,11 +2206,12 @@ struct Args {
     /// cold start writes every tenant's trends window, a second one only the days changed.
     #[arg(long, default_value_t = 1)]
     fifteen_minute_boundaries: usize,
-    /// The server's table_open_cache and table_definition_cache: `advised` (for the
-    /// many-tenants part, 12 × tenants + 1000, as docs/operations.md advises; otherwise the
-    /// server's), `default` (the server's), or a number.
-    #[arg(long, default_value = "advised")]
-    table_cache: String,
+    /// How the server is sized: `advised` (for the many-tenants part, its table caches,
+    /// buffer pool and redo log as docs/operations.md advises for that many tenants; otherwise
+    /// the server's defaults), `default` (the server's), or a number (table caches of that
+    /// many entries).
+    #[arg(long, alias = "table-cache", default_value = "advised")]
+    server_sizing: String,
 }
 
 fn main() -> std::process::ExitCode {
@@ -2207,12 +2237,12 @@ fn main() -> std::process::ExitCode {
         fifteen_minute_boundaries: args.fifteen_minute_boundaries,
         ..Default::default()
     };
-    match TableCache::parse(&args.table_cache) {
-        Some(t) => opts.table_cache = t,
+    match ServerSizing::parse(&args.server_sizing) {
+        Some(t) => opts.sizing = t,
         None => {
             eprintln!(
-                "flowtally-bench: unknown --table-cache '{}': use advised, default or a number",
-                args.table_cache
+                "flowtally-bench: unknown --server-sizing '{}': use advised, default or a number",
+                args.server_sizing
             );
             return std::process::ExitCode::from(2);
         }
