@@ -215,6 +215,9 @@ pub struct Steps {
     pub total_secs: f64,
     /// The longest: how long the applier did not read the stream for it.
     pub max_secs: f64,
+    /// The most CPU one took on the applier's thread (steps that moved threads left out):
+    /// below `max_secs` by the time the thread waited for a core, or on the writer.
+    pub max_cpu_secs: f64,
 }
 
 impl Default for Status {
@@ -262,13 +265,15 @@ impl Status {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The applier spent `secs` on one input of kind `step`.
-    pub fn applier_step(&self, step: &'static str, secs: f64) {
+    /// The applier spent `secs` on one input of kind `step`, `cpu_secs` of them on its
+    /// thread's CPU (if known).
+    pub fn applier_step(&self, step: &'static str, secs: f64, cpu_secs: Option<f64>) {
         let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
         let s = steps.entry(step).or_default();
         s.count += 1;
         s.total_secs += secs;
         s.max_secs = s.max_secs.max(secs);
+        s.max_cpu_secs = s.max_cpu_secs.max(cpu_secs.unwrap_or(0.0));
     }
 
     /// The applier's work so far, by kind of input.

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::left_out;
 use super::loader::{LoadDone, LoadRequest};
+use super::stopwatch::Stopwatch;
 use super::watcher::Survey;
 use super::RunError;
 use crate::backoff::backoff;
@@ -155,7 +156,7 @@ impl Applier {
                 _ = shutdown.fired() => break Ok(()),
                 event = source.recv() => match event {
                     Some(SourceEvent::Stream(StreamEvent::Transaction(tx))) => {
-                        let started = std::time::Instant::now();
+                        let started = Stopwatch::start();
                         self.on_transaction(tx).await;
                         self.step("transaction", started);
                     }
@@ -174,12 +175,12 @@ impl Applier {
                     None => break Err(RunError::ReaderStopped),
                 },
                 Some(survey) = surveys.recv() => {
-                    let started = std::time::Instant::now();
+                    let started = Stopwatch::start();
                     self.on_survey(survey).await;
                     self.step("survey", started);
                 }
                 Some(done) = loads.recv() => {
-                    let started = std::time::Instant::now();
+                    let started = Stopwatch::start();
                     self.on_loaded(done).await;
                     self.step("load", started);
                 }
@@ -188,13 +189,13 @@ impl Applier {
                 // Nothing else to do: due snapshots, a slice at a time, while the writer has
                 // room for them.
                 _ = writer.room(self.front_due()), if !self.due.is_empty() => {
-                    let started = std::time::Instant::now();
+                    let started = Stopwatch::start();
                     self.take_due_while_idle(IDLE_SLICE).await;
                     self.step("snapshots", started);
                 }
             }
             if self.checkpoint_due {
-                let started = std::time::Instant::now();
+                let started = Stopwatch::start();
                 self.checkpoint(false).await;
                 self.step("checkpoint", started);
             }
@@ -213,11 +214,11 @@ impl Applier {
         result
     }
 
-    fn step(&self, kind: &'static str, started: std::time::Instant) {
+    fn step(&self, kind: &'static str, started: Stopwatch) {
         self.w
             .live
             .status()
-            .applier_step(kind, started.elapsed().as_secs_f64());
+            .applier_step(kind, started.wall_secs(), started.cpu_secs());
     }
 
     async fn on_transaction(&mut self, mut tx: Transaction) {
@@ -299,7 +300,7 @@ impl Applier {
     /// The stream passed instant `t`: every ready tenant whose first instant it has reached
     /// owes its snapshot at `t`, taken later (see the module doc).
     fn mark(&mut self, t: Instant) {
-        let started = std::time::Instant::now();
+        let started = Stopwatch::start();
         for slot in self.w.live.iter() {
             if slot.ready().is_some_and(|r| r.first_instant <= t) {
                 let instants = self.due.entry(slot.key().clone()).or_default();

@@ -15,6 +15,7 @@
 //! - `left_out`: rows left out of the metrics, in rate-limited log lines.
 //! - [`andon`]: the floor's alerts evaluated every few seconds from the read view;
 //!   [`webhook`]: their raises and clears posted to `[andon] webhook_url`.
+//! - `stopwatch`: an applier step's time, on the wall clock and on its thread's CPU.
 //! - [`tasks`]: the supervisor: every task by name, one shutdown, a failure said and acted on.
 //!
 //! This file only wires them together. The applier runs in `run`'s own task; the other tasks
@@ -28,6 +29,7 @@ mod lease;
 mod left_out;
 mod loader;
 mod startup;
+mod stopwatch;
 pub mod tasks;
 mod watcher;
 pub mod webhook;

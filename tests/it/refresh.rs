@@ -19,6 +19,7 @@ on_all!(
     failing_tenants_fail_alone,
     migrate_creates_and_upgrades_the_erp_tables,
     the_service_rewrites_only_the_trend_days_that_differ_from_the_table,
+    after_a_takeover_each_tenant_gets_only_its_differing_trend_days,
 );
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Bangkok;
@@ -462,4 +463,145 @@ async fn the_service_rewrites_only_the_trend_days_that_differ_from_the_table(fla
     assert!(replaced
         .iter()
         .all(|r| r.2 == later_text && before.iter().all(|b| b.0 != r.0)));
+}
+
+/// Under the lease, with three tenants: the new leader's first trends after a takeover (its
+/// loads cover the whole window) rewrite only the days of each tenant that differ from what the
+/// old leader left, and record each tenant's instant; the old leader's term commits nothing.
+async fn after_a_takeover_each_tenant_gets_only_its_differing_trend_days(flavor: Flavor) {
+    use flowtally::live::TenantKey;
+    use flowtally::sink::lease::{self, Fence};
+    use flowtally::sink::writer::{self, Leased, WriteError};
+    let server = common::shared(flavor);
+    let pool = server.pool().await;
+    let core_db = format!("core_{}", common::unique_code("Ha").to_lowercase());
+    server
+        .exec(&format!(
+            "CREATE DATABASE `{core_db}`; {}",
+            lease::create_sql(&core_db)
+        ))
+        .await;
+    let mut conn = pool.acquire().await.expect("conn");
+    lease::ensure_writer_row(&mut conn, &core_db)
+        .await
+        .expect("writer row");
+    async fn take(conn: &mut sqlx::MySqlConnection, core_db: &str, me: &str) -> Fence {
+        let term = lease::take(conn, core_db, me, 60)
+            .await
+            .expect("take")
+            .expect("the lease is free");
+        Fence {
+            core_db: core_db.into(),
+            holder: me.into(),
+            term,
+            lease_secs: 60,
+        }
+    }
+    let old = take(&mut conn, &core_db, "old").await;
+    let mut dbs = Vec::new();
+    for seed in [21, 22, 23] {
+        dbs.push(tenant_with_traffic(&pool, &common::unique_code("Tko"), seed).await);
+    }
+    let at = now_local();
+    let later = at + chrono::Duration::minutes(15);
+    let epoch = |t: NaiveDateTime| t.and_utc().timestamp();
+    let mut snaps = Vec::new();
+    for db in &dbs {
+        let mut loaded = flowtally::source::snapshot::load_tenant(&mut conn, db, at.date())
+            .await
+            .expect("load");
+        let snap = loaded.state.snapshot(at, &[View::Trends]);
+        let key = TenantKey::of_db(db);
+        let leased = Leased {
+            fence: &old,
+            key: &key,
+            instant: epoch(at),
+        };
+        writer::write_as(
+            &mut conn,
+            db,
+            &snap,
+            Some(leased),
+            writer::Sending::Together,
+            writer::Window::Replace,
+        )
+        .await
+        .expect("the old leader's write");
+        snaps.push(snap);
+    }
+    let mut before = Vec::new();
+    for db in &dbs {
+        before.push(trend_rows(&pool, db).await);
+    }
+    // The middle tenant's table drifted from the truth on one day.
+    let changed = &before[1][0];
+    server
+        .exec(&format!(
+            "UPDATE `{}`.mv_dashboard_trends SET tokens_spawned = tokens_spawned + 7 WHERE id = {}",
+            dbs[1], changed.0
+        ))
+        .await;
+    // The old leader's lease runs out; another instance takes it.
+    server
+        .exec(&format!(
+            "UPDATE `{core_db}`.{} SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND \
+             WHERE name = 'writer'",
+            lease::TABLE
+        ))
+        .await;
+    let new = take(&mut conn, &core_db, "new").await;
+    assert_eq!(new.term, old.term + 1);
+    for (db, snap) in dbs.iter().zip(&snaps) {
+        let mut next = snap.clone();
+        next.at = later;
+        let key = TenantKey::of_db(db);
+        let stale = Leased {
+            fence: &old,
+            key: &key,
+            instant: epoch(later),
+        };
+        let refused = writer::write(&mut conn, db, &next, Some(stale)).await;
+        assert!(
+            matches!(refused, Err(WriteError::Fenced(_))),
+            "the old term writes nothing: {refused:?}"
+        );
+        let leased = Leased {
+            fence: &new,
+            key: &key,
+            instant: epoch(later),
+        };
+        writer::write(&mut conn, db, &next, Some(leased))
+            .await
+            .expect("the new leader's write");
+    }
+    let later_text = later.format("%Y-%m-%d %H:%M:%S").to_string();
+    for (i, db) in dbs.iter().enumerate() {
+        let after = trend_rows(&pool, db).await;
+        if i != 1 {
+            assert_eq!(
+                after, before[i],
+                "{db}: every row as the old leader left it"
+            );
+            continue;
+        }
+        let values = |rows: &[(i64, String, String, String)]| -> Vec<(String, String)> {
+            rows.iter().map(|r| (r.1.clone(), r.3.clone())).collect()
+        };
+        assert_eq!(values(&after), values(&before[i]), "{db}: the truth again");
+        for row in &after {
+            if row.1 == changed.1 {
+                assert_eq!(row.2, later_text, "{row:?}: rewritten by the new leader");
+            } else {
+                assert!(before[i].contains(row), "{row:?}: left as it was");
+            }
+        }
+    }
+    let written = lease::written(&mut conn, &core_db).await.expect("written");
+    for db in &dbs {
+        assert_eq!(
+            written.get(&TenantKey::of_db(db)),
+            Some(&epoch(later)),
+            "{db}: the new leader's instant recorded with its write"
+        );
+    }
 }

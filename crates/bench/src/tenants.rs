@@ -572,10 +572,10 @@ impl TenantsResult {
             row(
                 &mut t,
                 &format!(
-                    "applier's longest stall on one {step} ({} of them)",
+                    "applier's longest stall on one {step} ({} of them) / most CPU one took",
                     s.count
                 ),
-                fmt_secs(s.max_secs),
+                format!("{} / {}", fmt_secs(s.max_secs), fmt_secs(s.max_cpu_secs)),
                 if matches!(
                     *step,
                     "checkpoint" | "survey" | "load" | "boundary" | "snapshots"
