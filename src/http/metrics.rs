@@ -65,6 +65,7 @@ pub mod names {
     pub const TENANT_SERIES_DROPPED: &str = "flowtally_tenant_series_dropped";
     pub const APPLIER_STEP_MAX: &str = "flowtally_applier_step_max_seconds";
     pub const APPLIER_STEP: &str = "flowtally_applier_step_seconds";
+    pub const APPLIER_STEP_CPU_MAX: &str = "flowtally_applier_step_cpu_max_seconds";
     pub const ANDON_ALERTS: &str = "flowtally_andon_alerts";
     pub const TENANT_ANDON_ALERTS: &str = "flowtally_tenant_andon_alerts";
     pub const ANDON_WEBHOOK: &str = "flowtally_andon_webhook_notices";
@@ -724,11 +725,20 @@ impl Collector for Families {
         family(
             &mut e,
             APPLIER_STEP_MAX,
-            "The longest time the applier spent on one input (and so did not read the binlog), by kind: transaction, snapshots, survey, load, checkpoint.",
+            "The longest time the applier spent on one input (and so did not read the binlog), by kind: transaction, boundary, snapshots, survey, load, checkpoint.",
             MetricType::Gauge,
             m.steps
                 .iter()
                 .map(|(step, s)| (label("step", *step), ConstGauge::new(s.max_secs))),
+        )?;
+        family(
+            &mut e,
+            APPLIER_STEP_CPU_MAX,
+            "The most CPU the applier's thread used on one input, by kind: where far below flowtally_applier_step_max_seconds, the longest step waited for a core (or for the snapshot writer) rather than worked.",
+            MetricType::Gauge,
+            m.steps
+                .iter()
+                .map(|(step, s)| (label("step", *step), ConstGauge::new(s.max_cpu_secs))),
         )?;
         family(
             &mut e,

@@ -102,6 +102,9 @@ fn live_state(now: i64) -> LiveWriter {
         TenantSlot::loading("LOAD".into(), "erp_LOAD".into(), 1, now),
     );
     status.tenant_problem("GONE", "no database on the server");
+    // A checkpoint that waited 40 ms for a core while working 1.5 ms, then a shorter one.
+    status.applier_step("checkpoint", 0.04, Some(0.0015));
+    status.applier_step("checkpoint", 0.002, Some(0.001));
     live
 }
 
@@ -130,6 +133,9 @@ async fn metrics_exposition_passes_promtool() {
         "flowtally_tenant_write_failing_attempts{tenant=\"FAIL\"} 2",
         "flowtally_tenant_problem{tenant=\"GONE\"} 1",
         "flowtally_tenant_series_dropped 0",
+        "flowtally_applier_step_max_seconds{step=\"checkpoint\"} 0.04",
+        "flowtally_applier_step_cpu_max_seconds{step=\"checkpoint\"} 0.0015",
+        "flowtally_applier_step_seconds_total{step=\"checkpoint\"} 0.042",
     ] {
         assert!(
             r.body.lines().any(|l| l == expected),
