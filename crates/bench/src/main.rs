@@ -9,6 +9,8 @@
 //! utf8mb4) plus `--innodb-buffer-pool-size=2G --innodb-flush-log-at-trx-commit=0
 //! --sync-binlog=0` for speed: the datasets fit in memory and commits do not wait for the disk,
 //! so the figures measure flowtally and the SQL, not this machine's fsync.
+//! With the many-tenants part, [`ServerSizing`] also sizes its table caches, buffer pool and
+//! redo log for the tenants, as docs/operations.md advises an operator to.
 //!
 //! What it measures (each figure is min / median / max over several runs: 3 for the 1M-token
 //! dataset and the 1M-row backlog, 5 for smaller ones):
