@@ -905,7 +905,7 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), typed.len(), "each family once");
-        assert_eq!(typed.len(), 38);
+        assert_eq!(typed.len(), 39);
         for (old, new) in names::RENAMED {
             assert!(!typed.iter().any(|t| t == old), "{old} is gone");
             assert!(typed.iter().any(|t| t == new), "{new} is there");
