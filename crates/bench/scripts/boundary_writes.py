@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """One boundary's snapshot writes for many tenants, without flowtally: the server's side alone.
 
-Writes what flowtally's snapshot writer writes at a 1- or 5-minute boundary (per tenant, one
-transaction: for each view, DELETE the instant's rows and the rows past retention, then one
-multi-row INSERT; a few rows per view, as a tenant of ~100 tokens has), for every tenant, with
+Writes about what flowtally's snapshot writer writes at a 1- or 5-minute boundary (per tenant,
+one transaction: for each view, one DELETE of the instant's rows and the rows past retention,
+where the writer sends two, then one multi-row INSERT; a few rows per view, as a tenant of ~100
+tokens has), for every tenant, with
 8 clients at once as `[sink] write_concurrency` does, and prints the wall time and the server
 process's CPU time. Used to find where a boundary's time goes on the server
 (docs/benchmarks.md, "Where a boundary's writes go on the server").
@@ -15,6 +16,7 @@ process's CPU time. Used to find where a boundary's time goes on the server
 of its own (0-1439 of one day), as a boundary's instant is.
 """
 import argparse
+import os
 import pathlib
 import subprocess
 import tempfile
@@ -26,7 +28,8 @@ MIGRATION = pathlib.Path(__file__).resolve().parents[3] / "migrations" / "0001_m
 
 def cpu_secs(pid):
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
+    # utime and stime (fields 14 and 15), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def clients(socket, scripts):
@@ -66,7 +69,7 @@ def views(cadence, at):
 
 
 def run(args):
-    day, minute = divmod(args.minute, 1440)
+    minute = args.minute % 1440
     at = f"'2026-12-07 {minute // 60:02d}:{minute % 60:02d}:00'"
     statements = []
     for t in range(args.tenants):
