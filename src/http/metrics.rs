@@ -734,7 +734,7 @@ impl Collector for Families {
         family(
             &mut e,
             APPLIER_STEP_CPU_MAX,
-            "The most CPU the applier's thread used on one input, by kind: where far below flowtally_applier_step_max_seconds, the longest step waited for a core (or for the snapshot writer) rather than worked.",
+            "The most CPU the applier's thread used on one input, by kind: no input of that kind worked longer, so the rest of flowtally_applier_step_max_seconds was waiting (for a core, a lock or the snapshot writer).",
             MetricType::Gauge,
             m.steps
                 .iter()

@@ -533,6 +533,8 @@ async fn after_a_takeover_each_tenant_gets_only_its_differing_trend_days(flavor:
     for db in &dbs {
         before.push(trend_rows(&pool, db).await);
     }
+    let days: std::collections::BTreeSet<&str> = before[1].iter().map(|r| r.1.as_str()).collect();
+    assert!(days.len() >= 2, "traffic over more than a day: {before:?}");
     // The middle tenant's table drifted from the truth on one day.
     let changed = &before[1][0];
     server
@@ -555,15 +557,31 @@ async fn after_a_takeover_each_tenant_gets_only_its_differing_trend_days(flavor:
         let mut next = snap.clone();
         next.at = later;
         let key = TenantKey::of_db(db);
+        // The old leader, still running, tries a later instant of its own: refused, and
+        // nothing of it committed.
+        let mut stale_next = snap.clone();
+        stale_next.at = later + chrono::Duration::minutes(5);
         let stale = Leased {
             fence: &old,
             key: &key,
-            instant: epoch(later),
+            instant: epoch(stale_next.at),
         };
-        let refused = writer::write(&mut conn, db, &next, Some(stale)).await;
+        let rows = trend_rows(&pool, db).await;
+        let refused = writer::write(&mut conn, db, &stale_next, Some(stale)).await;
         assert!(
             matches!(refused, Err(WriteError::Fenced(_))),
             "the old term writes nothing: {refused:?}"
+        );
+        assert_eq!(
+            trend_rows(&pool, db).await,
+            rows,
+            "{db}: the old term's rows"
+        );
+        let recorded = lease::written(&mut conn, &core_db).await.expect("written");
+        assert_eq!(
+            recorded.get(&key),
+            Some(&epoch(at)),
+            "{db}: the old term's instant"
         );
         let leased = Leased {
             fence: &new,
@@ -591,6 +609,7 @@ async fn after_a_takeover_each_tenant_gets_only_its_differing_trend_days(flavor:
         for row in &after {
             if row.1 == changed.1 {
                 assert_eq!(row.2, later_text, "{row:?}: rewritten by the new leader");
+                assert!(before[i].iter().all(|b| b.0 != row.0), "{row:?}: a new row");
             } else {
                 assert!(before[i].contains(row), "{row:?}: left as it was");
             }

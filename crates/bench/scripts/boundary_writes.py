@@ -7,7 +7,7 @@ where the writer sends two, then one multi-row INSERT; a few rows per view, as a
 tokens has), for every tenant, with
 8 clients at once as `[sink] write_concurrency` does, and prints the wall time and the server
 process's CPU time. Used to find where a boundary's time goes on the server
-(docs/benchmarks.md, "Where a boundary's writes go on the server").
+(docs/benchmarks.md, "A boundary's writes on the server, and the applier's own CPU").
 
     boundary_writes.py --socket S --pid P setup N          # N tenant databases of mv_ tables
     boundary_writes.py --socket S --pid P run N CADENCE MINUTE [--tenants-per-transaction K]
@@ -111,6 +111,8 @@ def main():
     r.add_argument("minute", type=int)
     r.add_argument("--tenants-per-transaction", type=int, default=1)
     args = p.parse_args()
+    if args.command == "run" and not 0 <= args.minute < 1440:
+        p.error(f"MINUTE {args.minute}: use 0 to 1439, a minute of the day (one per run)")
     ok = setup(args) if args.command == "setup" else run(args)
     raise SystemExit(0 if ok else 1)
 
