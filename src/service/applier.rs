@@ -11,13 +11,13 @@
 //! backpressure, seen as lag), and for the last writes at shutdown. Idle slices and the take
 //! after a transaction take only what the writer's queue has room for.
 //!
-//! Boundaries are lazy: passing instant T only marks each ready tenant's snapshot at T due (a
-//! push per tenant). A tenant's due snapshots are taken before its next change is applied (so
-//! each still sees exactly the transactions before its instant), before it stops being served,
-//! in the applier's idle time in slices of [`IDLE_SLICE`], and one tenant's after every
-//! transaction while the writer's queue has room (so a catch-up with no idle time still takes
-//! them, as fast as the writer writes them). No checkpoint is taken while a snapshot is due. So no single
-//! input waits for every tenant's snapshots at a boundary.
+//! Boundaries are lazy: passing instant T only marks each ready tenant's snapshot at T due (a push
+//! per tenant). A tenant's due snapshots are taken before its next change is applied (so each still
+//! sees exactly the transactions before its instant), before it stops being served, in the
+//! applier's idle time in slices of [`IDLE_SLICE`], and one tenant's after every transaction while
+//! the writer's queue has room (so a catch-up with no idle time still takes them, as fast as the
+//! writer writes them). No checkpoint is taken while a snapshot is due. So no single input waits
+//! for every tenant's snapshots at a boundary.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

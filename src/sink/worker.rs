@@ -1,13 +1,12 @@
-//! The snapshot writer task: takes snapshots from the applier and writes them, up to
-//! `concurrency` tenants at a time on the sink's pool, each tenant's in the order they were
-//! taken (trends replace days: an older snapshot must not land after a newer one). A failing
-//! write is retried with capped backoff without holding up the other tenants; a tenant whose
-//! database or mv_ tables are gone has the snapshot dropped. When too many snapshots wait, the
-//! task stops taking new ones and its queue fills: the applier then leaves the snapshots due
-//! (an instant each, not their rows) and waits only for a tenant that must hand its own over
-//! (lag, not memory). The applier can flush
-//! it before a checkpoint or at shutdown. Each write's duration, rows and failures go to the
-//! service's [`Status`](crate::live::status::Status).
+//! The snapshot writer task: takes snapshots from the applier and writes them, up to `concurrency`
+//! tenants at a time on the sink's pool, each tenant's in the order they were taken (trends replace
+//! days: an older snapshot must not land after a newer one). A failing write is retried with capped
+//! backoff without holding up the other tenants; a tenant whose database or mv_ tables are gone has
+//! the snapshot dropped. When too many snapshots wait, the task stops taking new ones and its queue
+//! fills: the applier then leaves the snapshots due (an instant each, not their rows) and waits
+//! only for a tenant that must hand its own over (lag, not memory). The applier can flush it before
+//! a checkpoint or at shutdown. Each write's duration, rows and failures go to the service's
+//! [`Status`](crate::live::status::Status).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -374,6 +374,11 @@ async fn trend_rows(pool: &MySqlPool, db: &str) -> Vec<(i64, String, String, Str
     .collect()
 }
 
+/// Each row's day and values, without its id and instant.
+fn values(rows: &[(i64, String, String, String)]) -> Vec<(String, String)> {
+    rows.iter().map(|r| (r.1.clone(), r.3.clone())).collect()
+}
+
 /// The first trends snapshot after a load covers the whole window; the service's writer
 /// replaces only the days whose rows differ from the table's (refresh replaces them all).
 async fn the_service_rewrites_only_the_trend_days_that_differ_from_the_table(flavor: Flavor) {
@@ -430,9 +435,6 @@ async fn the_service_rewrites_only_the_trend_days_that_differ_from_the_table(fla
     let after = trend_rows(&pool, &db).await;
     // Every row as it was but the changed day's, which is the truth again at the later
     // instant; the stray row is gone.
-    let values = |rows: &[(i64, String, String, String)]| -> Vec<(String, String)> {
-        rows.iter().map(|r| (r.1.clone(), r.3.clone())).collect()
-    };
     assert_eq!(values(&after), values(&before));
     let later_text = later.format("%Y-%m-%d %H:%M:%S").to_string();
     for row in &after {
@@ -602,9 +604,6 @@ async fn after_a_takeover_each_tenant_gets_only_its_differing_trend_days(flavor:
             );
             continue;
         }
-        let values = |rows: &[(i64, String, String, String)]| -> Vec<(String, String)> {
-            rows.iter().map(|r| (r.1.clone(), r.3.clone())).collect()
-        };
         assert_eq!(values(&after), values(&before[i]), "{db}: the truth again");
         for row in &after {
             if row.1 == changed.1 {

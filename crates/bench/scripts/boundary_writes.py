@@ -69,7 +69,7 @@ def views(cadence, at):
 
 
 def run(args):
-    minute = args.minute % 1440
+    minute = args.minute
     at = f"'2026-12-07 {minute // 60:02d}:{minute % 60:02d}:00'"
     statements = []
     for t in range(args.tenants):

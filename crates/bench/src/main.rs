@@ -217,7 +217,6 @@ impl ServerSizing {
 
     /// The server flags for it, with `tenants` in the many-tenants part (if it runs).
     fn flags(self, tenants: Option<usize>, flavor: Flavor) -> Vec<String> {
-        const MIB: u64 = 1 << 20;
         let (entries, tenants) = match (self, tenants) {
             (ServerSizing::TableCache(n), _) => (n, None),
             (ServerSizing::Advised, Some(n)) => (12 * n as u64 + 1_000, Some(n as u64)),
@@ -233,9 +232,10 @@ impl ServerSizing {
         if let Some(n) = tenants {
             // Every boundary dirties a few pages of each of a tenant's five mv_ tables: a pool
             // that holds them and a redo log that spans several boundaries let the server
-            // flush each page once in a while instead of at every boundary.
-            let pool_mib = (n * 512 * 1024 / MIB).max(2 * 1024).next_multiple_of(1024);
-            let redo_mib = (n * 256 * 1024 / MIB).max(512);
+            // flush each page once in a while instead of at every boundary. 512 KiB and
+            // 256 KiB per tenant, in MiB.
+            let pool_mib = (n / 2).max(2 * 1024).next_multiple_of(1024);
+            let redo_mib = (n / 4).max(512);
             flags.push(format!("--innodb-buffer-pool-size={pool_mib}M"));
             flags.push(match flavor {
                 Flavor::MySql => format!("--innodb-redo-log-capacity={redo_mib}M"),
@@ -1665,17 +1665,16 @@ pub async fn run(opts: &BenchOptions) -> Result<Report> {
         .fetch_one(&pool)
         .await
         .context("the server's sizing")?;
-        const MIB: u64 = 1 << 20;
         report.machine.push((
             "server's sizing".into(),
             format!(
                 "table_open_cache {}, table_definition_cache {}, open_files_limit {}, \
-                 buffer pool {} MiB, redo log {} MiB",
+                 buffer pool {}, redo log {}",
                 sizing.0,
                 sizing.1,
                 sizing.2,
-                sizing.3 / MIB,
-                sizing.4 / MIB
+                fmt_bytes(sizing.3 as f64),
+                fmt_bytes(sizing.4 as f64)
             ),
         ));
         if opts.parts.contains(&Part::Refresh) {
