@@ -18,6 +18,9 @@
 //! the writer's queue has room (so a catch-up with no idle time still takes them, as fast as the
 //! writer writes them). No checkpoint is taken while a snapshot is due. So no single input waits
 //! for every tenant's snapshots at a boundary.
+//!
+//! A survey is acted on [`SURVEY_SLICE`] tenants at a time, the stream read between slices: a
+//! survey of ten thousand tenants would otherwise hold the stream up for tens of milliseconds.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +33,7 @@ use tokio::sync::{mpsc, Notify};
 use super::left_out;
 use super::loader::{LoadDone, LoadRequest};
 use super::stopwatch::Stopwatch;
-use super::watcher::Survey;
+use super::watcher::{Survey, Surveyed};
 use super::RunError;
 use crate::backoff::backoff;
 use crate::causes::Causes;
@@ -54,6 +57,9 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(20);
 /// How long the applier spends taking due snapshots at a time when it has nothing else to do,
 /// before it looks at its inputs again.
 const IDLE_SLICE: Duration = Duration::from_millis(2);
+/// Surveyed tenants acted on at a time, before the applier looks at its inputs again (a
+/// survey's first slice at start-up, which asks for every load, takes about a millisecond).
+const SURVEY_SLICE: usize = 500;
 
 /// Starts a binlog reader at a position; its events come out of the receiver.
 pub type Reader = Box<dyn Fn(Position) -> mpsc::Receiver<SourceEvent> + Send>;
@@ -101,6 +107,22 @@ pub struct Applier {
     /// Tenants with due snapshots, in the order they became due (a key may be listed after its
     /// snapshots were taken: [`Applier::due`] decides).
     due_order: VecDeque<TenantKey>,
+    /// The codes (ASCII-lowercased) the stream's organization rows say are active tenants,
+    /// each with how many organizations have it.
+    active: HashMap<String, usize>,
+    /// The survey being acted on, if one is.
+    surveying: Option<Surveying>,
+}
+
+/// A survey being acted on a slice at a time.
+struct Surveying {
+    /// The tenants not yet acted on.
+    tenants: std::vec::IntoIter<Surveyed>,
+    listed: HashSet<TenantKey>,
+    /// The codes of the tenants found fine.
+    fine: Vec<String>,
+    /// The tenants it asked to be loaded.
+    requested: HashSet<TenantKey>,
 }
 
 /// Epoch seconds by this host's clock: the applier's [`Wiring::now`] in the service.
@@ -120,9 +142,15 @@ impl Applier {
         if !recomputing {
             w.live.status().streaming();
         }
+        let mut active = HashMap::new();
+        for o in orgs.iter().filter(|o| o.active) {
+            *active.entry(o.code.to_ascii_lowercase()).or_default() += 1;
+        }
         Applier {
             w,
             orgs: orgs.into_iter().map(|o| (o.id, o)).collect(),
+            active,
+            surveying: None,
             clock,
             position,
             written,
@@ -174,9 +202,12 @@ impl Applier {
                     Some(SourceEvent::Fatal(e)) => break Err(RunError::Stream(e)),
                     None => break Err(RunError::ReaderStopped),
                 },
-                Some(survey) = surveys.recv() => {
+                Some(survey) = surveys.recv(), if self.surveying.is_none() => {
+                    self.surveying = Some(Surveying::of(survey));
+                }
+                _ = std::future::ready(()), if self.surveying.is_some() => {
                     let started = Stopwatch::start();
-                    self.on_survey(survey).await;
+                    self.survey_slice().await;
                     self.step("survey", started);
                 }
                 Some(done) = loads.recv() => {
@@ -269,7 +300,19 @@ impl Applier {
     /// snapshot after this commit; a new or reactivated one is surveyed now.
     async fn on_organization(&mut self, id: i64, after: Option<Organization>) {
         let before = self.orgs.remove(&id);
+        if let Some(b) = before.as_ref().filter(|b| b.active) {
+            let code = b.code.to_ascii_lowercase();
+            if let Some(n) = self.active.get_mut(&code) {
+                *n -= 1;
+                if *n == 0 {
+                    self.active.remove(&code);
+                }
+            }
+        }
         if let Some(org) = &after {
+            if org.active {
+                *self.active.entry(org.code.to_ascii_lowercase()).or_default() += 1;
+            }
             self.orgs.insert(id, org.clone());
             if org.active && before.as_ref() != Some(org) {
                 self.w.poke.notify_one();
@@ -387,21 +430,20 @@ impl Applier {
         }
     }
 
-    /// Acts on a survey: loads the tenants listed and fine that are not served, stops serving
-    /// those with a problem or no longer listed, and says which is which.
-    async fn on_survey(&mut self, survey: Survey) {
-        // Once per survey, not once per tenant: a thousand tenants are a thousand lookups.
-        let active = self.active_codes();
+    /// Acts on the next [`SURVEY_SLICE`] tenants of the survey under way: loads those listed
+    /// and fine that are not served, stops serving those with a problem; after the last, stops
+    /// serving those no longer listed and says which tenants are fine.
+    async fn survey_slice(&mut self) {
+        let Some(mut survey) = self.surveying.take() else {
+            return;
+        };
         let now = (self.w.now)();
-        let mut listed = HashSet::new();
-        let mut requested = HashSet::new();
-        let mut fine = Vec::new();
-        for t in survey.tenants {
+        for t in survey.tenants.by_ref().take(SURVEY_SLICE) {
             let k = match &t.db {
                 Some(db) => TenantKey::of_db(db),
                 None => TenantKey::expected(&self.w.db_prefix, &t.code),
             };
-            listed.insert(k.clone());
+            survey.listed.insert(k.clone());
             match (t.db, t.problem) {
                 (_, Some(problem)) => {
                     let problem = problem.to_string();
@@ -413,50 +455,57 @@ impl Applier {
                     if self.failed_loads.get(&k).is_some_and(|(_, at)| *at > now) {
                         continue;
                     }
-                    fine.push(t.code.clone());
+                    survey.fine.push(t.code.clone());
                     if self.w.live.contains(&k) {
                         continue;
                     }
                     // A survey read before the stream deactivated the tenant must not bring it
                     // back.
-                    let gone = self.w.registry && !active.contains(&t.code.to_ascii_lowercase());
-                    if !gone {
+                    if !self.w.registry || self.is_active(&t.code) {
                         self.request_load(k.clone(), t.code, db);
-                        requested.insert(k);
+                        survey.requested.insert(k);
                     }
                 }
                 (None, None) => {}
             }
         }
+        if !survey.tenants.as_slice().is_empty() {
+            self.surveying = Some(survey);
+            return;
+        }
         self.w
             .live
             .status()
-            .tenants_ok(fine.iter().map(String::as_str));
+            .tenants_ok(survey.fine.iter().map(String::as_str));
         // Nor must a survey read before the stream activated a tenant take it out again.
         let unlisted: Vec<TenantKey> = self
             .w
             .live
             .iter()
-            .filter(|s| !listed.contains(s.key()))
-            .filter(|s| !(self.w.registry && active.contains(&s.code.to_ascii_lowercase())))
+            .filter(|s| !survey.listed.contains(s.key()))
+            .filter(|s| !(self.w.registry && self.is_active(&s.code)))
             .map(|s| s.key().clone())
             .collect();
         for k in unlisted {
             self.unserve(&k, "no longer an active tenant").await;
         }
         if self.initial.is_none() {
+            // The loads it asked for that are still awaited (the first slices' may be done).
+            let mut requested = survey.requested;
+            requested.retain(|k| {
+                self.w
+                    .live
+                    .get(k)
+                    .is_some_and(|s| s.awaited_load().is_some())
+            });
             self.initial = Some(requested);
             self.initial_done();
         }
     }
 
-    /// The codes (ASCII-lowercased) the stream's organization rows say are active tenants.
-    fn active_codes(&self) -> HashSet<String> {
-        self.orgs
-            .values()
-            .filter(|o| o.active)
-            .map(|o| o.code.to_ascii_lowercase())
-            .collect()
+    /// Whether the stream's organization rows say tenant `code` is active.
+    fn is_active(&self, code: &str) -> bool {
+        self.active.contains_key(&code.to_ascii_lowercase())
     }
 
     fn request_load(&mut self, k: TenantKey, code: String, db: String) {
@@ -552,6 +601,9 @@ impl Applier {
         self.w.resync.store(true, Ordering::SeqCst);
         self.initial = None;
         self.recomputing = true;
+        // The survey under way asked for loads that were just dropped: the next one asks
+        // again.
+        self.surveying = None;
         self.w.poke.notify_one();
     }
 
@@ -603,6 +655,17 @@ impl Applier {
             tenants,
         };
         self.w.checkpointer.submit(permit, job, wait).await;
+    }
+}
+
+impl Surveying {
+    fn of(survey: Survey) -> Surveying {
+        Surveying {
+            tenants: survey.tenants.into_iter(),
+            listed: HashSet::new(),
+            fine: Vec::new(),
+            requested: HashSet::new(),
+        }
     }
 }
 

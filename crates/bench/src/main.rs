@@ -180,11 +180,13 @@ pub struct BenchOptions {
     pub tokens_each: u64,
     /// `[tenants] load_concurrency` of the many-tenants part (default: the service's).
     pub load_concurrency: Option<usize>,
+    /// `[sink] write_concurrency` of the many-tenants part (default: the service's).
+    pub write_concurrency: Option<usize>,
     /// The many-tenants part without the cron job's minute and the round-trips comparison
     /// (the service alone, sooner).
     pub service_only: bool,
-    /// The many-tenants part without the round-trips comparison (the cron job's minute,
-    /// whose rows the service then finds in the tables, still runs).
+    /// The many-tenants part without the round-trips comparison (the cron job's minute, after
+    /// the service, still runs).
     pub no_round_trips: bool,
     /// 15-minute boundaries the many-tenants part's traffic runs through (default 1).
     pub fifteen_minute_boundaries: usize,
@@ -261,6 +263,7 @@ impl Default for BenchOptions {
             tenants: None,
             tokens_each: 1_000,
             load_concurrency: None,
+            write_concurrency: None,
             service_only: false,
             no_round_trips: false,
             fifteen_minute_boundaries: 1,
@@ -2197,6 +2200,10 @@ struct Args {
     /// service's default).
     #[arg(long)]
     load_concurrency: Option<usize>,
+    /// `[sink] write_concurrency` of the service in the many-tenants part (default: the
+    /// service's default).
+    #[arg(long)]
+    write_concurrency: Option<usize>,
     /// The many-tenants part without the cron job's minute and the comparison of round trips.
     #[arg(long)]
     service_only: bool,
@@ -2233,6 +2240,7 @@ fn main() -> std::process::ExitCode {
         tenants: args.tenants,
         tokens_each: args.tokens_each,
         load_concurrency: args.load_concurrency,
+        write_concurrency: args.write_concurrency,
         service_only: args.service_only,
         no_round_trips: args.no_round_trips,
         fifteen_minute_boundaries: args.fifteen_minute_boundaries,

@@ -87,15 +87,28 @@ pub struct TenantsResult {
     pub rss_loaded: u64,
     pub rss_before: u64,
     pub empty_tenant_bytes: f64,
+    pub write_concurrency: usize,
     pub steps: BTreeMap<&'static str, Steps>,
-    pub probes: usize,
-    pub fresh_p50: f64,
-    pub fresh_p99: f64,
-    pub fresh_max: f64,
+    pub probes: Vec<Probe>,
     pub traffic_tx: u64,
     pub traffic_secs: f64,
     pub checkpoints: u64,
     pub cron_minute_secs: f64,
+}
+
+/// One probe transaction: when it was sent (epoch seconds) and how long until the service had
+/// applied it (seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub sent_at: f64,
+    pub secs: f64,
+}
+
+/// Freshness of some of the probes: how many, and p50 / p99 / max.
+fn freshness(probes: &[&Probe]) -> (usize, String) {
+    let secs: Vec<f64> = probes.iter().map(|p| p.secs).collect();
+    let at = |q| fmt_secs(percentile(&secs, q).unwrap_or(f64::NAN));
+    (probes.len(), format!("{} / {} / {}", at(0.5), at(0.99), at(1.0)))
 }
 
 /// The service's configuration for the bench server.
@@ -161,30 +174,6 @@ pub async fn bench_tenants(
     setup_pool.close().await;
     r.setup_secs = t.elapsed().as_secs_f64();
 
-    if !opts.service_only {
-        // The cron job's minute: every tenant refreshed, one after another.
-        let t = Instant::now();
-        let at = crate::local_now();
-        for (i, db) in dbs.iter().enumerate() {
-            let tenant = Tenant {
-                code: format!("M{i:05}"),
-                db: Some(db.clone()),
-            };
-            flowtally::refresh::refresh_tenant(pool, pool, &tenant, &View::ALL, at)
-                .await
-                .map_err(|e| anyhow!("refresh {db}: {e}"))?;
-        }
-        r.cron_minute_secs = t.elapsed().as_secs_f64();
-        progress(format!(
-            "tenants: the cron job's minute, {n} refreshes in a row: {}",
-            fmt_secs(r.cron_minute_secs)
-        ));
-
-        if !opts.no_round_trips {
-            r.round_trips = round_trips(pool, &dbs).await?;
-        }
-    }
-
     // The service, cold (the server's statement times counted from here, where kept).
     let _ = sqlx::query("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
         .execute(pool)
@@ -196,7 +185,11 @@ pub async fn bench_tenants(
     if let Some(c) = opts.load_concurrency {
         cfg.load_concurrency = c;
     }
+    if let Some(c) = opts.write_concurrency {
+        cfg.write_concurrency = c;
+    }
     r.load_concurrency = cfg.load_concurrency;
+    r.write_concurrency = cfg.write_concurrency;
     let applier = LiveWriter::new(cfg.timezone);
     let live = applier.view();
     let (trigger, stop) = shutdown::channel();
@@ -233,7 +226,7 @@ pub async fn bench_tenants(
     // with --quick) until a 15-minute boundary is written, so that every cadence's boundary,
     // checkpoints and surveys happen under it.
     let stop_traffic = Arc::new(AtomicBool::new(false));
-    let opts = simulate::SimOptions {
+    let traffic = simulate::SimOptions {
         seed: 5,
         tenants: dbs.clone(),
         transactions: None,
@@ -253,19 +246,34 @@ pub async fn bench_tenants(
         until,
         stop_traffic.clone(),
     ));
-    let (stats, latencies) = tokio::join!(
-        simulate::run_until(pool, &opts, &stop_traffic),
-        probe(pool, &live, &dbs[0], &stop_traffic)
-    );
+    // The probes wait on a thread of their own, in sleeps of the operating system's
+    // precision: the runtime's timers tick in whole milliseconds, which would be most of a
+    // fresh probe's figure.
+    let probes = {
+        let (pool, live, db, stop) = (
+            pool.clone(),
+            live.clone(),
+            dbs[0].clone(),
+            stop_traffic.clone(),
+        );
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(probe(&pool, &live, &db, &stop)))
+    };
+    let stats = simulate::run_until(pool, &traffic, &stop_traffic).await;
+    let probes = probes.await.map_err(|e| anyhow!("probes: {e}"))?;
     let stats = stats.map_err(|e| anyhow!("traffic: {e:#}"))?;
-    let mut latencies = latencies?;
+    r.probes = probes?;
+    // When the slowest probes were sent, to tell them by what happened then.
+    let mut slowest: Vec<&Probe> = r.probes.iter().collect();
+    slowest.sort_by(|a, b| b.secs.total_cmp(&a.secs));
+    for p in slowest.iter().take(20) {
+        let at = chrono::DateTime::from_timestamp_micros((p.sent_at * 1e6) as i64)
+            .map(|t| t.format("%H:%M:%S%.3f").to_string())
+            .unwrap_or_default();
+        progress(format!("tenants: a slow probe sent at {at} UTC: {}", fmt_secs(p.secs)));
+    }
     r.traffic_tx = stats.transactions;
     r.traffic_secs = stats.elapsed.as_secs_f64();
-    r.probes = latencies.len();
-    latencies.sort_by(f64::total_cmp);
-    r.fresh_p50 = percentile(&latencies, 0.50).unwrap_or(f64::NAN);
-    r.fresh_p99 = percentile(&latencies, 0.99).unwrap_or(f64::NAN);
-    r.fresh_max = latencies.last().copied().unwrap_or(f64::NAN);
 
     r.boundaries = boundaries
         .await
@@ -283,7 +291,35 @@ pub async fn bench_tenants(
         .map_err(|_| anyhow!("the service's thread panicked"))?
         .map_err(|e| anyhow!("service: {e}"))?;
     r.empty_tenant_bytes = empty_tenant_bytes();
+
+    // After the service, so that its resident memory is its own.
+    if !opts.service_only {
+        r.cron_minute_secs = cron_minute(pool, &dbs).await?;
+        progress(format!(
+            "tenants: the cron job's minute, {n} refreshes in a row: {}",
+            fmt_secs(r.cron_minute_secs)
+        ));
+        if !opts.no_round_trips {
+            r.round_trips = round_trips(pool, &dbs).await?;
+        }
+    }
     Ok(r)
+}
+
+/// The cron job's minute: every tenant refreshed, one after another (seconds).
+async fn cron_minute(pool: &MySqlPool, dbs: &[String]) -> Result<f64> {
+    let t = Instant::now();
+    let at = crate::local_now();
+    for (i, db) in dbs.iter().enumerate() {
+        let tenant = Tenant {
+            code: format!("M{i:05}"),
+            db: Some(db.clone()),
+        };
+        flowtally::refresh::refresh_tenant(pool, pool, &tenant, &View::ALL, at)
+            .await
+            .map_err(|e| anyhow!("refresh {db}: {e}"))?;
+    }
+    Ok(t.elapsed().as_secs_f64())
 }
 
 /// Writes every tenant's snapshot of the five views (a 15-minute boundary's, loaded as
@@ -357,11 +393,16 @@ async fn server_time(pool: &MySqlPool) -> Vec<(String, u64, f64)> {
 }
 
 /// Commits a probe transaction into `db` every 20 ms until `stop`, each time waiting until the
-/// service has applied it (its token is in the tenant's state): the delays, in seconds. A
-/// failing probe stops the traffic.
-async fn probe(pool: &MySqlPool, live: &LiveView, db: &str, stop: &AtomicBool) -> Result<Vec<f64>> {
+/// service has applied it (its token is in the tenant's state). A failing probe stops the
+/// traffic. Blocks its thread while it waits.
+async fn probe(
+    pool: &MySqlPool,
+    live: &LiveView,
+    db: &str,
+    stop: &AtomicBool,
+) -> Result<Vec<Probe>> {
     let result = async {
-        let mut latencies = Vec::new();
+        let mut probes = Vec::new();
         let mut conn = pool.acquire().await?.detach();
         let key = TenantKey::of_db(db);
         let mut k = 0i64;
@@ -374,6 +415,7 @@ async fn probe(pool: &MySqlPool, live: &LiveView, db: &str, stop: &AtomicBool) -
                  VALUES ({id}, 1, 'component', NULL, 'completed', 1, {now}, {now})"
             );
             let sent = Instant::now();
+            let sent_at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
             sqlx::raw_sql(&sql)
                 .execute(&mut conn)
                 .await
@@ -384,19 +426,22 @@ async fn probe(pool: &MySqlPool, live: &LiveView, db: &str, stop: &AtomicBool) -
                     .and_then(|s| s.ready().map(|r| r.state.has_token(id)))
                     .unwrap_or(false);
                 if applied {
-                    latencies.push(sent.elapsed().as_secs_f64());
+                    probes.push(Probe {
+                        sent_at,
+                        secs: sent.elapsed().as_secs_f64(),
+                    });
                     break;
                 }
                 // A stalled applier is a figure of the report, not a failure of the bench.
                 if sent.elapsed() > Duration::from_secs(600) {
                     return Err(anyhow!("probe {k} not applied after 600 s"));
                 }
-                tokio::time::sleep(Duration::from_micros(200)).await;
+                std::thread::sleep(Duration::from_micros(200));
             }
             k += 1;
-            tokio::time::sleep(PROBE_EVERY.saturating_sub(sent.elapsed())).await;
+            std::thread::sleep(PROBE_EVERY.saturating_sub(sent.elapsed()));
         }
-        Ok(latencies)
+        Ok(probes)
     }
     .await;
     stop.store(true, Ordering::SeqCst);
@@ -549,8 +594,10 @@ impl TenantsResult {
             row(
                 &mut t,
                 &format!(
-                    "{} boundary {at}: every tenant's snapshot written after / applier's time on it",
-                    b.cadence()
+                    "{} boundary {at}: every tenant's snapshot written ({} at a time) after / \
+                     applier's time on it",
+                    b.cadence(),
+                    self.write_concurrency
                 ),
                 format!("{} / {}", fmt_secs(b.written_after), fmt_secs(b.applier_secs)),
                 writes_target,
@@ -586,21 +633,38 @@ impl TenantsResult {
                 },
             );
         }
+        let rate = self.traffic_tx as f64 / self.traffic_secs.max(1e-9);
+        let (n, all) = freshness(&self.probes.iter().collect::<Vec<_>>());
         row(
             &mut t,
-            &format!(
-                "freshness, {} probes at {:.0} tx/s over every tenant: p50 / p99 / max",
-                self.probes,
-                self.traffic_tx as f64 / self.traffic_secs.max(1e-9)
-            ),
-            format!(
-                "{} / {} / {}",
-                fmt_secs(self.fresh_p50),
-                fmt_secs(self.fresh_p99),
-                fmt_secs(self.fresh_max)
-            ),
+            &format!("freshness, {n} probes at {rate:.0} tx/s over every tenant: p50 / p99 / max"),
+            all,
             "p99 ≤ 5 ms, max ≤ 20 ms",
         );
+        // A boundary whose writes did not finish counts as writing until the give-up.
+        let writing = |p: &&Probe| {
+            self.boundaries.iter().any(|b| {
+                let end = if b.written_after.is_finite() {
+                    b.written_after
+                } else {
+                    WRITES_GIVE_UP
+                };
+                (b.instant as f64..b.instant as f64 + end).contains(&p.sent_at)
+            })
+        };
+        let (during, rest): (Vec<&Probe>, Vec<&Probe>) = self.probes.iter().partition(writing);
+        for (when, probes) in [
+            ("sent while a boundary's snapshots were being written", during),
+            ("sent at other times", rest),
+        ] {
+            let (n, figures) = freshness(&probes);
+            row(
+                &mut t,
+                &format!("freshness of the {n} probes {when}: p50 / p99 / max"),
+                figures,
+                "",
+            );
+        }
         row(
             &mut t,
             "resident memory, every tenant loaded",

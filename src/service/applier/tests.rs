@@ -4,7 +4,7 @@
 //! the wall clock a thread-local the test sets.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -127,6 +127,8 @@ struct Setup {
     slots: Vec<(String, TenantSlot)>,
     /// Room in the snapshot channel before the applier waits.
     snapshot_room: usize,
+    /// Started without a checkpoint: streaming once the first survey's loads are done.
+    recomputing: bool,
 }
 
 impl Default for Setup {
@@ -136,6 +138,7 @@ impl Default for Setup {
             registry: false,
             slots: Vec::new(),
             snapshot_room: 64,
+            recomputing: false,
         }
     }
 }
@@ -201,7 +204,7 @@ impl Harness {
             Clock::after(T0),
             pos(4),
             BTreeMap::new(),
-            false,
+            setup.recomputing,
         );
         let applier = tokio::spawn(applier.run(survey_rx, load_results, stop));
         let (from, reader) = readers.recv().await.expect("the applier starts its reader");
@@ -756,4 +759,52 @@ async fn a_tenant_deactivated_just_past_a_boundary_still_gets_that_boundary() {
         stopped.written.is_empty(),
         "nothing after the deactivating commit"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_survey_larger_than_a_slice_is_acted_on_in_slices_and_ends_the_recompute() {
+    let n = SURVEY_SLICE + 10;
+    let mut h = Harness::start(Setup {
+        recomputing: true,
+        slots: vec![(
+            "bgerp_t_gone".into(),
+            ready("GONE", "bgerp_t_gone", state_of(routing())),
+        )],
+        ..Setup::default()
+    })
+    .await;
+    let tenants: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("T{i:04}"), format!("bgerp_t_t{i:04}")))
+        .collect();
+    let listed: Vec<(&str, &str)> = tenants
+        .iter()
+        .map(|(c, d)| (c.as_str(), d.as_str()))
+        .collect();
+    h.survey(&listed).await;
+    let mut requests = Vec::new();
+    for _ in 0..n {
+        requests.push(h.load_request().await);
+    }
+    h.no_load_request().await;
+    let asked: HashSet<&TenantKey> = requests.iter().map(|r| &r.key).collect();
+    assert_eq!(asked.len(), n, "every listed tenant asked for once");
+    assert_eq!(
+        h.live.status().applier_steps()["survey"].count,
+        2,
+        "two slices"
+    );
+    assert!(
+        h.live.get(&TenantKey::of_db("bgerp_t_gone")).is_none(),
+        "the tenant no longer listed is not served once the last slice is done"
+    );
+    let (last, first) = requests.split_last().expect("requests");
+    for r in first {
+        h.answer(r, loaded(state_of(routing()), T0)).await;
+    }
+    settle().await;
+    assert_ne!(h.report().phase, Phase::Streaming, "one load still awaited");
+    h.answer(last, loaded(state_of(routing()), T0)).await;
+    settle().await;
+    assert_eq!(h.report().phase, Phase::Streaming);
+    assert!(h.stop().await.result.is_ok());
 }
