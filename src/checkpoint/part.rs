@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -94,16 +94,19 @@ pub fn create(path: &Path, frames: &[&[u8]]) -> io::Result<u64> {
 }
 
 /// Appends `frame` to the part at `path`, whose committed length is `len` (anything after it
-/// is an uncommitted leftover and goes), durably. The new committed length.
-pub fn append(path: &Path, len: u64, frame: &[u8]) -> io::Result<u64> {
-    let f = OpenOptions::new().write(true).open(path)?;
+/// is an uncommitted leftover and goes). The new length, and the file still open: durable only
+/// once it is synced. A checkpoint writes its appends, then syncs them: the first sync commits
+/// the file system's journal for all of them, and the others find little left to do (a
+/// thousand appends took 0.11 s so, 0.25 s each synced in turn). The file stays open until
+/// synced so that a failed write-back is reported to the sync.
+pub fn append(path: &Path, len: u64, frame: &[u8]) -> io::Result<(File, u64)> {
+    let mut f = OpenOptions::new().write(true).open(path)?;
     if f.metadata()?.len() != len {
         f.set_len(len)?;
     }
-    let mut f = OpenOptions::new().append(true).open(path)?;
+    f.seek(SeekFrom::Start(len))?;
     f.write_all(frame)?;
-    f.sync_data()?;
-    Ok(len + frame.len() as u64)
+    Ok((f, len + frame.len() as u64))
 }
 
 /// Walks the frames in the first `len` bytes of the part at `path`, checking each one's
@@ -279,7 +282,7 @@ mod tests {
         .unwrap();
         assert_eq!(frames_seen, (n as usize).div_ceil(BASE_FRAME_ROWS));
         let changes = changes_frame(&[Change::Delete(Key::Token(n))]).unwrap();
-        let len = append(&path, len, &changes).unwrap();
+        let len = append(&path, len, &changes).unwrap().1;
         for pipeline_bytes in [0, u64::MAX] {
             let state = restore_from(&path, len, pipeline_bytes).unwrap();
             assert_eq!(state.rows() as i64, n - 1);
@@ -312,7 +315,7 @@ mod tests {
             Change::Delete(Key::Token(1)),
         ])
         .unwrap();
-        let len = append(&path, len, &changes).unwrap();
+        let len = append(&path, len, &changes).unwrap().1;
         // A checkpoint that appended but never committed its manifest.
         let junk = changes_frame(&[Change::Delete(Key::Token(2))]).unwrap();
         let _ = append(&path, len, &junk[..junk.len() - 3]).unwrap();
@@ -323,7 +326,7 @@ mod tests {
         assert_eq!(rows, vec![graph, token(2, TokenStatus::Active)]);
 
         // The next append cuts the leftover off first.
-        let len2 = append(&path, len, &junk).unwrap();
+        let len2 = append(&path, len, &junk).unwrap().1;
         assert_eq!(std::fs::metadata(&path).unwrap().len(), len2);
         assert_eq!(restore(&path, len2).unwrap().rows(), 1);
         assert!(check(&path, len2).is_ok());

@@ -25,6 +25,13 @@ use crate::source::Position;
 /// A part whose changes grew past this many times its base (plus some slack) is compacted.
 const COMPACT_RATIO: u64 = 2;
 const COMPACT_SLACK: u64 = 256 * 1024;
+/// Appended parts kept open until synced, at most (well under any file limit).
+const SYNC_BATCH: usize = 256;
+
+/// Syncs the appended parts' data, and closes them.
+fn sync_data(files: &mut Vec<fs::File>) -> std::io::Result<()> {
+    files.drain(..).try_for_each(|f| f.sync_data())
+}
 
 /// What a checkpoint does to one tenant's part.
 pub enum PartWork {
@@ -277,6 +284,7 @@ impl Store {
             })
             .unwrap_or_default();
         let mut written = 0;
+        let mut unsynced = Vec::new();
         let mut tenants = Vec::with_capacity(job.tenants.len());
         for t in job.tenants {
             let previous = old.get(&t.db.to_lowercase());
@@ -306,7 +314,12 @@ impl Store {
                 PartWork::Changes(changes) if changes.is_empty() => {}
                 PartWork::Changes(changes) => {
                     let frame = part::changes_frame(&changes)?;
-                    entry.len = part::append(&path, entry.len, &frame)?;
+                    let (file, len) = part::append(&path, entry.len, &frame)?;
+                    unsynced.push(file);
+                    if unsynced.len() == SYNC_BATCH {
+                        sync_data(&mut unsynced)?;
+                    }
+                    entry.len = len;
                     entry.changes += changes.len() as u64;
                     written += frame.len() as u64;
                 }
@@ -333,6 +346,7 @@ impl Store {
             entry.first_instant = t.first_instant;
             tenants.push(entry);
         }
+        sync_data(&mut unsynced)?;
         if written > 0 {
             super::sync_dir(&parts);
         }

@@ -189,16 +189,16 @@ pub struct MetricsInput {
 
 impl MetricsInput {
     pub fn gather(live: &LiveView) -> Self {
-        let tenants: Vec<TenantMetrics> = live
-            .iter()
-            .map(|s| TenantMetrics {
+        let mut tenants = Vec::with_capacity(live.len());
+        live.each(|_, s| {
+            tenants.push(TenantMetrics {
                 code: s.code.clone(),
                 loading: s.is_loading(),
                 rows: s.ready().map_or(0, |r| r.state.rows()),
                 left_out: s.ready().map(|r| r.state.left_out()).unwrap_or_default(),
                 first_instant: s.ready().map(|r| r.first_instant.0),
             })
-            .collect();
+        });
         MetricsInput {
             now: now_secs(),
             report: live.status().report(),

@@ -7,7 +7,8 @@
 //! slots, is made once and not cloned, and the applier holds it; everyone else holds a
 //! [`LiveView`], which only reads. Both reach the [`Status`] recorder, which the applier, the
 //! snapshot writer and the checkpoint writer each report to. A reader holds a tenant's shard
-//! lock only for the time of one view, never across an await.
+//! lock only for the time of one view, never across an await, and walks that do real work per
+//! tenant take one tenant's lock at a time ([`LiveView::each`]).
 
 pub mod andon;
 pub mod slot;
@@ -88,8 +89,31 @@ impl LiveView {
         self.0.tenants.is_empty()
     }
 
+    /// Every served tenant, each shard's lock held while its tenants are walked: for walks that
+    /// do little per tenant (see [`LiveView::each`]).
     pub fn iter(&self) -> impl Iterator<Item = TenantEntry<'_>> {
         self.0.tenants.iter()
+    }
+
+    /// Calls `f` on every served tenant, holding its shard's lock only for that tenant, and
+    /// taking the shards in turn. A walk under [`LiveView::iter`] holds each shard (an eighth
+    /// of the tenants on two cores) for all of its tenants, and the applier waits for the
+    /// shard meanwhile; and a reader that took the same shard again at once would mostly win
+    /// it back before the woken applier could. For walks that do real work per tenant.
+    pub fn each(&self, mut f: impl FnMut(&TenantKey, &TenantSlot)) {
+        let map = &self.0.tenants;
+        let mut by_shard: Vec<Vec<TenantKey>> = vec![Vec::new(); map.shards().len()];
+        for t in map.iter() {
+            by_shard[map.determine_map(t.key())].push(t.key().clone());
+        }
+        let rounds = by_shard.iter().map(Vec::len).max().unwrap_or(0);
+        for i in 0..rounds {
+            for k in by_shard.iter().filter_map(|keys| keys.get(i)) {
+                if let Some(t) = map.get(k) {
+                    f(t.key(), t.value());
+                }
+            }
+        }
     }
 }
 
@@ -147,5 +171,56 @@ impl std::ops::Deref for LiveWriter {
 
     fn deref(&self) -> &LiveView {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dashmap::try_result::TryResult;
+
+    use super::*;
+
+    #[test]
+    fn each_visits_every_tenant_once_taking_the_shards_in_turn() {
+        let live = LiveWriter::new(chrono_tz::UTC);
+        let keys: Vec<TenantKey> = (0..64)
+            .map(|i| {
+                let db = format!("bgerp_t_t{i:02}");
+                let key = TenantKey::of_db(&db);
+                live.insert(
+                    key.clone(),
+                    TenantSlot::loading(format!("T{i:02}"), db, 1, 0),
+                );
+                key
+            })
+            .collect();
+        let shard = |k: &TenantKey| live.tenants().determine_map(k);
+        let mut seen: Vec<TenantKey> = Vec::new();
+        live.each(|key, slot| {
+            assert_eq!(&TenantKey::of_db(&slot.db), key, "the slot is the key's");
+            // What the applier does meanwhile: change a tenant of another shard.
+            for other in keys.iter().filter(|k| shard(k) != shard(key)) {
+                assert!(
+                    matches!(live.tenants().try_get_mut(other), TryResult::Present(_)),
+                    "{other} is free while {key} is read"
+                );
+            }
+            seen.push(key.clone());
+        });
+        let mut visited = seen.clone();
+        visited.sort();
+        assert_eq!(visited, keys, "every tenant once");
+        // The same shard twice in a row only once every other shard is done.
+        for (i, pair) in seen.windows(2).enumerate() {
+            if shard(&pair[0]) == shard(&pair[1]) {
+                let rest = &seen[i + 2..];
+                assert!(
+                    rest.iter().all(|k| shard(k) == shard(&pair[0])),
+                    "{} and {} of one shard in a row with other shards left",
+                    pair[0],
+                    pair[1]
+                );
+            }
+        }
     }
 }

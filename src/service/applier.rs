@@ -311,7 +311,10 @@ impl Applier {
         }
         if let Some(org) = &after {
             if org.active {
-                *self.active.entry(org.code.to_ascii_lowercase()).or_default() += 1;
+                *self
+                    .active
+                    .entry(org.code.to_ascii_lowercase())
+                    .or_default() += 1;
             }
             self.orgs.insert(id, org.clone());
             if org.active && before.as_ref() != Some(org) {

@@ -73,13 +73,12 @@ impl LeftOutLog {
     /// took the applier tens of milliseconds when it ran there (docs/benchmarks.md).
     pub(super) fn pass(&mut self, live: &LiveView) {
         let mut served = HashSet::new();
-        for slot in live.iter() {
+        live.each(|key, slot| {
             if let Some(r) = slot.ready() {
-                let now = r.state.left_out();
-                self.check(slot.key(), &slot.code, now);
-                served.insert(slot.key().clone());
+                self.check(key, &slot.code, r.state.left_out());
+                served.insert(key.clone());
             }
-        }
+        });
         self.seen.retain(|k, _| served.contains(k));
     }
 }

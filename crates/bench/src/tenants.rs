@@ -108,7 +108,10 @@ pub struct Probe {
 fn freshness(probes: &[&Probe]) -> (usize, String) {
     let secs: Vec<f64> = probes.iter().map(|p| p.secs).collect();
     let at = |q| fmt_secs(percentile(&secs, q).unwrap_or(f64::NAN));
-    (probes.len(), format!("{} / {} / {}", at(0.5), at(0.99), at(1.0)))
+    (
+        probes.len(),
+        format!("{} / {} / {}", at(0.5), at(0.99), at(1.0)),
+    )
 }
 
 /// The service's configuration for the bench server.
@@ -270,7 +273,10 @@ pub async fn bench_tenants(
         let at = chrono::DateTime::from_timestamp_micros((p.sent_at * 1e6) as i64)
             .map(|t| t.format("%H:%M:%S%.3f").to_string())
             .unwrap_or_default();
-        progress(format!("tenants: a slow probe sent at {at} UTC: {}", fmt_secs(p.secs)));
+        progress(format!(
+            "tenants: a slow probe sent at {at} UTC: {}",
+            fmt_secs(p.secs)
+        ));
     }
     r.traffic_tx = stats.transactions;
     r.traffic_secs = stats.elapsed.as_secs_f64();
@@ -599,7 +605,11 @@ impl TenantsResult {
                     b.cadence(),
                     self.write_concurrency
                 ),
-                format!("{} / {}", fmt_secs(b.written_after), fmt_secs(b.applier_secs)),
+                format!(
+                    "{} / {}",
+                    fmt_secs(b.written_after),
+                    fmt_secs(b.applier_secs)
+                ),
                 writes_target,
             );
         }
@@ -654,7 +664,10 @@ impl TenantsResult {
         };
         let (during, rest): (Vec<&Probe>, Vec<&Probe>) = self.probes.iter().partition(writing);
         for (when, probes) in [
-            ("sent while a boundary's snapshots were being written", during),
+            (
+                "sent while a boundary's snapshots were being written",
+                during,
+            ),
             ("sent at other times", rest),
         ] {
             let (n, figures) = freshness(&probes);
