@@ -1,6 +1,8 @@
 //! The tenant registry: which tenants there are (active `organization` rows, or the configured
 //! list) and which database on the server holds each, matched case-insensitively.
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::{MySqlConnection, Row as _};
 
 use crate::config::Config;
@@ -94,26 +96,27 @@ pub fn wanted(cfg: &Config, orgs: &[Organization]) -> Vec<String> {
         .collect()
 }
 
-/// Pairs codes with the server's databases, case-insensitively; one tenant per database.
+/// Pairs codes with the server's databases, case-insensitively; one tenant per database (the
+/// first the server lists, if two differ only in case).
 pub fn resolve(codes: &[String], databases: &[String], prefix: &str) -> Vec<Tenant> {
-    let mut out: Vec<Tenant> = Vec::new();
-    for code in codes {
-        let want = TenantKey::expected(prefix, code);
-        let db = databases
-            .iter()
-            .find(|d| TenantKey::of_db(d) == want)
-            .cloned();
-        let dup = out
-            .iter()
-            .any(|t| TenantKey::expected(prefix, &t.code) == want);
-        if !dup {
-            out.push(Tenant {
+    // Keyed once: a search of every database per code is quadratic, which at ten thousand
+    // tenants is a hundred million comparisons at every survey.
+    let mut by_key: HashMap<TenantKey, &String> = HashMap::with_capacity(databases.len());
+    for d in databases {
+        by_key.entry(TenantKey::of_db(d)).or_insert(d);
+    }
+    let mut seen = HashSet::with_capacity(codes.len());
+    codes
+        .iter()
+        .filter_map(|code| {
+            let want = TenantKey::expected(prefix, code);
+            let db = by_key.get(&want).map(|d| (*d).clone());
+            seen.insert(want).then(|| Tenant {
                 code: code.clone(),
                 db,
-            });
-        }
-    }
-    out
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -152,5 +155,12 @@ mod tests {
             ],
             "a code appearing twice in two cases is one tenant"
         );
+    }
+
+    #[test]
+    fn the_first_of_two_databases_differing_in_case_is_the_tenants() {
+        let dbs = vec!["bgerp_t_Acme".to_string(), "BGERP_T_ACME".into()];
+        let t = resolve(&["ACME".to_string()], &dbs, "bgerp_t_");
+        assert_eq!(t[0].db.as_deref(), Some("bgerp_t_Acme"));
     }
 }

@@ -31,7 +31,7 @@ mod loader;
 mod startup;
 mod stopwatch;
 pub mod tasks;
-mod watcher;
+pub mod watcher;
 pub mod webhook;
 
 use std::sync::atomic::{AtomicBool, Ordering};

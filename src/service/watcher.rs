@@ -5,7 +5,13 @@
 //! every column flowtally reads (checked as the reader) and whether their mv_ tables exist
 //! (checked as the writer). One query per question for all tenants, and the answer goes to the
 //! applier as one [`Survey`]; the applier acts on it without any I/O of its own.
+//!
+//! The tables of a tenant that is served and was found whole are read again only every
+//! [`RECHECK_SECS`]: reading every tenant's tables is what a survey costs the server (a
+//! stream's changed columns are seen in the stream anyway), and every other tenant (new, not
+//! served, or with a problem) is checked at every survey.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +27,7 @@ use crate::model::View;
 use crate::ratelimit::WARNINGS;
 use crate::schema::SchemaProblem;
 use crate::shutdown::Shutdown;
-use crate::tenants::{self, Tenant};
+use crate::tenants::{self, Tenant, TenantKey};
 
 /// Seconds between two surveys, at least.
 pub const SURVEY_SECS: u64 = 10;
@@ -30,6 +36,8 @@ pub const SURVEY_SECS: u64 = 10;
 /// (5 s a query with 10,000 tenants on MariaDB), and must not take more than a tenth of a
 /// core of the server it watches.
 const SURVEY_SHARE: u32 = 9;
+/// Seconds between two readings of a served, whole tenant's tables, at least.
+pub const RECHECK_SECS: u64 = 60;
 
 /// One tenant as the survey found it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,15 +68,38 @@ pub async fn watch(
     mut shutdown: Shutdown,
 ) {
     let mut left_out = LeftOutLog::default();
+    // The databases found whole at the last survey, and when every tenant's tables were last
+    // read.
+    let mut whole: HashSet<String> = HashSet::new();
+    let mut all_read: Option<std::time::Instant> = None;
     loop {
         let started = std::time::Instant::now();
+        let recheck = all_read.is_none_or(|t| t.elapsed() >= Duration::from_secs(RECHECK_SECS));
+        let trusted: HashSet<String> = if recheck {
+            HashSet::new()
+        } else {
+            whole
+                .iter()
+                .filter(|db| live.contains(&TenantKey::of_db(db)))
+                .cloned()
+                .collect()
+        };
         let surveyed = tokio::select! {
             _ = shutdown.fired() => return,
-            s = survey(&cfg, &source, &sink) => s,
+            s = survey(&cfg, &source, &sink, &trusted) => s,
         };
         let pause = (started.elapsed() * SURVEY_SHARE).max(Duration::from_secs(SURVEY_SECS));
         match surveyed {
             Ok(s) => {
+                if recheck {
+                    all_read = Some(started);
+                }
+                whole = s
+                    .tenants
+                    .iter()
+                    .filter(|t| t.problem.is_none())
+                    .filter_map(|t| t.db.as_deref().map(str::to_lowercase))
+                    .collect();
                 if out.send(s).await.is_err() {
                     return;
                 }
@@ -103,11 +134,14 @@ fn doing(what: &'static str) -> impl Fn(sqlx::Error) -> SurveyError {
     }
 }
 
-/// One survey: the registry, the databases, then the source and mv_ tables of all tenants.
+/// One survey: the registry, the databases, then the source and mv_ tables of all tenants but
+/// those whose databases (lowercased) are `trusted` (found whole a moment ago: they are taken
+/// to be whole still).
 pub async fn survey(
     cfg: &Config,
     source: &MySqlPool,
     sink: &MySqlPool,
+    trusted: &HashSet<String>,
 ) -> Result<Survey, SurveyError> {
     let found = {
         let mut conn = source.acquire().await.map_err(doing("connecting"))?;
@@ -115,7 +149,11 @@ pub async fn survey(
             .await
             .map_err(doing("reading the tenants"))?
     };
-    let dbs: Vec<String> = found.iter().filter_map(|t| t.db.clone()).collect();
+    let dbs: Vec<String> = found
+        .iter()
+        .filter_map(|t| t.db.clone())
+        .filter(|db| !trusted.contains(&db.to_lowercase()))
+        .collect();
     let sources = {
         let mut conn = source.acquire().await.map_err(doing("connecting"))?;
         catalog::read_sources(&mut conn, &dbs)
@@ -137,6 +175,7 @@ pub async fn survey(
         .map(|Tenant { code, db }| {
             let problem = match &db {
                 None => Some(SchemaProblem::NoDatabase),
+                Some(db) if trusted.contains(&db.to_lowercase()) => None,
                 Some(db) => sources.source_problem(db).or_else(|| {
                     let tables = sinks.missing_tables(db, &mv_tables);
                     (!tables.is_empty()).then_some(SchemaProblem::NoMvTables { tables })

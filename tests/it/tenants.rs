@@ -8,7 +8,10 @@ use crate::common::process::{
 };
 use crate::common::{self, tenant_at, Flavor};
 
-on_all!(tenants_join_and_leave_while_streaming);
+on_all!(
+    tenants_join_and_leave_while_streaming,
+    a_survey_reads_the_tables_only_of_tenants_not_trusted
+);
 
 async fn tenants_join_and_leave_while_streaming(flavor: Flavor) {
     let server = common::start_server(flavor, &[]);
@@ -80,4 +83,79 @@ async fn tenants_join_and_leave_while_streaming(flavor: Flavor) {
     assert!(diffs.is_empty(), "{diffs:#?}");
     let (status, log) = ft.stop();
     assert!(status.success(), "{log}");
+}
+
+/// The watcher trusts the tables of tenants it found whole a moment ago (and reads them again
+/// every minute): their tables are not read, but whether their databases exist is.
+async fn a_survey_reads_the_tables_only_of_tenants_not_trusted(flavor: Flavor) {
+    use std::collections::HashSet;
+
+    use flowtally::service::watcher::survey;
+
+    let server = common::shared(flavor);
+    let pool = server.pool().await;
+    let now = chrono::Utc::now().timestamp();
+    let codes: Vec<String> = ["SurA", "SurB", "SurC"]
+        .iter()
+        .map(|p| common::unique_code(p))
+        .collect();
+    let mut dbs = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        dbs.push(tenant_at(server, &pool, code, 80 + i as u64, now).await);
+    }
+    // B loses a source table, C its database.
+    server
+        .exec(&format!(
+            "DROP TABLE `{}`.team_member; DROP DATABASE `{}`",
+            dbs[1], dbs[2]
+        ))
+        .await;
+    let include = codes
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cfg = flowtally::config::Config::parse(
+        &format!(
+            "[source]\nurl = \"mysql://root@127.0.0.1:{}\"\n[tenants]\ninclude = [{include}]\n",
+            server.port
+        ),
+        "test",
+        &Default::default(),
+    )
+    .expect("config");
+    // Each code's problem, in the order of `codes`.
+    let problems = |trusted: HashSet<String>| {
+        let (cfg, pool, codes) = (&cfg, &pool, &codes);
+        async move {
+            let s = survey(cfg, pool, pool, &trusted).await.expect("survey");
+            assert_eq!(s.tenants.len(), 3, "{s:?}");
+            codes
+                .iter()
+                .map(|c| {
+                    let t = s.tenants.iter().find(|t| &t.code == c).expect("listed");
+                    t.problem.as_ref().map(|p| p.to_string())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let full = problems(HashSet::new()).await;
+    assert_eq!(full[0], None);
+    assert!(
+        full[1]
+            .as_deref()
+            .is_some_and(|p| p.contains("team_member")),
+        "{full:?}"
+    );
+    assert!(
+        full[2]
+            .as_deref()
+            .is_some_and(|p| p.contains("no database")),
+        "{full:?}"
+    );
+    let trusted = dbs.iter().map(|d| d.to_lowercase()).collect();
+    let light = problems(trusted).await;
+    assert_eq!(light[0], None);
+    assert_eq!(light[1], None, "B's tables are not read");
+    assert_eq!(light[2], full[2], "C's database is looked for all the same");
 }

@@ -13,7 +13,7 @@
 //! - beside it, the cron job's minute: `refresh` of every tenant one after another, as the PHP
 //!   script did.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,6 +88,9 @@ pub struct TenantsResult {
     pub rss_before: u64,
     pub empty_tenant_bytes: f64,
     pub write_concurrency: usize,
+    /// Surveys as the service's watcher makes them, seconds, a few times each: reading every
+    /// tenant's tables, then reading none.
+    pub survey_secs: Vec<Vec<f64>>,
     pub steps: BTreeMap<&'static str, Steps>,
     pub probes: Vec<Probe>,
     pub traffic_tx: u64,
@@ -176,6 +179,35 @@ pub async fn bench_tenants(
         .await?;
     setup_pool.close().await;
     r.setup_secs = t.elapsed().as_secs_f64();
+
+    // What one of the service's surveys costs at this many tenants (it runs every 10 s, or nine
+    // times as long as it took): reading every tenant's tables (at start-up, and every minute),
+    // and reading none (every tenant served and whole).
+    let survey_cfg = config(server, &server.root().join("state-survey"))?;
+    let all_whole: HashSet<String> = dbs.iter().map(|d| d.to_lowercase()).collect();
+    for trusted in [HashSet::new(), all_whole] {
+        let mut secs = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let surveyed = service::watcher::survey(&survey_cfg, pool, pool, &trusted)
+                .await
+                .map_err(|e| anyhow!("survey: {e}"))?;
+            if surveyed
+                .tenants
+                .iter()
+                .filter(|t| t.problem.is_none())
+                .count()
+                != n
+            {
+                return Err(anyhow!(
+                    "the survey found problems: {:?}",
+                    surveyed.tenants.first()
+                ));
+            }
+            secs.push(t.elapsed().as_secs_f64());
+        }
+        r.survey_secs.push(secs);
+    }
 
     // The service, cold (the server's statement times counted from here, where kept).
     let _ = sqlx::query("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
@@ -374,7 +406,7 @@ async fn server_time(pool: &MySqlPool) -> Vec<(String, u64, f64)> {
     let rows: Vec<(Option<String>, u64, u64)> = sqlx::query_as(
         "SELECT DIGEST_TEXT, CAST(COUNT_STAR AS UNSIGNED), CAST(SUM_TIMER_WAIT AS UNSIGNED) \
          FROM performance_schema.events_statements_summary_by_digest \
-         WHERE DIGEST_TEXT LIKE '%mv\\_%'",
+         WHERE DIGEST_TEXT LIKE '%mv\\_%' OR DIGEST_TEXT LIKE '%information\\_schema%'",
     )
     .fetch_all(pool)
     .await
@@ -382,12 +414,14 @@ async fn server_time(pool: &MySqlPool) -> Vec<(String, u64, f64)> {
     let mut by_kind: BTreeMap<String, (u64, f64)> = BTreeMap::new();
     for (text, count, picos) in rows {
         let text = text.unwrap_or_default();
-        let kind = if text.contains("LIMIT") {
-            "DELETE past retention"
+        let kind = if text.contains("information_schema") {
+            "the surveys' information_schema reads"
+        } else if text.contains("LIMIT") {
+            "DELETE past retention on the mv_ tables"
         } else if text.starts_with("DELETE") {
-            "DELETE of the instant"
+            "DELETE of the instant on the mv_ tables"
         } else if text.starts_with("INSERT") {
-            "INSERT"
+            "INSERT on the mv_ tables"
         } else {
             "other"
         };
@@ -696,6 +730,20 @@ impl TenantsResult {
             ),
             "",
         );
+        for (secs, what) in self.survey_secs.iter().zip([
+            "every tenant's tables read (at start-up, then every minute)",
+            "no tenant's tables read (each served and whole)",
+        ]) {
+            row(
+                &mut t,
+                &format!("one survey of every tenant, {what}, before the service"),
+                secs.iter()
+                    .map(|s| fmt_secs(*s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "",
+            );
+        }
         row(
             &mut t,
             "one /metrics scrape of the running service: size / time",
@@ -709,9 +757,7 @@ impl TenantsResult {
         for (kind, n, secs) in &self.server_time {
             row(
                 &mut t,
-                &format!(
-                    "server time in {kind} on the mv_ tables (statements; performance_schema)"
-                ),
+                &format!("server time in {kind} (statements; performance_schema)"),
                 format!("{} ({n})", fmt_secs(*secs)),
                 "",
             );
