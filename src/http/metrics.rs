@@ -725,7 +725,7 @@ impl Collector for Families {
         family(
             &mut e,
             APPLIER_STEP_MAX,
-            "The longest time the applier spent on one input (and so did not read the binlog), by kind: transaction, boundary, snapshots, survey, load, checkpoint.",
+            "The longest time the applier spent on one input (and so did not read the binlog), by kind: transaction, boundary, snapshots, survey (a slice of 500 of its tenants), load, checkpoint.",
             MetricType::Gauge,
             m.steps
                 .iter()

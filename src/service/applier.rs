@@ -493,7 +493,9 @@ impl Applier {
             self.unserve(&k, "no longer an active tenant").await;
         }
         if self.initial.is_none() {
-            // The loads it asked for that are still awaited (the first slices' may be done).
+            // The loads it asked for that are still awaited: a transaction read between slices
+            // may have stopped serving a tenant an earlier slice asked for (its organization
+            // deactivated, its table changed), which no load result will then settle.
             let mut requested = survey.requested;
             requested.retain(|k| {
                 self.w

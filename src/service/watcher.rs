@@ -6,8 +6,8 @@
 //! (checked as the writer). One query per question for all tenants, and the answer goes to the
 //! applier as one [`Survey`]; the applier acts on it without any I/O of its own.
 //!
-//! The tables of a tenant that is served and was found whole are read again only every
-//! [`RECHECK_SECS`]: reading every tenant's tables is what a survey costs the server (a
+//! The tables of a tenant that is served and was found whole are read again only at every
+//! [`RECHECK_EVERY`]th survey: reading every tenant's tables is what a survey costs the server (a
 //! stream's changed columns are seen in the stream anyway), and every other tenant (new, not
 //! served, or with a problem) is checked at every survey.
 
@@ -36,8 +36,19 @@ pub const SURVEY_SECS: u64 = 10;
 /// (5 s a query with 10,000 tenants on MariaDB), and must not take more than a tenth of a
 /// core of the server it watches.
 const SURVEY_SHARE: u32 = 9;
-/// Seconds between two readings of a served, whole tenant's tables, at least.
-pub const RECHECK_SECS: u64 = 60;
+/// Every this many surveys, every tenant's tables are read: once a minute at the usual pace.
+/// Counted in surveys, not seconds: a survey that reads them all may take long enough that
+/// the pause after it outlasts any interval in seconds, and then no survey would be light.
+pub const RECHECK_EVERY: u64 = 6;
+
+/// The databases a survey takes to be whole without reading their tables: those found whole
+/// by the last survey and served, but none at the first survey and every [`RECHECK_EVERY`]th.
+fn trusted(made: u64, whole: &HashSet<String>, served: impl Fn(&str) -> bool) -> HashSet<String> {
+    if made.is_multiple_of(RECHECK_EVERY) {
+        return HashSet::new();
+    }
+    whole.iter().filter(|db| served(db)).cloned().collect()
+}
 
 /// One tenant as the survey found it.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,22 +79,12 @@ pub async fn watch(
     mut shutdown: Shutdown,
 ) {
     let mut left_out = LeftOutLog::default();
-    // The databases found whole at the last survey, and when every tenant's tables were last
-    // read.
+    // The databases found whole at the last survey, and how many surveys were made.
     let mut whole: HashSet<String> = HashSet::new();
-    let mut all_read: Option<std::time::Instant> = None;
+    let mut made = 0;
     loop {
         let started = std::time::Instant::now();
-        let recheck = all_read.is_none_or(|t| t.elapsed() >= Duration::from_secs(RECHECK_SECS));
-        let trusted: HashSet<String> = if recheck {
-            HashSet::new()
-        } else {
-            whole
-                .iter()
-                .filter(|db| live.contains(&TenantKey::of_db(db)))
-                .cloned()
-                .collect()
-        };
+        let trusted = trusted(made, &whole, |db| live.contains(&TenantKey::of_db(db)));
         let surveyed = tokio::select! {
             _ = shutdown.fired() => return,
             s = survey(&cfg, &source, &sink, &trusted) => s,
@@ -91,9 +92,7 @@ pub async fn watch(
         let pause = (started.elapsed() * SURVEY_SHARE).max(Duration::from_secs(SURVEY_SECS));
         match surveyed {
             Ok(s) => {
-                if recheck {
-                    all_read = Some(started);
-                }
+                made += 1;
                 whole = s
                     .tenants
                     .iter()
@@ -185,4 +184,22 @@ pub async fn survey(
         })
         .collect();
     Ok(Survey { tenants })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_tenants_found_whole_are_trusted_but_at_every_sixth_survey() {
+        let whole: HashSet<String> = ["bgerp_t_a", "bgerp_t_b"].map(String::from).into();
+        let served = |db: &str| db != "bgerp_t_b";
+        assert!(trusted(0, &whole, served).is_empty(), "the first reads all");
+        let light: HashSet<String> = ["bgerp_t_a"].map(String::from).into();
+        for made in 1..RECHECK_EVERY {
+            assert_eq!(trusted(made, &whole, served), light, "survey {made}");
+        }
+        assert!(trusted(RECHECK_EVERY, &whole, served).is_empty());
+        assert_eq!(trusted(RECHECK_EVERY + 1, &whole, served), light);
+    }
 }

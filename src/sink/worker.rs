@@ -242,7 +242,7 @@ struct Scheduler {
     concurrency: usize,
     queues: HashMap<TenantKey, Queue>,
     waiting: usize,
-    /// Since when snapshots have been waiting without a break (`None`: none waits).
+    /// Since when snapshots have been written without a break (`None`: none is).
     busy_since: Option<Instant>,
     writes: JoinSet<(TenantKey, Attempt)>,
     /// Which tenant each write task writes, to know whose write panicked.
@@ -291,7 +291,9 @@ impl Scheduler {
                     return;
                 }
             }
-            if self.waiting == 0 {
+            // A stretch of writes ends when none is under way: snapshots waiting out a retry
+            // do not make the next boundary's writes start at full concurrency.
+            if self.writes.is_empty() {
                 self.busy_since = None;
             }
             let next_retry = self.queues.values().filter_map(|q| q.retry_at).min();
@@ -658,7 +660,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_boundarys_writes_start_two_at_a_time_and_go_up_to_the_concurrency() {
-        // Each write takes a second; when each started, and how many were under way then.
+        // Each write takes 10 s (so that only the ramp's own timer can start more before then);
+        // when each started, and how many were under way then.
         let in_flight = Arc::new(AtomicUsize::new(0));
         let starts = Arc::new(Mutex::new(Vec::new()));
         let t0 = Instant::now();
@@ -672,7 +675,7 @@ mod tests {
                     .push((t0.elapsed(), n));
                 let in_flight = in_flight.clone();
                 Box::pin(async move {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(Duration::from_secs(10)).await;
                     in_flight.fetch_sub(1, Ordering::SeqCst);
                     Ok(1)
                 })
@@ -703,6 +706,10 @@ mod tests {
                 .unwrap_or(0)
         };
         assert_eq!(most(Duration::ZERO, RAMP_AFTER), 2, "{first:?}");
+        assert_eq!(
+            first[2].0, RAMP_AFTER,
+            "the third starts as the ramp is due"
+        );
         assert_eq!(most(RAMP_AFTER, Duration::from_secs(3600)), 8, "{first:?}");
         // The next boundary, once the writer was idle, starts gently again.
         tokio::time::sleep(Duration::from_secs(60)).await;

@@ -192,16 +192,13 @@ pub async fn bench_tenants(
             let surveyed = service::watcher::survey(&survey_cfg, pool, pool, &trusted)
                 .await
                 .map_err(|e| anyhow!("survey: {e}"))?;
-            if surveyed
-                .tenants
-                .iter()
-                .filter(|t| t.problem.is_none())
-                .count()
-                != n
-            {
+            if let Some(t) = surveyed.tenants.iter().find(|t| t.problem.is_some()) {
+                return Err(anyhow!("the survey found a problem: {t:?}"));
+            }
+            if surveyed.tenants.len() != n {
                 return Err(anyhow!(
-                    "the survey found problems: {:?}",
-                    surveyed.tenants.first()
+                    "the survey found {} of {n} tenants",
+                    surveyed.tenants.len()
                 ));
             }
             secs.push(t.elapsed().as_secs_f64());
