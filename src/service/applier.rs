@@ -107,14 +107,41 @@ pub struct Applier {
     /// Tenants with due snapshots, in the order they became due (a key may be listed after its
     /// snapshots were taken: [`Applier::due`] decides).
     due_order: VecDeque<TenantKey>,
-    /// The codes (ASCII-lowercased) the stream's organization rows say are active tenants,
-    /// each with how many organizations have it.
-    active: HashMap<String, usize>,
+    /// The codes the stream's organization rows say are active tenants.
+    active: ActiveCodes,
     /// The survey being acted on, if one is.
     surveying: Option<Surveying>,
 }
 
+/// The codes (ASCII-lowercased) of the active organizations, each with how many have it: kept
+/// as organizations change, where a survey's slices and the tenants' checks look them up.
+#[derive(Default)]
+struct ActiveCodes(HashMap<String, usize>);
+
+impl ActiveCodes {
+    fn add(&mut self, org: &Organization) {
+        if org.active {
+            *self.0.entry(org.code.to_ascii_lowercase()).or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, org: &Organization) {
+        let code = org.code.to_ascii_lowercase();
+        if let (true, Some(n)) = (org.active, self.0.get_mut(&code)) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&code);
+            }
+        }
+    }
+
+    fn contains(&self, code: &str) -> bool {
+        self.0.contains_key(&code.to_ascii_lowercase())
+    }
+}
+
 /// A survey being acted on a slice at a time.
+#[derive(Default)]
 struct Surveying {
     /// The tenants not yet acted on.
     tenants: std::vec::IntoIter<Surveyed>,
@@ -142,10 +169,8 @@ impl Applier {
         if !recomputing {
             w.live.status().streaming();
         }
-        let mut active = HashMap::new();
-        for o in orgs.iter().filter(|o| o.active) {
-            *active.entry(o.code.to_ascii_lowercase()).or_default() += 1;
-        }
+        let mut active = ActiveCodes::default();
+        orgs.iter().for_each(|o| active.add(o));
         Applier {
             w,
             orgs: orgs.into_iter().map(|o| (o.id, o)).collect(),
@@ -203,7 +228,10 @@ impl Applier {
                     None => break Err(RunError::ReaderStopped),
                 },
                 Some(survey) = surveys.recv(), if self.surveying.is_none() => {
-                    self.surveying = Some(Surveying::of(survey));
+                    self.surveying = Some(Surveying {
+                        tenants: survey.tenants.into_iter(),
+                        ..Surveying::default()
+                    });
                 }
                 _ = std::future::ready(()), if self.surveying.is_some() => {
                     let started = Stopwatch::start();
@@ -300,22 +328,11 @@ impl Applier {
     /// snapshot after this commit; a new or reactivated one is surveyed now.
     async fn on_organization(&mut self, id: i64, after: Option<Organization>) {
         let before = self.orgs.remove(&id);
-        if let Some(b) = before.as_ref().filter(|b| b.active) {
-            let code = b.code.to_ascii_lowercase();
-            if let Some(n) = self.active.get_mut(&code) {
-                *n -= 1;
-                if *n == 0 {
-                    self.active.remove(&code);
-                }
-            }
+        if let Some(b) = &before {
+            self.active.remove(b);
         }
         if let Some(org) = &after {
-            if org.active {
-                *self
-                    .active
-                    .entry(org.code.to_ascii_lowercase())
-                    .or_default() += 1;
-            }
+            self.active.add(org);
             self.orgs.insert(id, org.clone());
             if org.active && before.as_ref() != Some(org) {
                 self.w.poke.notify_one();
@@ -464,7 +481,7 @@ impl Applier {
                     }
                     // A survey read before the stream deactivated the tenant must not bring it
                     // back.
-                    if !self.w.registry || self.is_active(&t.code) {
+                    if !self.w.registry || self.active.contains(&t.code) {
                         self.request_load(k.clone(), t.code, db);
                         survey.requested.insert(k);
                     }
@@ -486,7 +503,7 @@ impl Applier {
             .live
             .iter()
             .filter(|s| !survey.listed.contains(s.key()))
-            .filter(|s| !(self.w.registry && self.is_active(&s.code)))
+            .filter(|s| !(self.w.registry && self.active.contains(&s.code)))
             .map(|s| s.key().clone())
             .collect();
         for k in unlisted {
@@ -506,11 +523,6 @@ impl Applier {
             self.initial = Some(requested);
             self.initial_done();
         }
-    }
-
-    /// Whether the stream's organization rows say tenant `code` is active.
-    fn is_active(&self, code: &str) -> bool {
-        self.active.contains_key(&code.to_ascii_lowercase())
     }
 
     fn request_load(&mut self, k: TenantKey, code: String, db: String) {
@@ -660,17 +672,6 @@ impl Applier {
             tenants,
         };
         self.w.checkpointer.submit(permit, job, wait).await;
-    }
-}
-
-impl Surveying {
-    fn of(survey: Survey) -> Surveying {
-        Surveying {
-            tenants: survey.tenants.into_iter(),
-            listed: HashSet::new(),
-            fine: Vec::new(),
-            requested: HashSet::new(),
-        }
     }
 }
 
